@@ -1,0 +1,1 @@
+//! Placeholder: compliance keywords land here.

@@ -1,0 +1,1 @@
+//! Placeholder: the log provider lands here.

@@ -1,0 +1,1 @@
+//! Placeholder: the Twilio REST provider lands here.

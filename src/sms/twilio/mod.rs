@@ -1,0 +1,1 @@
+//! Placeholder: Twilio webhook parsing and signatures land here.
