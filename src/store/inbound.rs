@@ -1,0 +1,315 @@
+//! The inbound side: storing a webhook's text (idempotently) and queueing it, then
+//! claiming queue rows one conversation at a time and committing the engine's outcome.
+
+use sqlx::Row;
+
+use super::{
+    ClaimedInbound, Consent, Direction, HistoryEntry, InboundContext, InboundOutcome, NewInbound,
+    Received, Result, Store, StoreError, model::Author,
+};
+use crate::sms::PhoneNumber;
+
+/// How many earlier messages the engine sees.
+const HISTORY_LIMIT: i64 = 30;
+
+impl Store {
+    /// Stores an inbound text and queues it, in one transaction, so that a `200` to the
+    /// provider always means the text is safe. A provider message id seen before is a
+    /// no-op ([`Received::Duplicate`]).
+    pub async fn receive_inbound(&self, msg: &NewInbound) -> Result<Received> {
+        let now = msg.received_at;
+        let mut tx = self.pool.begin().await?;
+
+        sqlx::query(
+            "INSERT INTO contacts (phone, consent, created_at, updated_at) VALUES ($1, 'implied', $2, $2)
+             ON CONFLICT (phone) DO NOTHING",
+        )
+        .bind(msg.from.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        // Touching the contact row takes its row lock on PostgreSQL, so two texts from
+        // one new contact cannot open two conversations at once.
+        let contact_id: i64 = sqlx::query_scalar(
+            "UPDATE contacts SET updated_at = $2 WHERE phone = $1 RETURNING id",
+        )
+        .bind(msg.from.as_str())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+
+        if let Some(message_id) = sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM messages WHERE provider_message_id = $1",
+        )
+        .bind(&msg.provider_message_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            tx.rollback().await?;
+            return Ok(Received::Duplicate { message_id });
+        }
+
+        let conversation_id = match sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM conversations WHERE contact_id = $1 AND status <> 'resolved'
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(contact_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            Some(id) => id,
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO conversations (contact_id, status, created_at, updated_at)
+                     VALUES ($1, 'bot', $2, $2) RETURNING id",
+                )
+                .bind(contact_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
+
+        let media = if msg.media_urls.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&msg.media_urls).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        };
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO messages (conversation_id, contact_id, direction, author, body,
+                 provider_message_id, encoding, segments, units, media_urls, delivery_status,
+                 created_at, updated_at)
+             VALUES ($1, $2, 'inbound', 'customer', $3, $4, $5, $6, $7, $8, 'received', $9, $9)
+             ON CONFLICT (provider_message_id) DO NOTHING
+             RETURNING id",
+        )
+        .bind(conversation_id)
+        .bind(contact_id)
+        .bind(&msg.body)
+        .bind(&msg.provider_message_id)
+        .bind(msg.encoding)
+        .bind(i64::from(msg.segments))
+        .bind(i64::from(msg.units))
+        .bind(media)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(message_id) = inserted else {
+            // A concurrent request with the same id won the race.
+            tx.rollback().await?;
+            let message_id = sqlx::query_scalar("SELECT id FROM messages WHERE provider_message_id = $1")
+                .bind(&msg.provider_message_id)
+                .fetch_one(&self.pool)
+                .await?;
+            return Ok(Received::Duplicate { message_id });
+        };
+
+        sqlx::query(
+            "INSERT INTO inbound_queue (message_id, conversation_id, status, created_at)
+             VALUES ($1, $2, 'pending', $3)",
+        )
+        .bind(message_id)
+        .bind(conversation_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE conversations SET last_inbound_at = $2, updated_at = $2 WHERE id = $1")
+            .bind(conversation_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Received::Queued { message_id, conversation_id })
+    }
+
+    /// Claims the oldest pending inbound message whose conversation has nothing older
+    /// pending, leasing it to `owner` until `now + lease_ms`. Rows whose lease expired
+    /// (a crashed worker) are claimable again.
+    pub async fn claim_next_inbound(&self, owner: &str, now: i64, lease_ms: i64) -> Result<Option<ClaimedInbound>> {
+        let sql = format!(
+            "UPDATE inbound_queue SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+             WHERE id = (
+                 SELECT q.id FROM inbound_queue q
+                 WHERE q.status = 'pending'
+                   AND (q.lease_until IS NULL OR q.lease_until < $3)
+                   AND NOT EXISTS (
+                       SELECT 1 FROM inbound_queue e
+                       WHERE e.conversation_id = q.conversation_id AND e.status = 'pending' AND e.id < q.id)
+                 ORDER BY q.id LIMIT 1{skip})
+               AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3)
+             RETURNING id, message_id, conversation_id, attempts",
+            skip = self.skip_locked()
+        );
+        let row = sqlx::query(&sql)
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| ClaimedInbound {
+            queue_id: r.get(0),
+            message_id: r.get(1),
+            conversation_id: r.get(2),
+            attempts: r.get(3),
+            lease_owner: owner.to_string(),
+        }))
+    }
+
+    /// Loads the message, its contact and recent history for the engine.
+    pub async fn inbound_context(&self, claim: &ClaimedInbound) -> Result<InboundContext> {
+        let row = sqlx::query(
+            "SELECT m.body, m.media_urls, m.created_at, c.id, c.phone, c.consent
+             FROM messages m JOIN contacts c ON c.id = m.contact_id
+             WHERE m.id = $1",
+        )
+        .bind(claim.message_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound { what: "message", id: claim.message_id.to_string() })?;
+        let body: String = row.get(0);
+        let media: Option<String> = row.get(1);
+        let received_at: i64 = row.get(2);
+        let contact_id: i64 = row.get(3);
+        let phone: String = row.get(4);
+        let consent: String = row.get(5);
+
+        let mut history: Vec<HistoryEntry> = sqlx::query(
+            "SELECT id, direction, author, body, created_at FROM messages
+             WHERE contact_id = $1 AND id <> $2 ORDER BY id DESC LIMIT $3",
+        )
+        .bind(contact_id)
+        .bind(claim.message_id)
+        .bind(HISTORY_LIMIT)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let direction: String = r.get(1);
+            let author: String = r.get(2);
+            HistoryEntry {
+                message_id: r.get(0),
+                direction: if direction == "inbound" { Direction::Inbound } else { Direction::Outbound },
+                author: Author::parse(&author).unwrap_or(Author::System),
+                body: r.get(3),
+                created_at: r.get(4),
+            }
+        })
+        .collect();
+        history.reverse();
+
+        Ok(InboundContext {
+            message_id: claim.message_id,
+            conversation_id: claim.conversation_id,
+            contact_id,
+            phone: PhoneNumber::parse(&phone).map_err(|e| StoreError::Corrupt(format!("contact {contact_id} phone: {e}")))?,
+            consent: Consent::parse(&consent)
+                .ok_or_else(|| StoreError::Corrupt(format!("contact {contact_id} consent {consent:?}")))?,
+            body,
+            media_urls: match media {
+                Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                None => Vec::new(),
+            },
+            received_at,
+            history,
+        })
+    }
+
+    /// Commits the engine's outcome: marks the queue row done, applies a consent change
+    /// and queues the replies — all or nothing. Fails with [`StoreError::LeaseLost`] if
+    /// another worker took the row over meanwhile (its outcome wins, ours is dropped).
+    pub async fn complete_inbound(&self, claim: &ClaimedInbound, ctx: &InboundContext, outcome: &InboundOutcome, now: i64) -> Result<Vec<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE inbound_queue SET status = 'done', done_at = $3, lease_owner = NULL, lease_until = NULL
+             WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
+        )
+        .bind(claim.queue_id)
+        .bind(&claim.lease_owner)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Err(StoreError::LeaseLost(claim.queue_id));
+        }
+
+        if let Some(change) = &outcome.consent_change {
+            Self::record_consent(&mut tx, ctx.contact_id, change, Some(ctx.message_id), now).await?;
+        }
+
+        let mut outbox_ids = Vec::with_capacity(outcome.replies.len());
+        for reply in &outcome.replies {
+            let message_id: i64 = sqlx::query_scalar(
+                "INSERT INTO messages (conversation_id, contact_id, direction, author, body, encoding,
+                     segments, units, delivery_status, created_at, updated_at)
+                 VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, 'queued', $8, $8)
+                 RETURNING id",
+            )
+            .bind(ctx.conversation_id)
+            .bind(ctx.contact_id)
+            .bind(reply.author.as_str())
+            .bind(&reply.body)
+            .bind(reply.encoding)
+            .bind(i64::from(reply.segments))
+            .bind(i64::from(reply.units))
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let outbox_id: i64 = sqlx::query_scalar(
+                "INSERT INTO outbox (message_id, contact_id, kind, status, next_attempt_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, 'pending', $4, $4, $4) RETURNING id",
+            )
+            .bind(message_id)
+            .bind(ctx.contact_id)
+            .bind(reply.kind.as_str())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            outbox_ids.push(outbox_id);
+        }
+        tx.commit().await?;
+        Ok(outbox_ids)
+    }
+
+    /// Gives up on an inbound message that failed too often: it stays stored (and
+    /// visible with its error) but no longer blocks its conversation.
+    pub async fn fail_inbound(&self, claim: &ClaimedInbound, error: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE inbound_queue SET status = 'failed', last_error = $3, done_at = $4, lease_owner = NULL, lease_until = NULL
+             WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(claim.queue_id)
+        .bind(&claim.lease_owner)
+        .bind(error)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a processing error and releases the lease after `retry_at`, so the row
+    /// is retried (by any worker) without waiting for the full lease.
+    pub async fn retry_inbound_later(&self, claim: &ClaimedInbound, error: &str, retry_at: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE inbound_queue SET last_error = $3, lease_until = $4
+             WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
+        )
+        .bind(claim.queue_id)
+        .bind(&claim.lease_owner)
+        .bind(error)
+        .bind(retry_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Inbound messages not yet processed, and the age in ms of the oldest one.
+    pub async fn inbound_backlog(&self, now: i64) -> Result<(i64, Option<i64>)> {
+        let row = sqlx::query("SELECT COUNT(*), MIN(created_at) FROM inbound_queue WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        let count: i64 = row.get(0);
+        let oldest: Option<i64> = row.get(1);
+        Ok((count, oldest.map(|t| now - t)))
+    }
+}

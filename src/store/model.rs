@@ -1,0 +1,217 @@
+//! The plain types the store hands to the rest of textdesk.
+
+use crate::sms::PhoneNumber;
+
+/// Whether textdesk may text a contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Consent {
+    /// The contact texted us first; replying is allowed.
+    Implied,
+    /// The contact opted in explicitly (START/UNSTOP/YES).
+    OptedIn,
+    /// The contact opted out (STOP family or carrier); only compliance texts may go.
+    OptedOut,
+}
+
+impl Consent {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Consent::Implied => "implied",
+            Consent::OptedIn => "opted_in",
+            Consent::OptedOut => "opted_out",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "implied" => Some(Consent::Implied),
+            "opted_in" => Some(Consent::OptedIn),
+            "opted_out" => Some(Consent::OptedOut),
+            _ => None,
+        }
+    }
+    pub fn is_opted_out(&self) -> bool {
+        matches!(self, Consent::OptedOut)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
+/// Who wrote a message (Chatwoot's vocabulary: incoming from the customer, outgoing
+/// from the bot or an agent, activity from the system).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Author {
+    Customer,
+    Bot,
+    Agent,
+    System,
+}
+
+impl Author {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Author::Customer => "customer",
+            Author::Bot => "bot",
+            Author::Agent => "agent",
+            Author::System => "system",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "customer" => Some(Author::Customer),
+            "bot" => Some(Author::Bot),
+            "agent" => Some(Author::Agent),
+            "system" => Some(Author::System),
+            _ => None,
+        }
+    }
+}
+
+/// Whether an outbound text may reach a contact who has opted out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboundKind {
+    /// An ordinary reply: never sent to an opted-out contact.
+    Reply,
+    /// The opt-out confirmation, a HELP answer or a START confirmation.
+    Compliance,
+}
+
+impl OutboundKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OutboundKind::Reply => "reply",
+            OutboundKind::Compliance => "compliance",
+        }
+    }
+}
+
+/// An inbound text as the webhook hands it over, before it has an id.
+#[derive(Debug, Clone)]
+pub struct NewInbound {
+    pub provider_message_id: String,
+    pub from: PhoneNumber,
+    pub body: String,
+    pub media_urls: Vec<String>,
+    pub encoding: &'static str,
+    pub segments: u32,
+    pub units: u32,
+    pub received_at: i64,
+}
+
+/// What storing an inbound text did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// Stored and queued for the engine.
+    Queued { message_id: i64, conversation_id: i64 },
+    /// This provider message id was stored before; nothing was done.
+    Duplicate { message_id: i64 },
+}
+
+/// An inbound message a worker holds the lease on.
+#[derive(Debug, Clone)]
+pub struct ClaimedInbound {
+    pub queue_id: i64,
+    pub message_id: i64,
+    pub conversation_id: i64,
+    pub attempts: i64,
+    pub lease_owner: String,
+}
+
+/// Everything the engine reads to decide about one inbound message.
+#[derive(Debug, Clone)]
+pub struct InboundContext {
+    pub message_id: i64,
+    pub conversation_id: i64,
+    pub contact_id: i64,
+    pub phone: PhoneNumber,
+    pub consent: Consent,
+    pub body: String,
+    pub media_urls: Vec<String>,
+    pub received_at: i64,
+    /// The contact's other messages, in id order (bounded to the most recent). Replies
+    /// to earlier texts may have larger ids than this text when texts arrived in a
+    /// burst, so this is "everything else we know", not "everything before".
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub message_id: i64,
+    pub direction: Direction,
+    pub author: Author,
+    pub body: String,
+    pub created_at: i64,
+}
+
+/// A consent change decided by the engine.
+#[derive(Debug, Clone)]
+pub struct ConsentChange {
+    pub to: Consent,
+    pub source: &'static str,
+    pub detail: String,
+}
+
+/// An outbound text decided by the engine.
+#[derive(Debug, Clone)]
+pub struct NewOutbound {
+    pub author: Author,
+    pub kind: OutboundKind,
+    pub body: String,
+    pub encoding: &'static str,
+    pub segments: u32,
+    pub units: u32,
+}
+
+/// The engine's result for one inbound message, committed atomically.
+#[derive(Debug, Clone, Default)]
+pub struct InboundOutcome {
+    pub consent_change: Option<ConsentChange>,
+    pub replies: Vec<NewOutbound>,
+}
+
+/// An outbox row a dispatcher holds the lease on, with what it needs to send.
+#[derive(Debug, Clone)]
+pub struct ClaimedOutbound {
+    pub outbox_id: i64,
+    pub message_id: i64,
+    pub contact_id: i64,
+    pub to: PhoneNumber,
+    pub consent: Consent,
+    pub kind: OutboundKind,
+    pub body: String,
+    pub attempts: i64,
+    pub lease_owner: String,
+}
+
+/// One line of a contact's transcript.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TranscriptEntry {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub time: String,
+    pub direction: Direction,
+    pub author: Author,
+    pub body: String,
+    pub encoding: String,
+    pub segments: i64,
+    pub delivery_status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub media_urls: Vec<String>,
+}

@@ -1,0 +1,176 @@
+//! The outbox: outbound texts waiting for (or retrying) delivery through a provider,
+//! and delivery-status updates from the provider's callbacks.
+
+use sqlx::Row;
+
+use super::{ClaimedOutbound, Consent, OutboundKind, Result, Store, StoreError};
+use crate::sms::PhoneNumber;
+
+/// How a delivery attempt ended, as the outbox records it.
+#[derive(Debug, Clone)]
+pub enum DeliveryResult {
+    Sent { provider_message_id: String },
+    RetryAt { at: i64, error: String },
+    Failed { code: Option<i64>, error: String },
+    /// Not sent because the contact opted out after the text was queued.
+    Canceled,
+}
+
+impl Store {
+    /// Claims the next due outbox row. Per contact, only the oldest unsent row is
+    /// claimable, so texts arrive in the order they were written.
+    pub async fn claim_due_outbound(&self, owner: &str, now: i64, lease_ms: i64) -> Result<Option<ClaimedOutbound>> {
+        let sql = format!(
+            "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
+             WHERE id = (
+                 SELECT o.id FROM outbox o
+                 WHERE o.status = 'pending' AND o.next_attempt_at <= $3
+                   AND (o.lease_until IS NULL OR o.lease_until < $3)
+                   AND NOT EXISTS (
+                       SELECT 1 FROM outbox e
+                       WHERE e.contact_id = o.contact_id AND e.status = 'pending' AND e.id < o.id)
+                 ORDER BY o.next_attempt_at, o.id LIMIT 1{skip})
+               AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3)
+             RETURNING id, message_id, contact_id, kind, attempts",
+            skip = self.skip_locked()
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let outbox_id: i64 = row.get(0);
+        let message_id: i64 = row.get(1);
+        let contact_id: i64 = row.get(2);
+        let kind: String = row.get(3);
+        let attempts: i64 = row.get(4);
+
+        let detail = sqlx::query(
+            "SELECT m.body, c.phone, c.consent FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE m.id = $1",
+        )
+        .bind(message_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let phone: String = detail.get(1);
+        let consent: String = detail.get(2);
+        Ok(Some(ClaimedOutbound {
+            outbox_id,
+            message_id,
+            contact_id,
+            to: PhoneNumber::parse(&phone).map_err(|e| StoreError::Corrupt(format!("contact {contact_id} phone: {e}")))?,
+            consent: Consent::parse(&consent)
+                .ok_or_else(|| StoreError::Corrupt(format!("contact {contact_id} consent {consent:?}")))?,
+            kind: if kind == "compliance" { OutboundKind::Compliance } else { OutboundKind::Reply },
+            body: detail.get(0),
+            attempts,
+            lease_owner: owner.to_string(),
+        }))
+    }
+
+    /// Records how a delivery attempt ended, on the outbox row and on the message.
+    pub async fn finish_outbound(&self, claim: &ClaimedOutbound, result: &DeliveryResult, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let (status, next_at, error) = match result {
+            DeliveryResult::Sent { .. } => ("sent", None, None),
+            DeliveryResult::RetryAt { at, error } => ("pending", Some(*at), Some(error.as_str())),
+            DeliveryResult::Failed { error, .. } => ("failed", None, Some(error.as_str())),
+            DeliveryResult::Canceled => ("canceled", None, Some("contact opted out before sending")),
+        };
+        let updated = sqlx::query(
+            "UPDATE outbox SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at), last_error = $5,
+                 lease_owner = NULL, lease_until = NULL, updated_at = $6
+             WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(claim.outbox_id)
+        .bind(&claim.lease_owner)
+        .bind(status)
+        .bind(next_at)
+        .bind(error)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Err(StoreError::LeaseLost(claim.outbox_id));
+        }
+        match result {
+            DeliveryResult::Sent { provider_message_id } => {
+                sqlx::query(
+                    "UPDATE messages SET provider_message_id = $2, delivery_status = 'sent', updated_at = $3 WHERE id = $1",
+                )
+                .bind(claim.message_id)
+                .bind(provider_message_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            DeliveryResult::RetryAt { .. } => {}
+            DeliveryResult::Failed { code, error } => {
+                sqlx::query(
+                    "UPDATE messages SET delivery_status = 'failed', error_code = $2, error_message = $3, updated_at = $4
+                     WHERE id = $1",
+                )
+                .bind(claim.message_id)
+                .bind(*code)
+                .bind(error)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            DeliveryResult::Canceled => {
+                sqlx::query("UPDATE messages SET delivery_status = 'canceled', updated_at = $2 WHERE id = $1")
+                    .bind(claim.message_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies a provider's delivery-status callback. `rank_of` orders statuses so a
+    /// late "sent" never overwrites "delivered". Returns false if no message has this id.
+    pub async fn update_delivery_status(
+        &self,
+        provider_message_id: &str,
+        status: &str,
+        rank_of: impl Fn(&str) -> u8,
+        error_code: Option<i64>,
+        now: i64,
+    ) -> Result<bool> {
+        let Some(row) = sqlx::query("SELECT id, delivery_status FROM messages WHERE provider_message_id = $1")
+            .bind(provider_message_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let id: i64 = row.get(0);
+        let current: String = row.get(1);
+        if rank_of(&current) > rank_of(status) {
+            return Ok(true);
+        }
+        sqlx::query(
+            "UPDATE messages SET delivery_status = $2, error_code = COALESCE($3, error_code), updated_at = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(error_code)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(true)
+    }
+
+    /// Outbound texts not yet sent (pending or retrying).
+    pub async fn outbox_backlog(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
