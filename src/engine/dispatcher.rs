@@ -1,0 +1,154 @@
+//! The outbox dispatcher: hands queued texts to the SMS provider and records what
+//! happened.
+//!
+//! Consent is checked again at send time: a reply queued before the contact opted out
+//! is canceled, while compliance texts (the STOP confirmation, HELP, START) still go.
+//! Transient failures are retried with exponential backoff and jitter, durably (the
+//! next attempt time is a column), so a restart does not reset or lose them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::watch;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use super::Engine;
+use crate::sms::providers::{OutboundSms, Provider, SendError};
+use crate::store::{ClaimedOutbound, Consent, ConsentChange, DeliveryResult, OutboundKind};
+
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    pub max_attempts: u32,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Longest a single provider call may take; the lease is a little longer.
+    pub send_timeout: Duration,
+    pub poll: Duration,
+    /// Delivery-status callback URL handed to the provider.
+    pub status_callback: Option<String>,
+}
+
+pub async fn run(
+    engine: Arc<Engine>,
+    provider: Arc<dyn Provider>,
+    settings: DispatchSettings,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let owner = engine.instance_id.clone();
+    let lease_ms = (settings.send_timeout + Duration::from_secs(5)).as_millis() as i64;
+    let mut error_backoff = Duration::from_millis(100);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let now = engine.now_ms();
+        match engine.store.claim_due_outbound(&owner, now, lease_ms).await {
+            Ok(Some(claim)) => {
+                error_backoff = Duration::from_millis(100);
+                let span = info_span!("outbound", message_id = claim.message_id);
+                deliver(&engine, provider.as_ref(), &settings, claim).instrument(span).await;
+            }
+            Ok(None) => {
+                tokio::select! {
+                    _ = engine.outbound_ready.notified() => {}
+                    _ = tokio::time::sleep(settings.poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Err(e) => {
+                error!(error = %e, "claiming outbound work failed; retrying in {:?}", error_backoff);
+                tokio::select! {
+                    _ = tokio::time::sleep(error_backoff) => {}
+                    _ = shutdown.changed() => {}
+                }
+                error_backoff = (error_backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+async fn deliver(engine: &Engine, provider: &dyn Provider, settings: &DispatchSettings, claim: ClaimedOutbound) {
+    let result = if claim.consent == Consent::OptedOut && claim.kind == OutboundKind::Reply {
+        info!(to = %claim.to, "contact opted out after this reply was queued; not sending");
+        DeliveryResult::Canceled
+    } else {
+        let sms = OutboundSms {
+            to: claim.to.clone(),
+            body: claim.body.clone(),
+            status_callback: settings.status_callback.clone(),
+        };
+        let sent = match tokio::time::timeout(settings.send_timeout, provider.send(&sms)).await {
+            Ok(result) => result,
+            Err(_) => Err(SendError::Retryable(format!("no answer within {:?}", settings.send_timeout))),
+        };
+        classify(engine, settings, &claim, sent).await
+    };
+    if let Err(e) = engine.store.finish_outbound(&claim, &result, engine.now_ms()).await {
+        error!(error = %e, "recording the delivery result failed; the row will be retried after its lease");
+    }
+}
+
+async fn classify(
+    engine: &Engine,
+    settings: &DispatchSettings,
+    claim: &ClaimedOutbound,
+    sent: Result<crate::sms::providers::Accepted, SendError>,
+) -> DeliveryResult {
+    match sent {
+        Ok(accepted) => {
+            info!(to = %claim.to, provider_message_id = %accepted.provider_message_id, "text handed to provider");
+            DeliveryResult::Sent { provider_message_id: accepted.provider_message_id }
+        }
+        Err(SendError::Retryable(error)) if (claim.attempts as u32) < settings.max_attempts => {
+            let delay = retry_delay(claim.attempts as u32, settings.base_backoff, settings.max_backoff, &mut rand::rng());
+            warn!(to = %claim.to, attempt = claim.attempts, retry_in = ?delay, %error, "send failed; will retry");
+            DeliveryResult::RetryAt { at: engine.now_ms() + delay.as_millis() as i64, error }
+        }
+        Err(SendError::Retryable(error)) => {
+            error!(to = %claim.to, attempts = claim.attempts, %error, "giving up on this text");
+            DeliveryResult::Failed { code: None, error }
+        }
+        Err(SendError::Permanent { code, message }) => {
+            // Twilio's message text can quote the full phone number: log the code only.
+            error!(to = %claim.to, ?code, "provider rejected the text");
+            DeliveryResult::Failed { code, error: message }
+        }
+        Err(SendError::RecipientOptedOut) => {
+            warn!(to = %claim.to, "carrier reports the recipient opted out; recording it");
+            let change = ConsentChange { to: Consent::OptedOut, source: "carrier", detail: "twilio error 21610".into() };
+            if let Err(e) = engine.store.set_consent(claim.contact_id, &change, engine.now_ms()).await {
+                error!(error = %e, "could not record the carrier opt-out");
+            }
+            DeliveryResult::Failed { code: Some(21610), error: "recipient opted out at the carrier".into() }
+        }
+    }
+}
+
+/// Exponential backoff with "equal jitter": half the exponential delay is fixed, the
+/// other half random, so retries spread out but never collapse to zero.
+pub fn retry_delay(attempt: u32, base: Duration, max: Duration, rng: &mut impl Rng) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(max);
+    let half = exp / 2;
+    half + Duration::from_millis(rng.random_range(0..=half.as_millis() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_grows_and_is_capped() {
+        let mut rng = rand::rng();
+        let base = Duration::from_secs(2);
+        let max = Duration::from_secs(60);
+        for _ in 0..100 {
+            let first = retry_delay(1, base, max, &mut rng);
+            assert!(first >= Duration::from_secs(1) && first <= Duration::from_secs(2), "{first:?}");
+            let third = retry_delay(3, base, max, &mut rng);
+            assert!(third >= Duration::from_secs(4) && third <= Duration::from_secs(8), "{third:?}");
+            let late = retry_delay(20, base, max, &mut rng);
+            assert!(late >= Duration::from_secs(30) && late <= max, "{late:?}");
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The conversation engine: takes stored inbound texts off the durable queue, one
+//! conversation at a time and in arrival order, runs the [`pipeline`], and commits the
+//! outcome (queue row done + replies in the outbox) in one transaction. The
+//! [`dispatcher`] then hands outbox rows to the SMS provider with retries.
+//!
+//! The engine talks to the database only through [`crate::store`] and to carriers only
+//! through [`crate::sms::providers`]; it knows nothing about HTTP.
+
+pub mod dispatcher;
+pub mod guard;
+pub mod pipeline;
+pub mod policy;
+pub mod worker;
+
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::store::Store;
+use policy::Policy;
+
+/// What the workers and dispatchers of one process share.
+pub struct Engine {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    policy: RwLock<Arc<Policy>>,
+    /// Woken when an inbound text was queued by this process.
+    pub inbound_ready: Notify,
+    /// Woken when replies were put in the outbox by this process.
+    pub outbound_ready: Notify,
+    /// Identifies this process's leases in the queue tables.
+    pub instance_id: String,
+}
+
+impl Engine {
+    pub fn new(store: Store, policy: Policy, clock: Arc<dyn Clock>) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            clock,
+            policy: RwLock::new(Arc::new(policy)),
+            inbound_ready: Notify::new(),
+            outbound_ready: Notify::new(),
+            instance_id: format!("td-{:016x}", rand::random::<u64>()),
+        })
+    }
+
+    /// The policy in force now.
+    pub fn policy(&self) -> Arc<Policy> {
+        match self.policy.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Swaps in a newly loaded policy; messages already being processed finish with
+    /// the old one.
+    pub fn set_policy(&self, policy: Policy) {
+        let mut guard = match self.policy.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(policy);
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}

@@ -1,0 +1,124 @@
+//! `prompts/policy.toml`: the texts the engine sends for compliance and housekeeping,
+//! and the limits that keep the bot polite. Operators own the file; it is validated on
+//! load and a mistake is reported with the file and line.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub business: Business,
+    pub texts: Texts,
+    pub replies: Replies,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Business {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Texts {
+    pub acknowledgement: String,
+    pub help: String,
+    pub opt_out: String,
+    pub opt_in: String,
+    pub media_unsupported: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replies {
+    pub max_segments: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_bot_replies: u32,
+    pub window_secs: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{path}: cannot read: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Policy {
+    /// Loads `policy.toml` from the prompts directory.
+    pub fn load(prompts_dir: &Path) -> Result<Self, PolicyError> {
+        let path = prompts_dir.join("policy.toml");
+        let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Read { path: path.clone(), source })?;
+        Self::parse(&text).map_err(|message| PolicyError::Invalid { path, message })
+    }
+
+    /// Parses and validates the file's text; errors carry the line and column.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let policy: Policy = toml::from_str(text).map_err(|e| {
+            // toml's message already says "at line N, column M" and quotes the line.
+            e.to_string().trim_end().to_string()
+        })?;
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let texts = [
+            ("texts.acknowledgement", &self.texts.acknowledgement),
+            ("texts.help", &self.texts.help),
+            ("texts.opt_out", &self.texts.opt_out),
+            ("texts.opt_in", &self.texts.opt_in),
+            ("texts.media_unsupported", &self.texts.media_unsupported),
+        ];
+        for (key, text) in texts {
+            if text.trim().is_empty() {
+                return Err(format!("`{key}` must not be empty"));
+            }
+        }
+        if !(1..=10).contains(&self.replies.max_segments) {
+            return Err("`replies.max_segments` must be between 1 and 10".into());
+        }
+        if self.limits.max_bot_replies == 0 {
+            return Err("`limits.max_bot_replies` must be at least 1".into());
+        }
+        if self.limits.window_secs == 0 {
+            return Err("`limits.window_secs` must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_policy_is_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+        let policy = Policy::load(&dir).expect("shipped policy.toml loads");
+        assert_eq!(policy.replies.max_segments, 2);
+    }
+
+    #[test]
+    fn a_mistake_is_reported_with_its_line() {
+        let text = "[business]\nname = \"x\"\n[texts]\nacknowledgement = oops\n";
+        let err = Policy::parse(text).unwrap_err();
+        assert!(err.contains("line 4"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/policy.toml");
+        let text = std::fs::read_to_string(dir).unwrap() + "\n[limits2]\nx = 1\n";
+        let err = Policy::parse(&text).unwrap_err();
+        assert!(err.contains("limits2"), "{err}");
+    }
+}
