@@ -1,7 +1,21 @@
 //! textdesk: a self-hostable, two-way SMS customer-service service.
 //!
 //! The flow of one text, and the folder that owns each step:
-//! `sms` (the carrier edge) → `api` (HTTP) → `store` (durable rows) → `engine`
-//! (one conversation at a time) → `sms::providers` (outbound).
+//!
+//! ```text
+//! carrier → api (webhook, signature) → store (message + queue row, then 200)
+//!         → engine::worker (one conversation at a time) → engine::pipeline (decide)
+//!         → store (queue row done + outbox, one transaction)
+//!         → engine::dispatcher → sms::providers (Twilio REST / log)
+//! ```
+//!
+//! [`app`] wires these together for `textdesk serve` and for the tests.
 
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod engine;
 pub mod sms;
+pub mod store;

@@ -1,1 +1,103 @@
-fn main() {}
+//! The `textdesk` binary: parses the command line, loads the configuration, sets up
+//! logging and runs one command. All behaviour lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use textdesk::cli::{Cli, Command};
+use textdesk::config::{Config, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("textdesk: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(format) = cli.log_format {
+        config.log_format = format.into();
+    }
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Commands whose stdout is data or a conversation keep the log quiet by default.
+    let default_level = match command {
+        Command::Serve => "info",
+        _ => "warn",
+    };
+    init_logging(config.log_format, default_level);
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("textdesk: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("textdesk: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Chat { from } => textdesk::cli::chat::run(&config, &from).await,
+        Command::Segments { smart } => {
+            textdesk::cli::segments::run(std::io::stdin().lock(), std::io::stdout().lock(), smart)
+        }
+        Command::Transcript { phone, json } => {
+            let store = textdesk::store::Store::open(&config.database_url()).await?;
+            textdesk::cli::transcript::run(&store, &phone, json, std::io::stdout().lock()).await
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let running = textdesk::app::start(&config).await?;
+    let stop = running.shutdown_handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight work");
+        let _ = stop.send(true);
+    });
+    running.wait().await;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+fn init_logging(format: LogFormat, default_level: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},sqlx=warn,tower_http=warn")));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,38 @@
+//! The HTTP surface (axum): provider webhooks and health probes. Handlers parse,
+//! authenticate and hand over to the store and engine; business rules live there.
+
+mod error;
+mod health;
+mod webhooks;
+
+use std::sync::Arc;
+
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+use crate::engine::Engine;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    /// Twilio's auth token, the key of its webhook signatures.
+    pub auth_token: Option<String>,
+    /// The URL Twilio calls, without the path (what it signs).
+    pub public_base_url: String,
+    pub insecure_skip_signature: bool,
+    pub max_body_bytes: usize,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(webhooks::router(state.max_body_bytes))
+        .merge(health::router())
+        // Spans carry the path only: query strings may hold phone numbers.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
+        .with_state(state)
+}

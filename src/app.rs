@@ -1,0 +1,158 @@
+//! Wiring: turns a [`Config`] into a running textdesk — store, engine workers, outbox
+//! dispatchers and the HTTP server — and stops it gracefully.
+//!
+//! `textdesk serve` and the integration tests both start the service through
+//! [`start`], so tests exercise exactly what production runs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use crate::api::{self, AppState};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ProviderKind};
+use crate::engine::dispatcher::{self, DispatchSettings};
+use crate::engine::policy::Policy;
+use crate::engine::worker::{self, WorkerSettings};
+use crate::engine::Engine;
+use crate::sms::providers::log::LogProvider;
+use crate::sms::providers::twilio::{TwilioConfig, TwilioProvider};
+use crate::sms::providers::Provider;
+use crate::store::Store;
+
+/// A running textdesk.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub engine: Arc<Engine>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Stops taking requests, lets workers finish the message in hand, and waits.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        self.engine.store.close().await;
+    }
+
+    /// Resolves when a shutdown has been requested and every task has ended.
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+        self.engine.store.close().await;
+    }
+
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// Opens the store, loads the policy and starts everything with the system clock.
+pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (set TEXTDESK_LISTEN to another address)", config.listen))?;
+    let addr = listener.local_addr()?;
+    // Without a configured public URL, Twilio is assumed to call the bound address
+    // (useful with a local tunnel or in tests on port 0).
+    let mut config = config.clone();
+    if config.public_url.is_none() {
+        config.public_url = Some(format!("http://{addr}"));
+    }
+
+    let engine = open_engine(&config, clock).await?;
+    let provider = build_provider(&config)?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    spawn_engine(&mut tasks, &engine, provider, &config, &shutdown_rx);
+
+    if config.webhook.insecure_skip_signature {
+        warn!("webhook signature validation is OFF (webhook.insecure_skip_signature); never run like this in production");
+    } else if config.twilio.auth_token.is_none() {
+        warn!("TWILIO_AUTH_TOKEN is not set: webhooks will be refused with 403 until it is");
+    }
+    let state = AppState {
+        engine: engine.clone(),
+        auth_token: config.twilio.auth_token.clone(),
+        public_base_url: config.public_base_url(),
+        insecure_skip_signature: config.webhook.insecure_skip_signature,
+        max_body_bytes: config.webhook.max_body_bytes,
+    };
+    let app = api::router(state);
+    let mut http_shutdown = shutdown_rx.clone();
+    tasks.spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = http_shutdown.wait_for(|stop| *stop).await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    info!(%addr, provider = config.provider_name(), database = engine.store.dialect_name(), "textdesk is listening");
+    Ok(Running { addr, engine, shutdown, tasks })
+}
+
+/// Opens the database and policy: what every command that processes texts needs.
+pub async fn open_engine(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Engine>> {
+    let store = Store::open(&config.database_url())
+        .await
+        .with_context(|| "cannot open the database (check DATABASE_URL / TEXTDESK_DATA_DIR)")?;
+    let policy = Policy::load(&config.prompts_dir)?;
+    Ok(Engine::new(store, policy, clock))
+}
+
+/// Starts the inbound workers and outbox dispatchers on `tasks`.
+pub fn spawn_engine(
+    tasks: &mut JoinSet<()>,
+    engine: &Arc<Engine>,
+    provider: Arc<dyn Provider>,
+    config: &Config,
+    shutdown: &watch::Receiver<bool>,
+) {
+    let worker_settings = WorkerSettings { lease: config.lease(), poll: Duration::from_millis(config.worker.poll_ms) };
+    let dispatch_settings = DispatchSettings {
+        max_attempts: config.outbox.max_attempts,
+        base_backoff: Duration::from_millis(config.outbox.base_backoff_ms),
+        max_backoff: Duration::from_millis(config.outbox.max_backoff_ms),
+        send_timeout: Duration::from_millis(config.outbox.send_timeout_ms),
+        poll: Duration::from_millis(config.worker.poll_ms),
+        status_callback: (config.provider == ProviderKind::Twilio)
+            .then(|| format!("{}/webhooks/twilio/status", config.public_base_url())),
+    };
+    for _ in 0..config.worker.concurrency {
+        tasks.spawn(worker::run(engine.clone(), worker_settings.clone(), shutdown.clone()));
+        tasks.spawn(dispatcher::run(engine.clone(), provider.clone(), dispatch_settings.clone(), shutdown.clone()));
+    }
+}
+
+/// The configured outbound provider.
+pub fn build_provider(config: &Config) -> anyhow::Result<Arc<dyn Provider>> {
+    Ok(match config.provider {
+        ProviderKind::Log => Arc::new(LogProvider::new()),
+        ProviderKind::Twilio => {
+            let t = &config.twilio;
+            let mut twilio = TwilioConfig::new(
+                t.account_sid.clone().unwrap_or_default(),
+                t.auth_token.clone().unwrap_or_default(),
+            );
+            twilio.from = t.from_number.clone();
+            twilio.messaging_service_sid = t.messaging_service_sid.clone();
+            twilio.api_base = t.api_base.clone();
+            twilio.timeout = Duration::from_millis(config.outbox.send_timeout_ms);
+            // One HTTP request per outbox attempt: the outbox retries durably with
+            // backoff, so a crash between retries loses nothing.
+            twilio.max_attempts = 1;
+            Arc::new(TwilioProvider::new(twilio)?)
+        }
+    })
+}

@@ -1,0 +1,66 @@
+//! The command-line interface: argument parsing and one module per command. Commands
+//! are thin: they open what they need and call the same library code the server runs.
+
+pub mod chat;
+pub mod segments;
+pub mod transcript;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(name = "textdesk", version, about = "Two-way SMS customer service: bot answers, human handoff, compliance.")]
+pub struct Cli {
+    /// Configuration file (default: ./textdesk.toml when present).
+    #[arg(long, global = true, env = "TEXTDESK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(value: LogFormatArg) -> Self {
+        match value {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default command).
+    Serve,
+    /// Play the customer in the terminal, through the same engine and database.
+    Chat {
+        /// The phone number you are texting from (E.164).
+        #[arg(long, default_value = "+15555550123")]
+        from: String,
+    },
+    /// Count SMS segments: JSON lines {"text": …} on stdin, one result per line on stdout.
+    Segments {
+        /// Apply smart encoding (GSM-7 look-alikes) before counting, as bot replies do.
+        #[arg(long)]
+        smart: bool,
+    },
+    /// Print a contact's conversation from the database.
+    Transcript {
+        /// The contact's phone number (E.164).
+        phone: String,
+        /// One JSON object per message instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}

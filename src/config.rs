@@ -1,0 +1,437 @@
+//! One typed configuration, loaded once at start.
+//!
+//! Sources, later ones winning: the defaults written in [`Config::default`], the
+//! optional `textdesk.toml` (or the file named by `--config` / `TEXTDESK_CONFIG`), then
+//! environment variables. Every setting has a `textdesk.toml` key and an environment
+//! variable; [`ENV_VARS`] is the single table of those names (the README's config table
+//! mirrors it). Invalid values stop start-up with a message naming the key and where it
+//! came from.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// How an environment variable's value is read: `Text` keeps it verbatim (a phone
+/// number like `+15555550100` or an all-digit token must stay a string); `Number` and
+/// booleans are parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvKind {
+    Text,
+    Number,
+}
+use EnvKind::{Number, Text};
+
+/// Environment variable → dotted `textdesk.toml` key, and how its value is read.
+pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
+    ("TEXTDESK_LISTEN", "listen", Text),
+    ("TEXTDESK_DATA_DIR", "data_dir", Text),
+    ("TEXTDESK_PROMPTS_DIR", "prompts_dir", Text),
+    ("TEXTDESK_KNOWLEDGE_DIR", "knowledge_dir", Text),
+    ("TEXTDESK_PUBLIC_URL", "public_url", Text),
+    ("TEXTDESK_PROVIDER", "provider", Text),
+    ("TEXTDESK_LOG_FORMAT", "log_format", Text),
+    ("DATABASE_URL", "database_url", Text),
+    ("TEXTDESK_DATABASE_URL", "database_url", Text),
+    ("TWILIO_ACCOUNT_SID", "twilio.account_sid", Text),
+    ("TWILIO_AUTH_TOKEN", "twilio.auth_token", Text),
+    ("TWILIO_FROM_NUMBER", "twilio.from_number", Text),
+    ("TWILIO_MESSAGING_SERVICE_SID", "twilio.messaging_service_sid", Text),
+    ("TEXTDESK_TWILIO_API_BASE", "twilio.api_base", Text),
+    ("TEXTDESK_INSECURE_SKIP_SIGNATURE", "webhook.insecure_skip_signature", Number),
+    ("TEXTDESK_WEBHOOK_MAX_BODY_BYTES", "webhook.max_body_bytes", Number),
+    ("TEXTDESK_WORKER_LEASE_SECS", "worker.lease_secs", Number),
+    ("TEXTDESK_WORKER_POLL_MS", "worker.poll_ms", Number),
+    ("TEXTDESK_WORKER_CONCURRENCY", "worker.concurrency", Number),
+    ("TEXTDESK_OUTBOX_MAX_ATTEMPTS", "outbox.max_attempts", Number),
+    ("TEXTDESK_OUTBOX_BASE_BACKOFF_MS", "outbox.base_backoff_ms", Number),
+    ("TEXTDESK_OUTBOX_MAX_BACKOFF_MS", "outbox.max_backoff_ms", Number),
+    ("TEXTDESK_OUTBOX_SEND_TIMEOUT_MS", "outbox.send_timeout_ms", Number),
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// SQLite file, vector index and other local state.
+    pub data_dir: PathBuf,
+    /// Operator-owned prompt and policy files.
+    pub prompts_dir: PathBuf,
+    /// Operator-owned knowledge base (Markdown).
+    pub knowledge_dir: PathBuf,
+    /// The public base URL Twilio calls (what it signs), e.g. `https://sms.example.com`.
+    /// Defaults to `http://{listen}`.
+    pub public_url: Option<String>,
+    /// `sqlite://…` or `postgres://…`; defaults to `{data_dir}/textdesk.db`.
+    pub database_url: Option<String>,
+    pub provider: ProviderKind,
+    pub log_format: LogFormat,
+    pub twilio: TwilioSettings,
+    pub webhook: WebhookSettings,
+    pub worker: WorkerSettings,
+    pub outbox: OutboxSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Records outbound texts as sent and prints a masked line. Needs nothing.
+    Log,
+    /// Twilio's REST API.
+    Twilio,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TwilioSettings {
+    pub account_sid: Option<String>,
+    pub auth_token: Option<String>,
+    /// The sending number (E.164); or set `messaging_service_sid`.
+    pub from_number: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    /// Twilio's REST base URL; only tests and proxies change it.
+    pub api_base: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// Development only: accept webhooks without a valid `X-Twilio-Signature`.
+    pub insecure_skip_signature: bool,
+    /// Larger request bodies are refused with 413.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSettings {
+    /// How long a claimed inbound message stays reserved for one worker. A crashed
+    /// worker's messages are retried by another after this long.
+    pub lease_secs: u64,
+    /// How often an idle worker looks for work it was not notified about (other
+    /// processes sharing the database, expired leases).
+    pub poll_ms: u64,
+    /// Inbound workers (and outbox dispatchers) per process. Each conversation is still
+    /// handled by one worker at a time.
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxSettings {
+    /// Delivery attempts (each may include the provider's own quick retries) before a
+    /// text is marked failed.
+    pub max_attempts: u32,
+    pub base_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// Longest one provider call may take before it counts as a transient failure.
+    pub send_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            prompts_dir: PathBuf::from("./prompts"),
+            knowledge_dir: PathBuf::from("./knowledge"),
+            public_url: None,
+            database_url: None,
+            provider: ProviderKind::Log,
+            log_format: LogFormat::Text,
+            twilio: TwilioSettings::default(),
+            webhook: WebhookSettings::default(),
+            worker: WorkerSettings::default(),
+            outbox: OutboxSettings::default(),
+        }
+    }
+}
+
+impl Default for TwilioSettings {
+    fn default() -> Self {
+        Self {
+            account_sid: None,
+            auth_token: None,
+            from_number: None,
+            messaging_service_sid: None,
+            api_base: "https://api.twilio.com".to_string(),
+        }
+    }
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        // Twilio's own limit for a Body is 1,600 characters; 64 KiB leaves room for
+        // every other field and ten media URLs while refusing anything abusive.
+        Self { insecure_skip_signature: false, max_body_bytes: 64 * 1024 }
+    }
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self { lease_secs: 30, poll_ms: 500, concurrency: 4 }
+    }
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self { max_attempts: 8, base_backoff_ms: 2_000, max_backoff_ms: 10 * 60 * 1_000, send_timeout_ms: 10_000 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("invalid configuration: `{key}`: {reason}")]
+    Key { key: &'static str, reason: String },
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given, it must exist; otherwise `./textdesk.toml`
+    /// when present), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file("textdesk.toml")),
+        }
+        figment = figment.merge(EnvVars);
+        let config: Config = figment.extract().map_err(describe)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url).map_err(|e| ConfigError::Key {
+                key: "public_url",
+                reason: format!("{e} (expected e.g. https://sms.example.com)"),
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ConfigError::Key {
+                    key: "public_url",
+                    reason: "must start with http:// or https://".into(),
+                });
+            }
+        }
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError::Key {
+                    key: "database_url",
+                    reason: "must start with sqlite: or postgres://".into(),
+                });
+            }
+        }
+        if self.provider == ProviderKind::Twilio {
+            let t = &self.twilio;
+            if t.account_sid.as_deref().unwrap_or("").is_empty() {
+                return Err(ConfigError::Key {
+                    key: "twilio.account_sid",
+                    reason: "required when provider = \"twilio\" (env TWILIO_ACCOUNT_SID)".into(),
+                });
+            }
+            if t.auth_token.as_deref().unwrap_or("").is_empty() {
+                return Err(ConfigError::Key {
+                    key: "twilio.auth_token",
+                    reason: "required when provider = \"twilio\" (env TWILIO_AUTH_TOKEN)".into(),
+                });
+            }
+            if t.from_number.is_none() && t.messaging_service_sid.is_none() {
+                return Err(ConfigError::Key {
+                    key: "twilio.from_number",
+                    reason: "set a sending number (TWILIO_FROM_NUMBER) or twilio.messaging_service_sid".into(),
+                });
+            }
+        }
+        if self.webhook.max_body_bytes < 1024 {
+            return Err(ConfigError::Key {
+                key: "webhook.max_body_bytes",
+                reason: "must be at least 1024; Twilio's webhooks alone are several hundred bytes".into(),
+            });
+        }
+        if self.worker.lease_secs == 0 {
+            return Err(ConfigError::Key { key: "worker.lease_secs", reason: "must be at least 1".into() });
+        }
+        if !(1..=64).contains(&self.worker.concurrency) {
+            return Err(ConfigError::Key { key: "worker.concurrency", reason: "must be between 1 and 64".into() });
+        }
+        if self.outbox.send_timeout_ms < 100 {
+            return Err(ConfigError::Key { key: "outbox.send_timeout_ms", reason: "must be at least 100".into() });
+        }
+        if self.outbox.max_attempts == 0 {
+            return Err(ConfigError::Key { key: "outbox.max_attempts", reason: "must be at least 1".into() });
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect: the configured one, or the SQLite file under `data_dir`.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("textdesk.db").display()),
+        }
+    }
+
+    /// The base URL Twilio calls; request paths are appended to it for signatures.
+    pub fn public_base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    pub fn provider_name(&self) -> &'static str {
+        match self.provider {
+            ProviderKind::Log => "log",
+            ProviderKind::Twilio => "twilio",
+        }
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.worker.lease_secs)
+    }
+}
+
+/// Turns figment's errors into one message per bad key that names the key and where
+/// its value came from (the environment variable or the file).
+fn describe(errors: figment::Error) -> ConfigError {
+    let lines: Vec<String> = errors
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".").to_lowercase();
+            let from_env = e.metadata.as_ref().is_some_and(|m| m.name.contains("environment"));
+            let source = if from_env {
+                let vars: Vec<&str> = ENV_VARS
+                    .iter()
+                    .filter(|(env, dotted, _)| *dotted == key && std::env::var_os(env).is_some())
+                    .map(|(env, _, _)| *env)
+                    .collect();
+                format!(" (from environment variable {})", vars.join(", "))
+            } else if let Some(meta) = &e.metadata {
+                match &meta.source {
+                    Some(source) => format!(" (in {source})"),
+                    None => String::new(),
+                }
+            } else {
+                String::new()
+            };
+            if key.is_empty() { format!("{}{source}", e.kind) } else { format!("`{key}`{source}: {}", e.kind) }
+        })
+        .collect();
+    ConfigError::Invalid(lines.join("; "))
+}
+
+/// The variables in [`ENV_VARS`] (and only those), as a figment provider. figment's
+/// own `Env` guesses types from values, which turns `+15555550100` into a number.
+struct EnvVars;
+
+impl figment::Provider for EnvVars {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("environment variable")
+    }
+
+    fn data(&self) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        use figment::value::{Dict, Value};
+        let mut dict = Dict::new();
+        for (name, key, kind) in ENV_VARS {
+            let Some(raw) = std::env::var_os(name) else { continue };
+            let raw = raw.into_string().map_err(|_| figment::Error::from(format!("{name} is not valid UTF-8")))?;
+            let value = match kind {
+                EnvKind::Text => Value::from(raw),
+                EnvKind::Number => raw.parse::<Value>().unwrap_or_else(|_| Value::from(raw)),
+            };
+            merge_dicts(&mut dict, figment::util::nest(key, value).into_dict().unwrap_or_default());
+        }
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
+
+/// Deep-merges `from` into `into` so `twilio.a` and `twilio.b` end up in one table.
+fn merge_dicts(into: &mut figment::value::Dict, from: figment::value::Dict) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(figment::value::Value::Dict(_, existing)), figment::value::Value::Dict(_, incoming)) => {
+                merge_dicts(existing, incoming)
+            }
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_nothing_installed() {
+        figment::Jail::expect_with(|_jail| {
+            let config = Config::load(None).expect("defaults load");
+            assert_eq!(config.provider, ProviderKind::Log);
+            assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+            assert!(config.database_url().starts_with("sqlite://"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_names_a_bad_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("textdesk.toml", "listen = \"127.0.0.1:9000\"\n[worker]\nlease_secs = 5\n")?;
+            jail.set_env("TEXTDESK_WORKER_LEASE_SECS", "7");
+            jail.set_env("TWILIO_AUTH_TOKEN", "12345");
+            jail.set_env("TWILIO_FROM_NUMBER", "+15555550100");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.listen.port(), 9000);
+            assert_eq!(config.worker.lease_secs, 7);
+            // Verbatim, not guessed as numbers.
+            assert_eq!(config.twilio.auth_token.as_deref(), Some("12345"));
+            assert_eq!(config.twilio.from_number.as_deref(), Some("+15555550100"));
+
+            jail.set_env("TEXTDESK_WORKER_LEASE_SECS", "soon");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("`worker.lease_secs`"), "{err}");
+            assert!(err.contains("TEXTDESK_WORKER_LEASE_SECS"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn twilio_provider_requires_credentials() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TEXTDESK_PROVIDER", "twilio");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("twilio.account_sid"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("textdesk.toml", "listn = \"127.0.0.1:9000\"\n")?;
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("listn"), "{err}");
+            Ok(())
+        });
+    }
+}
