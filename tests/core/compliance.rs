@@ -1,0 +1,91 @@
+//! STOP / START / HELP: consent is recorded, confirmed once, and honoured by everyone.
+
+use crate::support::{TestApp, sid};
+use textdesk::store::Consent;
+
+const CUSTOMER: &str = "+15555550142";
+
+#[tokio::test]
+async fn stop_is_confirmed_once_and_then_nothing_more_is_sent() {
+    let app = TestApp::spawn().await;
+    app.text(CUSTOMER, "hello", &sid()).await;
+    app.settle().await;
+    assert_eq!(app.outbound(CUSTOMER).await.len(), 1);
+
+    assert_eq!(app.text(CUSTOMER, "Stop.", &sid()).await.status(), 200);
+    app.settle().await;
+    let outbound = app.outbound(CUSTOMER).await;
+    assert_eq!(outbound.len(), 2);
+    assert!(outbound[1].body.contains("unsubscribed"), "{}", outbound[1].body);
+
+    for text in ["are you there?", "STOP", "unsubscribe", "where is my order"] {
+        assert_eq!(app.text(CUSTOMER, text, &sid()).await.status(), 200);
+    }
+    app.settle().await;
+    assert_eq!(app.outbound(CUSTOMER).await.len(), 2, "nothing after the confirmation");
+    // Everything the customer sent is still stored.
+    assert_eq!(app.transcript(CUSTOMER).await.len(), 2 + 4 + 2);
+
+    let consent = app.store().consent_by_phone(CUSTOMER).await.unwrap().unwrap();
+    assert_eq!(consent.consent, Consent::OptedOut);
+    let events = app.store().consent_events(consent.contact_id).await.unwrap();
+    assert_eq!(events, vec![("opt_out".to_string(), "keyword".to_string(), Some("Stop.".to_string()))]);
+}
+
+#[tokio::test]
+async fn start_resumes_and_the_next_text_is_answered() {
+    let app = TestApp::spawn().await;
+    app.text(CUSTOMER, "STOP", &sid()).await;
+    app.settle().await;
+    app.text(CUSTOMER, "START", &sid()).await;
+    app.settle().await;
+    let outbound = app.outbound(CUSTOMER).await;
+    assert_eq!(outbound.len(), 2);
+    assert!(outbound[1].body.contains("resubscribed"), "{}", outbound[1].body);
+
+    app.text(CUSTOMER, "What are your store hours?", &sid()).await;
+    app.settle().await;
+    assert_eq!(app.outbound(CUSTOMER).await.len(), 3);
+    let consent = app.store().consent_by_phone(CUSTOMER).await.unwrap().unwrap();
+    assert_eq!(consent.consent, Consent::OptedIn);
+}
+
+#[tokio::test]
+async fn yes_opts_back_in_only_while_opted_out() {
+    let app = TestApp::spawn().await;
+    app.text(CUSTOMER, "yes", &sid()).await;
+    app.settle().await;
+    let first = app.outbound(CUSTOMER).await;
+    assert!(first[0].body.starts_with("Thanks, we got your message"), "an ordinary yes is an ordinary text");
+
+    app.text(CUSTOMER, "end", &sid()).await;
+    app.text(CUSTOMER, "YES", &sid()).await;
+    app.settle().await;
+    let outbound = app.outbound(CUSTOMER).await;
+    assert!(outbound.last().unwrap().body.contains("resubscribed"));
+}
+
+#[tokio::test]
+async fn help_is_answered_even_while_opted_out() {
+    let app = TestApp::spawn().await;
+    app.text(CUSTOMER, "help", &sid()).await;
+    app.settle().await;
+    let outbound = app.outbound(CUSTOMER).await;
+    assert!(outbound[0].body.contains("Reply STOP to opt out"), "{}", outbound[0].body);
+
+    app.text(CUSTOMER, "quit", &sid()).await;
+    app.text(CUSTOMER, "INFO", &sid()).await;
+    app.settle().await;
+    let outbound = app.outbound(CUSTOMER).await;
+    assert_eq!(outbound.len(), 3);
+    assert!(outbound[2].body.contains("Reply STOP to opt out"));
+}
+
+#[tokio::test]
+async fn a_keyword_inside_a_sentence_is_an_ordinary_message() {
+    let app = TestApp::spawn().await;
+    app.text(CUSTOMER, "please stop sending me coupons, but where is my order?", &sid()).await;
+    app.settle().await;
+    let consent = app.store().consent_by_phone(CUSTOMER).await.unwrap().unwrap();
+    assert_ne!(consent.consent, Consent::OptedOut);
+}

@@ -1,0 +1,10 @@
+//! Stories about the conversation core, told through the real HTTP API against a real
+//! SQLite file: what Twilio posts, what the customer gets back.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod compliance;
+mod delivery;
+mod floods;
+mod webhook;
