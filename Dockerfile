@@ -1,0 +1,23 @@
+# Multi-stage build: compile in the Rust image, run in a slim Debian with a non-root user.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin textdesk
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /var/lib/textdesk --create-home textdesk
+WORKDIR /var/lib/textdesk
+COPY --from=build /src/target/release/textdesk /usr/local/bin/textdesk
+COPY prompts /etc/textdesk/prompts
+COPY knowledge /etc/textdesk/knowledge
+USER textdesk
+ENV TEXTDESK_LISTEN=0.0.0.0:8080 \
+    TEXTDESK_DATA_DIR=/var/lib/textdesk/data \
+    TEXTDESK_PROMPTS_DIR=/etc/textdesk/prompts \
+    TEXTDESK_KNOWLEDGE_DIR=/etc/textdesk/knowledge
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+ENTRYPOINT ["textdesk"]
+CMD ["serve"]
