@@ -17,5 +17,6 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod knowledge;
 pub mod sms;
 pub mod store;
