@@ -18,5 +18,6 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod knowledge;
+pub mod llm;
 pub mod sms;
 pub mod store;
