@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod app;
+pub mod brain;
 pub mod cli;
 pub mod clock;
 pub mod config;

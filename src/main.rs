@@ -51,6 +51,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Segments { smart } => {
             textdesk::cli::segments::run(std::io::stdin().lock(), std::io::stdout().lock(), smart)
         }
+        Command::Classify { intents, threshold, eval } => {
+            use textdesk::brain::classify::DEFAULT_THRESHOLD;
+            let intents = intents.unwrap_or_else(|| config.prompts_dir.join("intents.toml"));
+            // Dense features join when the knowledge index's embedder is wired in.
+            let embedder = None;
+            let (set, classifier) =
+                textdesk::cli::classify::train(&intents, embedder, threshold.unwrap_or(DEFAULT_THRESHOLD)).await?;
+            match eval {
+                Some(file) => textdesk::cli::classify::eval(&set, &classifier, &file, std::io::stdout().lock())
+                    .await
+                    .map(|_| ()),
+                None => textdesk::cli::classify::run(&classifier, std::io::stdin().lock(), std::io::stdout().lock()).await,
+            }
+        }
         Command::Transcript { phone, json } => {
             let store = textdesk::store::Store::open(&config.database_url()).await?;
             textdesk::cli::transcript::run(&store, &phone, json, std::io::stdout().lock()).await

@@ -2,6 +2,7 @@
 //! are thin: they open what they need and call the same library code the server runs.
 
 pub mod chat;
+pub mod classify;
 pub mod segments;
 pub mod transcript;
 
@@ -54,6 +55,18 @@ pub enum Command {
         /// Apply smart encoding (GSM-7 look-alikes) before counting, as bot replies do.
         #[arg(long)]
         smart: bool,
+    },
+    /// Label texts with intents: JSON lines {"text"} on stdin → {"text","intent","confidence"}.
+    Classify {
+        /// The intents file (default: intents.toml in the prompts directory).
+        #[arg(long)]
+        intents: Option<PathBuf>,
+        /// Minimum confidence for an intent; below it the text is out_of_scope.
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// Score a labelled file ({"text","intent"} lines) instead of reading stdin.
+        #[arg(long)]
+        eval: Option<PathBuf>,
     },
     /// Print a contact's conversation from the database.
     Transcript {
