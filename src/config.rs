@@ -41,6 +41,10 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
     ("TWILIO_FROM_NUMBER", "twilio.from_number", Text),
     ("TWILIO_MESSAGING_SERVICE_SID", "twilio.messaging_service_sid", Text),
     ("TEXTDESK_TWILIO_API_BASE", "twilio.api_base", Text),
+    ("OPENAI_BASE_URL", "llm.base_url", Text),
+    ("OPENAI_API_KEY", "llm.api_key", Text),
+    ("TEXTDESK_LLM_CHAT_MODEL", "llm.chat_model", Text),
+    ("TEXTDESK_LLM_TIMEOUT_MS", "llm.timeout_ms", Number),
     ("TEXTDESK_INSECURE_SKIP_SIGNATURE", "webhook.insecure_skip_signature", Number),
     ("TEXTDESK_WEBHOOK_MAX_BODY_BYTES", "webhook.max_body_bytes", Number),
     ("TEXTDESK_WORKER_LEASE_SECS", "worker.lease_secs", Number),
@@ -74,6 +78,8 @@ pub struct Config {
     pub webhook: WebhookSettings,
     pub worker: WorkerSettings,
     pub outbox: OutboxSettings,
+    /// Optional OpenAI-compatible language model; off unless a URL or key is set.
+    pub llm: crate::llm::LlmSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +160,7 @@ impl Default for Config {
             webhook: WebhookSettings::default(),
             worker: WorkerSettings::default(),
             outbox: OutboxSettings::default(),
+            llm: crate::llm::LlmSettings::default(),
         }
     }
 }
