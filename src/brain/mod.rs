@@ -6,4 +6,5 @@
 //! - [`classify`]: the local classifier and the TF-IDF baseline it is measured against.
 
 pub mod classify;
+pub mod compose;
 pub mod intents;
