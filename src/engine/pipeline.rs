@@ -49,6 +49,7 @@ pub fn decide(ctx: &InboundContext, policy: &Policy, now: i64) -> Decision {
                         detail: keyword_detail(&ctx.body),
                     }),
                     replies: vec![reply(&texts.opt_out, OutboundKind::Compliance, max_segments)],
+                    ..Default::default()
                 },
                 reason: Reason::OptedOut,
             };
@@ -63,6 +64,7 @@ pub fn decide(ctx: &InboundContext, policy: &Policy, now: i64) -> Decision {
                 outcome: InboundOutcome {
                     consent_change: change,
                     replies: vec![reply(&texts.opt_in, OutboundKind::Compliance, max_segments)],
+                    ..Default::default()
                 },
                 reason: Reason::OptedIn,
             };
@@ -72,6 +74,7 @@ pub fn decide(ctx: &InboundContext, policy: &Policy, now: i64) -> Decision {
                 outcome: InboundOutcome {
                     consent_change: None,
                     replies: vec![reply(&texts.help, OutboundKind::Compliance, max_segments)],
+                    ..Default::default()
                 },
                 reason: Reason::Help,
             };
@@ -94,7 +97,7 @@ pub fn decide(ctx: &InboundContext, policy: &Policy, now: i64) -> Decision {
         (&texts.media_unsupported, Reason::Media)
     };
     Decision {
-        outcome: InboundOutcome { consent_change: None, replies: vec![reply(text, OutboundKind::Reply, max_segments)] },
+        outcome: InboundOutcome { replies: vec![reply(text, OutboundKind::Reply, max_segments)], ..Default::default() },
         reason,
     }
 }

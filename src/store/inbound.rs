@@ -158,8 +158,9 @@ impl Store {
     /// Loads the message, its contact and recent history for the engine.
     pub async fn inbound_context(&self, claim: &ClaimedInbound) -> Result<InboundContext> {
         let row = sqlx::query(
-            "SELECT m.body, m.media_urls, m.created_at, c.id, c.phone, c.consent
+            "SELECT m.body, m.media_urls, m.created_at, c.id, c.phone, c.consent, v.state
              FROM messages m JOIN contacts c ON c.id = m.contact_id
+             JOIN conversations v ON v.id = m.conversation_id
              WHERE m.id = $1",
         )
         .bind(claim.message_id)
@@ -172,6 +173,7 @@ impl Store {
         let contact_id: i64 = row.get(3);
         let phone: String = row.get(4);
         let consent: String = row.get(5);
+        let state_json: Option<String> = row.get(6);
 
         let mut history: Vec<HistoryEntry> = sqlx::query(
             "SELECT id, direction, author, body, created_at FROM messages
@@ -210,6 +212,7 @@ impl Store {
                 None => Vec::new(),
             },
             received_at,
+            state_json,
             history,
         })
     }
@@ -233,6 +236,23 @@ impl Store {
             return Err(StoreError::LeaseLost(claim.queue_id));
         }
 
+        if let Some(understood) = &outcome.understanding {
+            sqlx::query("UPDATE messages SET intent = $2, confidence = $3, sentiment = $4 WHERE id = $1")
+                .bind(ctx.message_id)
+                .bind(&understood.intent)
+                .bind(understood.confidence)
+                .bind(understood.sentiment)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(state) = &outcome.state_json {
+            sqlx::query("UPDATE conversations SET state = $2, updated_at = $3 WHERE id = $1")
+                .bind(ctx.conversation_id)
+                .bind(state)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some(change) = &outcome.consent_change {
             Self::record_consent(&mut tx, ctx.contact_id, change, Some(ctx.message_id), now).await?;
         }

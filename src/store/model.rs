@@ -143,6 +143,8 @@ pub struct InboundContext {
     pub body: String,
     pub media_urls: Vec<String>,
     pub received_at: i64,
+    /// The conversation's engine state (JSON), if any was saved.
+    pub state_json: Option<String>,
     /// The contact's other messages, in id order (bounded to the most recent). Replies
     /// to earlier texts may have larger ids than this text when texts arrived in a
     /// burst, so this is "everything else we know", not "everything before".
@@ -182,6 +184,18 @@ pub struct NewOutbound {
 pub struct InboundOutcome {
     pub consent_change: Option<ConsentChange>,
     pub replies: Vec<NewOutbound>,
+    /// What the brain made of the inbound text, recorded on the message.
+    pub understanding: Option<Understood>,
+    /// The conversation's new engine state (JSON); `None` leaves it unchanged.
+    pub state_json: Option<String>,
+}
+
+/// The brain's reading of one inbound text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Understood {
+    pub intent: String,
+    pub confidence: f64,
+    pub sentiment: Option<f64>,
 }
 
 /// An outbox row a dispatcher holds the lease on, with what it needs to send.
