@@ -8,3 +8,5 @@
 pub mod classify;
 pub mod compose;
 pub mod intents;
+pub mod state;
+pub mod think;

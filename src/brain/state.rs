@@ -1,0 +1,41 @@
+//! What a conversation remembers between texts, for the brain: a numbered menu it is
+//! waiting on, how many texts in a row it failed to understand, and the last question
+//! it answered (to resolve short follow-ups like "and in boulder?").
+//!
+//! Stored as JSON on the conversation row, so it survives restarts and is shared by
+//! every worker.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConversationState {
+    /// A clarifying menu the bot sent: option n (1-based) is `options[n - 1]`.
+    pub menu: Option<Menu>,
+    /// Consecutive texts the bot could not understand.
+    pub misses: u32,
+    /// The intent of the last text the bot answered.
+    pub last_intent: Option<String>,
+    /// The last customer text the bot answered.
+    pub last_question: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Menu {
+    /// Intent names offered, in the order they were numbered.
+    pub options: Vec<String>,
+    /// The text that prompted the menu, reused as the question once the customer picks.
+    pub question: String,
+}
+
+impl ConversationState {
+    /// Reads the stored JSON; anything unreadable starts fresh rather than failing the
+    /// customer's message.
+    pub fn from_json(json: Option<&str>) -> Self {
+        json.and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+}

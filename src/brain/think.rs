@@ -1,0 +1,375 @@
+//! One turn of thinking: understand the text, decide, and write the reply.
+//!
+//! 1. **Rules first**, where they are exact: a lone digit answering the numbered menu
+//!    the bot just sent picks that option.
+//! 2. **Understand**: the LLM classifies when configured and healthy; otherwise (or on
+//!    any LLM error) the local classifier does. A short follow-up that alone is out of
+//!    scope is read together with the previous question.
+//! 3. **Decide** by the intent's action: fixed reply, escalate, or answer from the
+//!    knowledge base. Out of scope still answers when retrieval is strong; otherwise
+//!    the bot asks one clarifying question with numbered options. A second miss in a
+//!    row is an escalation.
+//! 4. **Compose**: the LLM answers only from the retrieved passages when configured;
+//!    the local composer otherwise. Either way the reply is fitted to the budget.
+
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+
+use super::classify::Classifier;
+use super::compose::{self, Source};
+use super::intents::{Action, IntentName, IntentSet};
+use super::state::{ConversationState, Menu};
+use crate::knowledge::{Hit, Knowledge, SearchMode};
+use crate::llm::{LlmClient, Passage, Turn};
+use crate::sms::segments;
+
+/// The intents and the classifier trained on them; swapped whole on reload.
+pub struct IntentModel {
+    pub set: IntentSet,
+    pub classifier: Classifier,
+}
+
+#[derive(Debug, Clone)]
+pub struct BrainSettings {
+    pub max_segments: u32,
+    /// Dense cosine similarity above which an out-of-scope text is still answered from
+    /// the knowledge base (the question is clearly in it, just not in an intent).
+    pub strong_retrieval: f32,
+    /// Misunderstandings in a row before the conversation goes to a human.
+    pub misses_before_escalation: u32,
+}
+
+impl Default for BrainSettings {
+    fn default() -> Self {
+        Self { max_segments: 2, strong_retrieval: 0.55, misses_before_escalation: 2 }
+    }
+}
+
+/// What the brain needs to know about the turn.
+pub struct TurnInput<'a> {
+    pub text: &'a str,
+    /// Earlier turns, oldest first.
+    pub history: &'a [Turn],
+    pub state: &'a ConversationState,
+    pub business: &'a str,
+}
+
+/// How the intent was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnderstoodBy {
+    Rule,
+    Local,
+    Llm,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Understanding {
+    pub intent: IntentName,
+    pub confidence: f32,
+    pub candidates: Vec<(IntentName, f32)>,
+    /// -1 (angry) … 1 (happy), when the LLM judged it.
+    pub sentiment: Option<f32>,
+    pub source: UnderstoodBy,
+    /// The LLM was configured but failed; the local brain answered instead.
+    pub llm_fallback: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Retrieved {
+    pub file: String,
+    pub headings: String,
+    pub lines: String,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Decision {
+    /// Answered from the knowledge base.
+    Answer { intent: String, composer: &'static str },
+    /// The intent's fixed reply.
+    Reply { intent: String },
+    /// Asked a clarifying question with numbered options.
+    Clarify { options: Vec<String> },
+    /// Hand to a human.
+    Escalate { reason: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Thought {
+    pub understanding: Understanding,
+    pub retrieved: Vec<Retrieved>,
+    pub decision: Decision,
+    /// The reply, smart-encoded and fitted; `None` when escalating (the engine says
+    /// what happens next).
+    pub reply: Option<String>,
+    #[serde(skip)]
+    pub state: ConversationState,
+}
+
+pub struct Brain {
+    model: RwLock<Arc<IntentModel>>,
+    knowledge: Option<Arc<Knowledge>>,
+    llm: Option<Arc<LlmClient>>,
+    settings: BrainSettings,
+}
+
+impl Brain {
+    pub fn new(model: IntentModel, knowledge: Option<Arc<Knowledge>>, llm: Option<Arc<LlmClient>>, settings: BrainSettings) -> Self {
+        Self { model: RwLock::new(Arc::new(model)), knowledge, llm, settings }
+    }
+
+    pub fn model(&self) -> Arc<IntentModel> {
+        self.model.read().map(|m| m.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Swaps in newly trained intents (after a live edit of intents.toml).
+    pub fn set_model(&self, model: IntentModel) {
+        let mut guard = self.model.write().unwrap_or_else(|p| p.into_inner());
+        *guard = Arc::new(model);
+    }
+
+    pub fn knowledge(&self) -> Option<&Arc<Knowledge>> {
+        self.knowledge.as_ref()
+    }
+
+    pub fn llm(&self) -> Option<&Arc<LlmClient>> {
+        self.llm.as_ref()
+    }
+
+    pub fn settings(&self) -> &BrainSettings {
+        &self.settings
+    }
+
+    pub async fn think(&self, input: &TurnInput<'_>) -> Thought {
+        let model = self.model();
+        let mut state = input.state.clone();
+        let (understanding, question) = self.understand(&model, input).await;
+
+        let intent = model.set.get(understanding.intent.as_str());
+        let action = intent.map(|i| i.action.clone());
+        let mut retrieved = Vec::new();
+        let outcome = match action {
+            Some(Action::Reply(text)) => Some((Decision::Reply { intent: understanding.intent.to_string() }, Some(text))),
+            Some(Action::Escalate) => Some((Decision::Escalate { reason: format!("intent {}", understanding.intent) }, None)),
+            // Flows arrive with their own issue; until then a flow intent is answered.
+            Some(Action::Answer) | Some(Action::Flow(_)) => {
+                let hits = self.search(&question, SearchMode::Hybrid).await;
+                retrieved = describe(&hits);
+                match hits.first() {
+                    Some(top) => {
+                        let (text, composer) = self.compose(&question, top, &hits, input).await;
+                        text.map(|t| (Decision::Answer { intent: understanding.intent.to_string(), composer }, Some(t)))
+                    }
+                    None => None,
+                }
+            }
+            None => {
+                // Out of scope: answer only if the knowledge base clearly has it.
+                let strong = self.strong_hit(&question).await;
+                match strong {
+                    Some(hit) => {
+                        retrieved = describe(std::slice::from_ref(&hit));
+                        let (text, composer) = self.compose(&question, &hit, std::slice::from_ref(&hit), input).await;
+                        text.map(|t| (Decision::Answer { intent: understanding.intent.to_string(), composer }, Some(t)))
+                    }
+                    None => None,
+                }
+            }
+        };
+
+        let (decision, reply) = match outcome {
+            Some((decision @ Decision::Escalate { .. }, _)) => {
+                state.menu = None;
+                state.misses = 0;
+                (decision, None)
+            }
+            Some((decision, text)) => {
+                state.menu = None;
+                state.misses = 0;
+                state.last_intent = Some(understanding.intent.to_string());
+                state.last_question = Some(question.clone());
+                (decision, text.map(|t| self.fit(&t)))
+            }
+            None => {
+                state.misses += 1;
+                if state.misses >= self.settings.misses_before_escalation {
+                    state.menu = None;
+                    state.misses = 0;
+                    (Decision::Escalate { reason: "not understood twice in a row".into() }, None)
+                } else {
+                    let options = clarify_options(&model.set, &understanding);
+                    let text = clarifying_question(&options);
+                    state.menu = Some(Menu { options: options.clone(), question: input.text.to_string() });
+                    (Decision::Clarify { options }, Some(self.fit(&text)))
+                }
+            }
+        };
+        Thought { understanding, retrieved, decision, reply, state }
+    }
+
+    /// Finds the intent, and the question to answer (the text, or the text read with
+    /// the menu or previous question it follows up on).
+    async fn understand(&self, model: &IntentModel, input: &TurnInput<'_>) -> (Understanding, String) {
+        let text = input.text.trim();
+        if let Some(menu) = &input.state.menu {
+            if let Ok(n) = text.trim_end_matches(['.', ')']).parse::<usize>() {
+                if (1..=menu.options.len()).contains(&n) {
+                    if let Ok(intent) = IntentName::parse(&menu.options[n - 1]) {
+                        let description = model.set.get(intent.as_str()).map(|i| i.description.clone()).unwrap_or_default();
+                        let understanding = Understanding {
+                            intent,
+                            confidence: 1.0,
+                            candidates: Vec::new(),
+                            sentiment: None,
+                            source: UnderstoodBy::Rule,
+                            llm_fallback: false,
+                        };
+                        return (understanding, format!("{} {}", menu.question, description));
+                    }
+                }
+            }
+        }
+
+        let mut llm_fallback = false;
+        if let Some(llm) = &self.llm {
+            let intents: Vec<(String, String)> =
+                model.set.intents.iter().map(|i| (i.name.to_string(), i.description.clone())).collect();
+            match llm.classify(text, &intents, input.history).await {
+                Ok(c) => {
+                    let intent = IntentName::parse(&c.intent).unwrap_or_else(|_| IntentName::out_of_scope());
+                    let understanding = Understanding {
+                        confidence: if intent.is_out_of_scope() { 0.0 } else { 0.9 },
+                        intent,
+                        candidates: Vec::new(),
+                        sentiment: Some(c.sentiment),
+                        source: UnderstoodBy::Llm,
+                        llm_fallback: false,
+                    };
+                    return (understanding, text.to_string());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "LLM classification failed; using the local classifier");
+                    llm_fallback = true;
+                }
+            }
+        }
+
+        let local = model.classifier.classify(text).await;
+        let mut question = text.to_string();
+        let mut result = local;
+        if result.intent.is_out_of_scope() && text.split_whitespace().count() <= 4 {
+            if let Some(previous) = &input.state.last_question {
+                let combined = format!("{previous} {text}");
+                let again = model.classifier.classify(&combined).await;
+                if !again.intent.is_out_of_scope() {
+                    question = combined;
+                    result = again;
+                }
+            }
+        }
+        let understanding = Understanding {
+            intent: result.intent,
+            confidence: result.confidence,
+            candidates: result.candidates,
+            sentiment: None,
+            source: UnderstoodBy::Local,
+            llm_fallback,
+        };
+        (understanding, question)
+    }
+
+    async fn search(&self, question: &str, mode: SearchMode) -> Vec<Hit> {
+        let Some(knowledge) = &self.knowledge else { return Vec::new() };
+        let mode = if mode != SearchMode::Bm25 && !knowledge.has_dense() { SearchMode::Bm25 } else { mode };
+        match knowledge.search(question, 3, mode, &[]).await {
+            Ok(hits) => hits,
+            Err(e) => {
+                tracing::error!(error = %e, "knowledge search failed");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The best passage when dense retrieval is confident about it.
+    async fn strong_hit(&self, question: &str) -> Option<Hit> {
+        let knowledge = self.knowledge.as_ref()?;
+        if !knowledge.has_dense() {
+            return None;
+        }
+        let hits = self.search(question, SearchMode::Dense).await;
+        hits.into_iter().next().filter(|h| h.score >= self.settings.strong_retrieval)
+    }
+
+    /// Composes with the LLM when configured (falling back on any failure), else
+    /// locally. `None` when the LLM read the passages and found no answer.
+    async fn compose(&self, question: &str, top: &Hit, hits: &[Hit], input: &TurnInput<'_>) -> (Option<String>, &'static str) {
+        let budget_chars = (self.settings.max_segments as usize) * 153;
+        if let Some(llm) = &self.llm {
+            let passages: Vec<Passage> = hits
+                .iter()
+                .map(|h| Passage {
+                    title: h.chunk.title.clone().unwrap_or_else(|| h.chunk.heading_trail()),
+                    text: h.chunk.sms.clone().map(|s| format!("{s}\n\n{}", h.chunk.text)).unwrap_or_else(|| h.chunk.text.clone()),
+                    url: h.chunk.url.clone(),
+                })
+                .collect();
+            match llm.answer(question, &passages, input.history, budget_chars, input.business).await {
+                Ok(Some(answer)) => return (Some(answer), "llm"),
+                Ok(None) => return (None, "llm"),
+                Err(e) => tracing::warn!(error = %e, "LLM answer failed; composing locally"),
+            }
+        }
+        let source = Source { text: &top.chunk.text, sms: top.chunk.sms.as_deref(), url: top.chunk.url.as_deref() };
+        (Some(compose::compose(question, source, self.settings.max_segments).text), "local")
+    }
+
+    fn fit(&self, text: &str) -> String {
+        segments::fit(&segments::smart_encode(text), self.settings.max_segments).text
+    }
+}
+
+fn describe(hits: &[Hit]) -> Vec<Retrieved> {
+    hits.iter()
+        .map(|h| Retrieved {
+            file: h.chunk.file.clone(),
+            headings: h.chunk.heading_trail(),
+            lines: format!("{}-{}", h.chunk.line_start, h.chunk.line_end),
+            score: h.score,
+        })
+        .collect()
+}
+
+/// The two most likely answerable intents, for a clarifying menu.
+fn clarify_options(set: &IntentSet, understanding: &Understanding) -> Vec<String> {
+    let mut options: Vec<String> = understanding
+        .candidates
+        .iter()
+        .filter(|(name, _)| set.get(name.as_str()).is_some_and(|i| matches!(i.action, Action::Answer)))
+        .map(|(name, _)| name.to_string())
+        .take(2)
+        .collect();
+    if options.is_empty() {
+        options = set
+            .intents
+            .iter()
+            .filter(|i| matches!(i.action, Action::Answer))
+            .take(2)
+            .map(|i| i.name.to_string())
+            .collect();
+    }
+    options
+}
+
+/// "Sorry, I didn't quite get that. Reply 1 for order status, 2 for returns, or AGENT
+/// for a person."
+pub fn clarifying_question(options: &[String]) -> String {
+    let numbered: Vec<String> =
+        options.iter().enumerate().map(|(i, o)| format!("{} for {}", i + 1, o.replace('_', " "))).collect();
+    if numbered.is_empty() {
+        return "Sorry, I didn't quite get that. Could you say it another way, or reply AGENT for a person?".into();
+    }
+    format!("Sorry, I didn't quite get that. Reply {}, or AGENT for a person.", numbered.join(", "))
+}
