@@ -55,6 +55,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let store = textdesk::store::Store::open(&config.database_url()).await?;
             textdesk::cli::transcript::run(&store, &phone, json, std::io::stdout().lock()).await
         }
+        Command::Knowledge { command } => textdesk::cli::knowledge::run(&config, command, std::io::stdout().lock()).await,
     }
 }
 

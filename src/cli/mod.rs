@@ -2,6 +2,7 @@
 //! are thin: they open what they need and call the same library code the server runs.
 
 pub mod chat;
+pub mod knowledge;
 pub mod segments;
 pub mod transcript;
 
@@ -62,5 +63,10 @@ pub enum Command {
         /// One JSON object per message instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Check, search and evaluate the knowledge base.
+    Knowledge {
+        #[command(subcommand)]
+        command: knowledge::KnowledgeCommand,
     },
 }
