@@ -42,25 +42,26 @@ pub fn spawn(knowledge: Arc<Knowledge>, mut shutdown: watch::Receiver<bool>) -> 
         // Dropping the debouncer stops the watcher, so it lives as long as this task.
         let _debouncer = debouncer;
         loop {
-            tokio::select! {
-                changed = rx.recv() => {
-                    if changed.is_none() { break; }
-                    // Coalesce whatever else arrived meanwhile into this sync.
-                    while rx.try_recv().is_ok() {}
-                    match knowledge.reindex().await {
-                        Ok(report) => tracing::info!(
-                            documents = report.documents,
-                            chunks = report.chunks,
-                            written = report.written,
-                            deleted = report.deleted,
-                            embedded = report.embedded,
-                            errors = report.errors.len(),
-                            "knowledge re-indexed"
-                        ),
-                        Err(error) => tracing::error!(%error, "knowledge re-index failed; the previous index keeps serving"),
-                    }
-                }
-                _ = shutdown.wait_for(|stop| *stop) => break,
+            let changed = tokio::select! {
+                changed = rx.recv() => changed.is_some(),
+                _ = shutdown.wait_for(|stop| *stop) => false,
+            };
+            if !changed {
+                break;
+            }
+            // Coalesce whatever else arrived meanwhile into this sync.
+            while rx.try_recv().is_ok() {}
+            match knowledge.reindex().await {
+                Ok(report) => tracing::info!(
+                    documents = report.documents,
+                    chunks = report.chunks,
+                    written = report.written,
+                    deleted = report.deleted,
+                    embedded = report.embedded,
+                    errors = report.errors.len(),
+                    "knowledge re-indexed"
+                ),
+                Err(error) => tracing::error!(%error, "knowledge re-index failed; the previous index keeps serving"),
             }
         }
     }))
