@@ -115,7 +115,12 @@ async fn main() -> anyhow::Result<()> {
     let again = knowledge.reindex().await?;
     println!("re-sync with no changes: {:.2} s, {} written", started.elapsed().as_secs_f64(), again.written);
 
-    let queries: Vec<String> = (0..QUERIES).map(|_| sentence(&mut rng, &vocab, rng.random_range(2..6))).collect();
+    let queries: Vec<String> = (0..QUERIES)
+        .map(|_| {
+            let words = rng.random_range(2..6);
+            sentence(&mut rng, &vocab, words)
+        })
+        .collect();
     let modes: &[SearchMode] = if dense { &[SearchMode::Bm25, SearchMode::Dense, SearchMode::Hybrid] } else { &[SearchMode::Bm25] };
     for &mode in modes {
         let mut latencies = Vec::with_capacity(QUERIES);

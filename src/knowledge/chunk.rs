@@ -340,7 +340,8 @@ mod tests {
         let c = chunks(&text, 100);
         assert!(c.len() > 10);
         assert!(c.iter().all(|c| count_tokens(&c.text) <= 100));
-        assert!(c.iter().all(|c| c.line_start == 3 && c.line_end == 3));
+        assert_eq!(c[0].line_start, 1, "the heading leads the first piece");
+        assert!(c[1..].iter().all(|c| c.line_start == 3 && c.line_end == 3));
     }
 
     #[test]

@@ -122,7 +122,9 @@ fn spawn_writer(
             let result = write(&shard, operations);
             let _ = reply.send(result);
         }
-        drop(shard);
+        // Dropping the shard flushes it; a failure there (the directory was removed
+        // under us) panics inside qdrant-edge and must not take the lock with it.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(shard)));
         drop(lock);
     })?;
     Ok((tx, thread))
