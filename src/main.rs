@@ -95,7 +95,10 @@ async fn shutdown_signal() {
 
 fn init_logging(format: LogFormat, default_level: &str) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},sqlx=warn,tower_http=warn")));
+        // qdrant-edge warns on every open that a start-up check it cannot expose was skipped.
+        .unwrap_or_else(|_| {
+            EnvFilter::new(format!("{default_level},sqlx=warn,tower_http=warn,qdrant_edge::common::mmap::ops=error"))
+        });
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

@@ -38,7 +38,7 @@ pub async fn run(config: &Config, command: KnowledgeCommand, mut out: impl Write
         KnowledgeCommand::Check => check(config, out),
         KnowledgeCommand::Search { query, k, mode, tags } => {
             let knowledge = open(config).await?;
-            if mode != SearchMode::Bm25 && !knowledge.has_dense() {
+            if mode == SearchMode::Hybrid && !knowledge.has_dense() {
                 eprintln!("note: no embedder configured; {mode} search runs on BM25 (run scripts/fetch-model.sh)");
             }
             let hits = knowledge.search(&query, k, mode, &tags).await?;

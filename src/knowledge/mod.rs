@@ -229,7 +229,7 @@ impl Knowledge {
                 file = %self.dir.join(&error.file).display(),
                 line = error.line,
                 error = %error.message,
-                "knowledge file not indexed; its last good version keeps serving"
+                "knowledge file not indexed; its last good version, if any, keeps serving"
             );
         }
         state.errors = scan.errors;

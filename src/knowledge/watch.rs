@@ -5,6 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::path::PathBuf;
+
+use notify::event::{EventKind, ModifyKind};
 use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::{mpsc, watch};
@@ -23,7 +26,7 @@ pub fn spawn(knowledge: Arc<Knowledge>, mut shutdown: watch::Receiver<bool>) -> 
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| match result {
         Ok(events) => {
-            let relevant = events.iter().any(|e| e.paths.iter().any(|p| is_knowledge_file(p) || p.extension().is_none()));
+            let relevant = events.iter().any(|e| is_relevant(e.kind, &e.paths));
             if relevant {
                 let _ = tx.send(());
             }
@@ -52,6 +55,9 @@ pub fn spawn(knowledge: Arc<Knowledge>, mut shutdown: watch::Receiver<bool>) -> 
             // Coalesce whatever else arrived meanwhile into this sync.
             while rx.try_recv().is_ok() {}
             match knowledge.reindex().await {
+                Ok(report) if report.written + report.deleted + report.payload_updated == 0 && report.errors.is_empty() => {
+                    tracing::debug!("knowledge files changed; index already up to date")
+                }
                 Ok(report) => tracing::info!(
                     documents = report.documents,
                     chunks = report.chunks,
@@ -65,4 +71,34 @@ pub fn spawn(knowledge: Arc<Knowledge>, mut shutdown: watch::Receiver<bool>) -> 
             }
         }
     }))
+}
+
+/// A change that can alter the index: a knowledge file (or a directory that may hold
+/// some) created, written, renamed or removed. Reads are not changes — the sync itself
+/// reads every file, and reacting to that would loop.
+fn is_relevant(kind: EventKind, paths: &[PathBuf]) -> bool {
+    let changes_content = matches!(
+        kind,
+        EventKind::Create(_)
+            | EventKind::Remove(_)
+            | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any)
+    );
+    let may_hold_knowledge = paths.iter().any(|p| is_knowledge_file(p) || p.extension().is_none());
+    changes_content && may_hold_knowledge
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, CreateKind, DataChange};
+
+    #[test]
+    fn writes_count_and_reads_do_not() {
+        let file = vec![PathBuf::from("/kb/returns.md")];
+        assert!(is_relevant(EventKind::Modify(ModifyKind::Data(DataChange::Any)), &file));
+        assert!(is_relevant(EventKind::Create(CreateKind::File), &file));
+        assert!(!is_relevant(EventKind::Access(AccessKind::Any), &file));
+        assert!(!is_relevant(EventKind::Create(CreateKind::File), &[PathBuf::from("/kb/notes.txt")]));
+        assert!(is_relevant(EventKind::Remove(notify::event::RemoveKind::Folder), &[PathBuf::from("/kb/billing")]));
+    }
 }
