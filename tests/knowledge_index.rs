@@ -181,10 +181,13 @@ async fn editing_a_file_reindexes_only_its_changed_chunks() {
     assert_eq!(embedded_before, first.chunks);
 
     // One section of one file changes; the section after it moves down one line.
-    f.write("returns.md", &RETURNS.replace(
-        "Print the prepaid label, pack the item and drop it at any post office.",
-        "Print the prepaid label and pack the item.\nDrop it at any post office or UPS store.",
-    ));
+    f.write(
+        "returns.md",
+        &RETURNS.replace(
+            "Print the prepaid label, pack the item and drop it at any post office.",
+            "Print the prepaid label and pack the item.\nDrop it at any post office or UPS store.",
+        ),
+    );
     let report = knowledge.reindex().await.unwrap();
     assert_eq!(report.embedded, 1, "{report:?}");
     assert_eq!(embedder.texts.load(Ordering::SeqCst) - embedded_before, 1);

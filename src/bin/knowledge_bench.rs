@@ -47,8 +47,8 @@ impl Embedder for RandomUnitVectors {
 
 fn vocabulary(rng: &mut StdRng) -> Vec<String> {
     const SYLLABLES: &[&str] = &[
-        "ba", "ket", "lo", "mar", "ni", "por", "sal", "tri", "ven", "dor", "ex", "fin", "gra", "hol", "ip", "jus", "ka",
-        "lum", "mo", "nex", "or", "pla", "qui", "ros", "sta", "tur", "ul", "vi", "wen", "zor",
+        "ba", "ket", "lo", "mar", "ni", "por", "sal", "tri", "ven", "dor", "ex", "fin", "gra", "hol", "ip", "jus",
+        "ka", "lum", "mo", "nex", "or", "pla", "qui", "ros", "sta", "tur", "ul", "vi", "wen", "zor",
     ];
     (0..5_000)
         .map(|_| (0..rng.random_range(2..4)).map(|_| SYLLABLES[rng.random_range(0..SYLLABLES.len())]).collect())
@@ -92,7 +92,11 @@ async fn main() -> anyhow::Result<()> {
         std::fs::create_dir_all(&sub)?;
         let mut text = format!("---\ntitle: Topic {f}\ntags: [t{}]\n---\n", f % 10);
         for s in 0..SECTIONS_PER_FILE.min(chunks - f * SECTIONS_PER_FILE) {
-            text.push_str(&format!("## Section {s} {}\n\n{}.\n\n", sentence(&mut rng, &vocab, 3), sentence(&mut rng, &vocab, 60)));
+            text.push_str(&format!(
+                "## Section {s} {}\n\n{}.\n\n",
+                sentence(&mut rng, &vocab, 3),
+                sentence(&mut rng, &vocab, 60)
+            ));
         }
         std::fs::write(sub.join(format!("doc-{f}.md")), text)?;
     }
@@ -121,7 +125,8 @@ async fn main() -> anyhow::Result<()> {
             sentence(&mut rng, &vocab, words)
         })
         .collect();
-    let modes: &[SearchMode] = if dense { &[SearchMode::Bm25, SearchMode::Dense, SearchMode::Hybrid] } else { &[SearchMode::Bm25] };
+    let modes: &[SearchMode] =
+        if dense { &[SearchMode::Bm25, SearchMode::Dense, SearchMode::Hybrid] } else { &[SearchMode::Bm25] };
     for &mode in modes {
         let mut latencies = Vec::with_capacity(QUERIES);
         let mut answered = 0;

@@ -47,8 +47,18 @@ pub async fn run(config: &Config, command: KnowledgeCommand, mut out: impl Write
             }
             for (rank, hit) in hits.iter().enumerate() {
                 let c = &hit.chunk;
-                writeln!(out, "{}. {:.4}  {}:{}-{}  {}", rank + 1, hit.score, c.file, c.line_start, c.line_end, c.heading_trail())?;
-                let preview: String = c.text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(160).collect();
+                writeln!(
+                    out,
+                    "{}. {:.4}  {}:{}-{}  {}",
+                    rank + 1,
+                    hit.score,
+                    c.file,
+                    c.line_start,
+                    c.line_end,
+                    c.heading_trail()
+                )?;
+                let preview: String =
+                    c.text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(160).collect();
                 writeln!(out, "   {preview}")?;
             }
             Ok(())
@@ -66,9 +76,23 @@ pub async fn run(config: &Config, command: KnowledgeCommand, mut out: impl Write
             for mode in [SearchMode::Bm25, SearchMode::Dense, SearchMode::Hybrid] {
                 if modes.contains(&mode) {
                     let s = knowledge::eval::evaluate(&knowledge, &cases, mode).await?;
-                    writeln!(out, "{:<8} {:>9.3} {:>9.3} {:>7.3}", mode.to_string(), s.recall_at_1, s.recall_at_3, s.mrr)?;
+                    writeln!(
+                        out,
+                        "{:<8} {:>9.3} {:>9.3} {:>7.3}",
+                        mode.to_string(),
+                        s.recall_at_1,
+                        s.recall_at_3,
+                        s.mrr
+                    )?;
                 } else {
-                    writeln!(out, "{:<8} {:>9} {:>9} {:>7}   (no embedder: run scripts/fetch-model.sh)", mode.to_string(), "-", "-", "-")?;
+                    writeln!(
+                        out,
+                        "{:<8} {:>9} {:>9} {:>7}   (no embedder: run scripts/fetch-model.sh)",
+                        mode.to_string(),
+                        "-",
+                        "-",
+                        "-"
+                    )?;
                 }
             }
             Ok(())
@@ -83,7 +107,10 @@ fn check(config: &Config, mut out: impl Write) -> anyhow::Result<()> {
         writeln!(out, "error: {}/{error}", config.knowledge_dir.display())?;
     }
     if !report.errors.is_empty() {
-        anyhow::bail!("{} knowledge file(s) have errors; fix them and run `textdesk knowledge check` again", report.errors.len());
+        anyhow::bail!(
+            "{} knowledge file(s) have errors; fix them and run `textdesk knowledge check` again",
+            report.errors.len()
+        );
     }
     Ok(())
 }
@@ -94,7 +121,10 @@ async fn open(config: &Config) -> anyhow::Result<std::sync::Arc<Knowledge>> {
     let knowledge = Knowledge::open(&KnowledgeDirs::from_config(config), embedder).await?;
     let report = knowledge.reindex().await?;
     for error in &report.errors {
-        eprintln!("warning: not indexed (its last good version is searched): {}/{error}", config.knowledge_dir.display());
+        eprintln!(
+            "warning: not indexed (its last good version is searched): {}/{error}",
+            config.knowledge_dir.display()
+        );
     }
     Ok(knowledge)
 }

@@ -129,17 +129,18 @@ fn sections(body: &str) -> Vec<Section> {
             }
             Event::End(end) => {
                 depth = depth.saturating_sub(1);
-                if depth == 0 && matches!(end, TagEnd::Heading(_)) {
-                    if let Some((level, text)) = heading.take() {
-                        trail.retain(|(l, _)| *l < level);
-                        trail.push((level, text.trim().to_string()));
-                        let block = sections.last_mut().and_then(|s| s.blocks.pop());
-                        sections.push(Section {
-                            headings: trail.iter().map(|(_, t)| t.clone()).collect(),
-                            blocks: block.into_iter().collect(),
-                            has_content: false,
-                        });
-                    }
+                if depth == 0
+                    && matches!(end, TagEnd::Heading(_))
+                    && let Some((level, text)) = heading.take()
+                {
+                    trail.retain(|(l, _)| *l < level);
+                    trail.push((level, text.trim().to_string()));
+                    let block = sections.last_mut().and_then(|s| s.blocks.pop());
+                    sections.push(Section {
+                        headings: trail.iter().map(|(_, t)| t.clone()).collect(),
+                        blocks: block.into_iter().collect(),
+                        has_content: false,
+                    });
                 }
             }
             Event::Text(text) | Event::Code(text) if heading.is_some() => {
@@ -289,7 +290,8 @@ mod tests {
     fn sections_carry_their_heading_trail_and_file_lines() {
         let text = "---\ntitle: Returns\nsms: Reply RETURN.\n---\n# Returns\n\nWe take returns.\n\n## How to return\n\nPack it.\nShip it.\n\n### Labels\n\nPrint the label.\n\n## Refunds\n\nFive days.\n";
         let c = chunks(text, 350);
-        let summary: Vec<(String, usize, usize)> = c.iter().map(|c| (c.heading_trail(), c.line_start, c.line_end)).collect();
+        let summary: Vec<(String, usize, usize)> =
+            c.iter().map(|c| (c.heading_trail(), c.line_start, c.line_end)).collect();
         assert_eq!(
             summary,
             vec![

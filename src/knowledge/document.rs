@@ -61,7 +61,12 @@ pub fn parse(file: &str, text: &str) -> Result<Document, FileError> {
     let mut lines = text.split_inclusive('\n');
     let opens_front_matter = lines.next().is_some_and(|first| first.trim_end() == "---");
     if !opens_front_matter {
-        return Ok(Document { file: file.to_string(), meta: FrontMatter::default(), body: text.to_string(), body_line_offset: 0 });
+        return Ok(Document {
+            file: file.to_string(),
+            meta: FrontMatter::default(),
+            body: text.to_string(),
+            body_line_offset: 0,
+        });
     }
 
     // Find the closing fence; `yaml_end` is the byte offset where it starts.
@@ -75,7 +80,10 @@ pub fn parse(file: &str, text: &str) -> Result<Document, FileError> {
         offset += line.len();
     }
     let Some((yaml_end, body_start, closing_line)) = closing else {
-        return Err(error(Some(1), "front matter opened with `---` on line 1 is never closed; add a `---` line after it".into()));
+        return Err(error(
+            Some(1),
+            "front matter opened with `---` on line 1 is never closed; add a `---` line after it".into(),
+        ));
     };
     let yaml_start = text.split_inclusive('\n').next().map_or(0, str::len);
     let yaml = &text[yaml_start..yaml_end];
@@ -139,10 +147,10 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<String>> {
             }
             if entry.file_type()?.is_dir() {
                 pending.push(path);
-            } else if is_knowledge_file(&path) {
-                if let Ok(relative) = path.strip_prefix(root) {
-                    files.push(relative_name(relative));
-                }
+            } else if is_knowledge_file(&path)
+                && let Ok(relative) = path.strip_prefix(root)
+            {
+                files.push(relative_name(relative));
             }
         }
     }

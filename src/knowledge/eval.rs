@@ -29,13 +29,18 @@ pub struct EvalScore {
 
 /// Reads the cases; a bad line is an error naming its number.
 pub fn read_cases(path: &Path) -> Result<Vec<EvalCase>, KnowledgeError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KnowledgeError::Io { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| KnowledgeError::Io { path: path.display().to_string(), source })?;
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(index, line)| {
             serde_json::from_str(line).map_err(|e| {
-                KnowledgeError::Other(format!("{}:{}: expected {{\"text\", \"expected\"}}: {e}", path.display(), index + 1))
+                KnowledgeError::Other(format!(
+                    "{}:{}: expected {{\"text\", \"expected\"}}: {e}",
+                    path.display(),
+                    index + 1
+                ))
             })
         })
         .collect()
@@ -49,7 +54,11 @@ pub fn same_file(file: &str, expected: &str) -> bool {
 }
 
 /// Scores `mode` over `cases`.
-pub async fn evaluate(knowledge: &Knowledge, cases: &[EvalCase], mode: SearchMode) -> Result<EvalScore, KnowledgeError> {
+pub async fn evaluate(
+    knowledge: &Knowledge,
+    cases: &[EvalCase],
+    mode: SearchMode,
+) -> Result<EvalScore, KnowledgeError> {
     let (mut at_1, mut at_3, mut reciprocal) = (0usize, 0usize, 0f64);
     for case in cases {
         let hits = knowledge.search(&case.text, DEPTH * 3, mode, &[]).await?;

@@ -146,9 +146,8 @@ impl Knowledge {
     /// in line with the files.
     pub async fn open(dirs: &KnowledgeDirs, embedder: Option<Arc<dyn Embedder>>) -> Result<Arc<Self>, KnowledgeError> {
         let root = index::edge::default_root(&dirs.data_dir);
-        let dense = embedder
-            .as_ref()
-            .map(|e| DenseSpec { model_id: e.model_id().to_string(), dimensions: e.dimensions() });
+        let dense =
+            embedder.as_ref().map(|e| DenseSpec { model_id: e.model_id().to_string(), dimensions: e.dimensions() });
         let index = tokio::task::spawn_blocking(move || EdgeIndex::open(&root, dense))
             .await
             .map_err(|e| KnowledgeError::Other(format!("opening the index failed: {e}")))??;
@@ -215,13 +214,11 @@ impl Knowledge {
         for id in &batch.deletes {
             state.stored.remove(id);
         }
-        for (id, payload) in batch
-            .upserts
-            .iter()
-            .map(|p| (p.id, &p.payload))
-            .chain(batch.payload_updates.iter().map(|(id, p)| (*id, p)))
+        for (id, payload) in
+            batch.upserts.iter().map(|p| (p.id, &p.payload)).chain(batch.payload_updates.iter().map(|(id, p)| (*id, p)))
         {
-            let point = StoredPoint { id, file: payload.chunk.file.clone(), payload_hash: payload.payload_hash.clone() };
+            let point =
+                StoredPoint { id, file: payload.chunk.file.clone(), payload_hash: payload.payload_hash.clone() };
             state.stored.insert(id, point);
         }
         for error in scan.errors.iter().filter(|e| !state.errors.contains(e)) {
@@ -239,7 +236,13 @@ impl Knowledge {
 
     /// The `k` best chunks for `query`, restricted to chunks with any of `tags` when
     /// some are given.
-    pub async fn search(&self, query: &str, k: usize, mode: SearchMode, tags: &[String]) -> Result<Vec<Hit>, KnowledgeError> {
+    pub async fn search(
+        &self,
+        query: &str,
+        k: usize,
+        mode: SearchMode,
+        tags: &[String],
+    ) -> Result<Vec<Hit>, KnowledgeError> {
         let dense = match (mode, &self.embedder) {
             (SearchMode::Bm25, _) | (SearchMode::Hybrid, None) => None,
             (SearchMode::Dense, None) => return Err(KnowledgeError::DenseUnavailable),
@@ -270,7 +273,10 @@ impl Knowledge {
 
     /// Starts re-indexing on every change under the knowledge directory (debounced),
     /// until `shutdown` turns true.
-    pub fn watch(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) -> Result<tokio::task::JoinHandle<()>, KnowledgeError> {
+    pub fn watch(
+        self: &Arc<Self>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<tokio::task::JoinHandle<()>, KnowledgeError> {
         watch::spawn(self.clone(), shutdown)
     }
 

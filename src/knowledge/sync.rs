@@ -18,12 +18,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::KnowledgeError;
 use super::chunk::{Chunk, chunk_document};
 use super::document::{self, FileError};
 use super::embed::Embedder;
 use super::index::bm25::Bm25;
 use super::index::{ChunkPayload, KnowledgeIndex, NewPoint, StoredPoint, WriteBatch, point_id};
-use super::KnowledgeError;
 
 /// Texts per embedder call.
 const EMBED_BATCH: usize = 32;
@@ -47,7 +47,8 @@ impl Scan {
 
 /// Reads, parses and chunks every knowledge file under `root`. Blocking.
 pub fn scan(root: &Path, token_budget: usize) -> Result<Scan, KnowledgeError> {
-    let names = document::discover(root).map_err(|source| KnowledgeError::Io { path: root.display().to_string(), source })?;
+    let names =
+        document::discover(root).map_err(|source| KnowledgeError::Io { path: root.display().to_string(), source })?;
     let mut scan = Scan::default();
     for name in names {
         scan.present.insert(name.clone());
@@ -146,7 +147,12 @@ pub async fn apply(
         .inserts
         .into_iter()
         .zip(dense)
-        .map(|((id, payload), dense)| NewPoint { id, sparse: bm25.document(&payload.chunk.index_text()), dense, payload })
+        .map(|((id, payload), dense)| NewPoint {
+            id,
+            sparse: bm25.document(&payload.chunk.index_text()),
+            dense,
+            payload,
+        })
         .collect();
     let batch = WriteBatch { deletes: plan.deletes, upserts, payload_updates: plan.payload_updates };
     index.apply(batch.clone()).await?;
@@ -173,7 +179,9 @@ mod tests {
         let p = plan(scan, &HashMap::new());
         p.inserts
             .into_iter()
-            .map(|(id, payload)| (id, StoredPoint { id, file: payload.chunk.file.clone(), payload_hash: payload.payload_hash }))
+            .map(|(id, payload)| {
+                (id, StoredPoint { id, file: payload.chunk.file.clone(), payload_hash: payload.payload_hash })
+            })
             .collect()
     }
 
@@ -181,7 +189,8 @@ mod tests {
     fn an_edit_touches_only_the_edited_chunk_and_moves_the_rest() {
         let before = scan_of(&[("a.md", "# One\n\nFirst.\n\n# Two\n\nSecond.\n"), ("b.md", "# B\n\nBee.\n")]);
         let stored = stored_after(&before);
-        let after = scan_of(&[("a.md", "# One\n\nFirst, longer\nnow.\n\n# Two\n\nSecond.\n"), ("b.md", "# B\n\nBee.\n")]);
+        let after =
+            scan_of(&[("a.md", "# One\n\nFirst, longer\nnow.\n\n# Two\n\nSecond.\n"), ("b.md", "# B\n\nBee.\n")]);
         let p = plan(&after, &stored);
         assert_eq!(p.inserts.len(), 1, "the edited section");
         assert_eq!(p.deletes.len(), 1, "its old version");

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use std::path::PathBuf;
 
-use notify::event::{EventKind, ModifyKind};
 use notify::RecursiveMode;
+use notify::event::{EventKind, ModifyKind};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -55,7 +55,9 @@ pub fn spawn(knowledge: Arc<Knowledge>, mut shutdown: watch::Receiver<bool>) -> 
             // Coalesce whatever else arrived meanwhile into this sync.
             while rx.try_recv().is_ok() {}
             match knowledge.reindex().await {
-                Ok(report) if report.written + report.deleted + report.payload_updated == 0 && report.errors.is_empty() => {
+                Ok(report)
+                    if report.written + report.deleted + report.payload_updated == 0 && report.errors.is_empty() =>
+                {
                     tracing::debug!("knowledge files changed; index already up to date")
                 }
                 Ok(report) => tracing::info!(

@@ -18,8 +18,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use qdrant_edge::{
-    Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, JsonPath, Modifier, PointId,
-    ScrollRequest, WithPayloadInterface, WithVector,
+    Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, JsonPath, Modifier, PointId, ScrollRequest,
+    WithPayloadInterface, WithVector,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
@@ -44,10 +44,12 @@ struct Meta {
 const SCHEMA: u32 = 1;
 
 type Reply = oneshot::Sender<Result<(), IndexError>>;
+/// One write batch for the writer thread, and where to send its outcome.
+type WriteJob = (Vec<qdrant_edge::UpdateOperation>, Reply);
 
 pub struct EdgeIndex {
     shard: Option<Arc<EdgeShard>>,
-    writer: Option<mpsc::Sender<(Vec<qdrant_edge::UpdateOperation>, Reply)>>,
+    writer: Option<mpsc::Sender<WriteJob>>,
     thread: Option<JoinHandle<()>>,
     dense: Option<DenseSpec>,
 }
@@ -62,7 +64,9 @@ impl EdgeIndex {
         let lock = File::create(root.join("knowledge.lock")).map_err(|e| open_err(e.to_string()))?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(IndexError::Busy { path: root.display().to_string() }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(IndexError::Busy { path: root.display().to_string() });
+            }
             Err(std::fs::TryLockError::Error(e)) => return Err(open_err(format!("cannot lock: {e}"))),
         }
 
@@ -112,11 +116,8 @@ fn edge_config(dense: Option<&DenseSpec>) -> EdgeConfig {
 
 /// The one thread that writes: applies each batch's operations, flushes, replies. It
 /// owns the lock file, released only after the shard has been dropped (and flushed).
-fn spawn_writer(
-    shard: Arc<EdgeShard>,
-    lock: File,
-) -> std::io::Result<(mpsc::Sender<(Vec<qdrant_edge::UpdateOperation>, Reply)>, JoinHandle<()>)> {
-    let (tx, rx) = mpsc::channel::<(Vec<qdrant_edge::UpdateOperation>, Reply)>();
+fn spawn_writer(shard: Arc<EdgeShard>, lock: File) -> std::io::Result<(mpsc::Sender<WriteJob>, JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel::<WriteJob>();
     let thread = std::thread::Builder::new().name("knowledge-index-writer".into()).spawn(move || {
         for (operations, reply) in rx {
             let result = write(&shard, operations);
@@ -159,10 +160,8 @@ impl KnowledgeIndex for EdgeIndex {
     async fn stored(&self) -> Result<Vec<StoredPoint>, IndexError> {
         let shard = self.shard()?;
         blocking(move || {
-            let fields: Vec<JsonPath> = ["file", "payload_hash"]
-                .into_iter()
-                .filter_map(|f| JsonPath::try_from(f).ok())
-                .collect();
+            let fields: Vec<JsonPath> =
+                ["file", "payload_hash"].into_iter().filter_map(|f| JsonPath::try_from(f).ok()).collect();
             let mut points = Vec::new();
             let mut offset: Option<PointId> = None;
             loop {
@@ -270,7 +269,9 @@ pub mod request {
     fn nearest(vector: QueryVector) -> ScoringQuery {
         let using = vector.vector_name().to_string();
         let query = match vector {
-            QueryVector::Sparse(s) => VectorInternal::from(qdrant_edge::SparseVector { indices: s.indices, values: s.values }),
+            QueryVector::Sparse(s) => {
+                VectorInternal::from(qdrant_edge::SparseVector { indices: s.indices, values: s.values })
+            }
             QueryVector::Dense(d) => VectorInternal::from(d),
         };
         ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery { query, using: Some(using) }))

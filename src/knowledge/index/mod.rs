@@ -162,13 +162,21 @@ pub enum QueryPlan {
 impl QueryPlan {
     /// The plan for `mode` given the query's vectors. Hybrid without a dense vector
     /// falls back to BM25 alone; dense without one is `None`.
-    pub fn build(mode: SearchMode, sparse: SparseVec, dense: Option<Vec<f32>>, limit: usize, any_tags: Vec<String>) -> Option<Self> {
+    pub fn build(
+        mode: SearchMode,
+        sparse: SparseVec,
+        dense: Option<Vec<f32>>,
+        limit: usize,
+        any_tags: Vec<String>,
+    ) -> Option<Self> {
         let limit = limit.max(1);
         Some(match (mode, dense) {
             (SearchMode::Bm25, _) | (SearchMode::Hybrid, None) => {
                 QueryPlan::Single { vector: QueryVector::Sparse(sparse), limit, any_tags }
             }
-            (SearchMode::Dense, Some(dense)) => QueryPlan::Single { vector: QueryVector::Dense(dense), limit, any_tags },
+            (SearchMode::Dense, Some(dense)) => {
+                QueryPlan::Single { vector: QueryVector::Dense(dense), limit, any_tags }
+            }
             (SearchMode::Dense, None) => return None,
             (SearchMode::Hybrid, Some(dense)) => QueryPlan::Fused {
                 prefetch: vec![QueryVector::Sparse(sparse), QueryVector::Dense(dense)],
