@@ -21,6 +21,7 @@ use crate::engine::dispatcher::{self, DispatchSettings};
 use crate::engine::policy::Policy;
 use crate::engine::worker::{self, WorkerSettings};
 use crate::engine::Engine;
+use crate::knowledge::{self, Knowledge, KnowledgeDirs};
 use crate::sms::providers::log::LogProvider;
 use crate::sms::providers::twilio::{TwilioConfig, TwilioProvider};
 use crate::sms::providers::Provider;
@@ -75,6 +76,7 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     spawn_engine(&mut tasks, &engine, provider, &config, &shutdown_rx);
+    let knowledge = start_knowledge(&config, &mut tasks, &shutdown_rx).await;
 
     if config.webhook.insecure_skip_signature {
         warn!("webhook signature validation is OFF (webhook.insecure_skip_signature); never run like this in production");
@@ -87,6 +89,7 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         public_base_url: config.public_base_url(),
         insecure_skip_signature: config.webhook.insecure_skip_signature,
         max_body_bytes: config.webhook.max_body_bytes,
+        knowledge,
     };
     let app = api::router(state);
     let mut http_shutdown = shutdown_rx.clone();
@@ -133,6 +136,42 @@ pub fn spawn_engine(
         tasks.spawn(worker::run(engine.clone(), worker_settings.clone(), shutdown.clone()));
         tasks.spawn(dispatcher::run(engine.clone(), provider.clone(), dispatch_settings.clone(), shutdown.clone()));
     }
+}
+
+/// Opens the knowledge base, then syncs it with the files and keeps watching them in
+/// the background (searches meanwhile use the index as it was left). A knowledge base
+/// that cannot open is logged and left out: texts are still received and handled.
+pub async fn start_knowledge(
+    config: &Config,
+    tasks: &mut JoinSet<()>,
+    shutdown: &watch::Receiver<bool>,
+) -> Option<Arc<Knowledge>> {
+    let embedder = knowledge::embedder_from_config(config);
+    let knowledge = match Knowledge::open(&KnowledgeDirs::from_config(config), embedder).await {
+        Ok(knowledge) => knowledge,
+        Err(e) => {
+            tracing::error!(error = %e, "knowledge base unavailable; bot answers will not use it");
+            return None;
+        }
+    };
+    let watcher = match knowledge.watch(shutdown.clone()) {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            warn!(error = %e, "knowledge files are not watched; restart to pick up changes");
+            None
+        }
+    };
+    let syncing = knowledge.clone();
+    tasks.spawn(async move {
+        match syncing.reindex().await {
+            Ok(r) => info!(documents = r.documents, chunks = r.chunks, written = r.written, deleted = r.deleted, errors = r.errors.len(), "knowledge indexed"),
+            Err(e) => tracing::error!(error = %e, "knowledge indexing failed; the previous index keeps serving"),
+        }
+        if let Some(watcher) = watcher {
+            let _ = watcher.await;
+        }
+    });
+    Some(knowledge)
 }
 
 /// The configured outbound provider.

@@ -69,6 +69,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let store = textdesk::store::Store::open(&config.database_url()).await?;
             textdesk::cli::transcript::run(&store, &phone, json, std::io::stdout().lock()).await
         }
+        Command::Knowledge { command } => textdesk::cli::knowledge::run(&config, command, std::io::stdout().lock()).await,
     }
 }
 
@@ -108,7 +109,10 @@ async fn shutdown_signal() {
 
 fn init_logging(format: LogFormat, default_level: &str) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},sqlx=warn,tower_http=warn")));
+        // qdrant-edge warns on every open that a start-up check it cannot expose was skipped.
+        .unwrap_or_else(|_| {
+            EnvFilter::new(format!("{default_level},sqlx=warn,tower_http=warn,qdrant_edge::common::mmap::ops=error"))
+        });
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

@@ -1,6 +1,7 @@
-//! The HTTP surface (axum): provider webhooks and health probes. Handlers parse,
+//! The HTTP surface (axum): provider webhooks, health probes and the admin API. Handlers parse,
 //! authenticate and hand over to the store and engine; business rules live there.
 
+mod admin;
 mod error;
 mod health;
 mod webhooks;
@@ -13,6 +14,7 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 
 use crate::engine::Engine;
+use crate::knowledge::Knowledge;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -24,12 +26,15 @@ pub struct AppState {
     pub public_base_url: String,
     pub insecure_skip_signature: bool,
     pub max_body_bytes: usize,
+    /// The knowledge base, when it opened.
+    pub knowledge: Option<Arc<Knowledge>>,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(webhooks::router(state.max_body_bytes))
         .merge(health::router())
+        .merge(admin::router())
         // Spans carry the path only: query strings may hold phone numbers.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())

@@ -3,6 +3,7 @@
 
 pub mod chat;
 pub mod classify;
+pub mod knowledge;
 pub mod segments;
 pub mod transcript;
 
@@ -75,5 +76,10 @@ pub enum Command {
         /// One JSON object per message instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Check, search and evaluate the knowledge base.
+    Knowledge {
+        #[command(subcommand)]
+        command: knowledge::KnowledgeCommand,
     },
 }

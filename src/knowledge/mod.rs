@@ -1,7 +1,288 @@
 //! The knowledge base: Markdown files under `knowledge/` turned into a searchable
 //! index (BM25 always, dense vectors when an embedder is available), kept in step with
-//! the files as they change. The files are the source of truth; the index is derived.
+//! the files as they change. The files are the source of truth; the index is derived
+//! and can be deleted at any time.
 //!
-//! Placeholder while the index lands; see [`embed`] for the embedder contract.
+//! - [`document`]: one file, its front matter (`title`, `tags`, `url`, `sms`) and body;
+//! - [`chunk`]: heading sections under a token budget, with heading trail and lines;
+//! - [`index`]: the [`KnowledgeIndex`] trait, query plans, and the qdrant-edge backend;
+//! - [`sync`]: incremental re-indexing (only changed chunks are embedded and written);
+//! - [`watch`]: live reload on file changes; [`eval`]: recall@k / MRR over a test set.
+//!
+//! It must not keep a second copy of the truth: nothing here is edited except through
+//! the files.
 
+pub mod chunk;
+pub mod document;
 pub mod embed;
+pub mod eval;
+pub mod index;
+pub mod sync;
+pub mod watch;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use chunk::Chunk;
+use document::FileError;
+use embed::{EmbedError, Embedder};
+use index::bm25::Bm25;
+use index::edge::{DenseSpec, EdgeIndex};
+pub use index::{IndexError, KnowledgeIndex, SearchMode};
+use index::{QueryPlan, StoredPoint};
+use sync::SyncReport;
+
+/// Where the knowledge files are and where the index lives.
+#[derive(Debug, Clone)]
+pub struct KnowledgeDirs {
+    pub knowledge_dir: PathBuf,
+    /// The index goes under `<data_dir>/qdrant/`.
+    pub data_dir: PathBuf,
+}
+
+impl KnowledgeDirs {
+    pub fn from_config(config: &Config) -> Self {
+        KnowledgeDirs { knowledge_dir: config.knowledge_dir.clone(), data_dir: config.data_dir.clone() }
+    }
+}
+
+/// The embedder for knowledge chunks, from the configuration; `None` means BM25 only.
+///
+/// Dense vectors are not wired yet: this is the one place that will construct the
+/// local all-MiniLM-L6-v2 embedder once it lands.
+pub fn embedder_from_config(_config: &Config) -> Option<Arc<dyn Embedder>> {
+    tracing::info!(
+        "knowledge search uses BM25 only; to enable dense vectors, run scripts/fetch-model.sh (downloads all-MiniLM-L6-v2)"
+    );
+    None
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeError {
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    Embedding(#[from] EmbedError),
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("dense search needs an embedder; run scripts/fetch-model.sh, or use --mode bm25")]
+    DenseUnavailable,
+    #[error("cannot watch {path}: {reason}")]
+    Watch { path: String, reason: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A chunk found by [`Knowledge::search`], best first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    #[serde(flatten)]
+    pub chunk: Chunk,
+    pub score: f32,
+}
+
+/// What the knowledge base holds right now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KnowledgeStatus {
+    /// Files with chunks in the index.
+    pub documents: usize,
+    pub chunks: usize,
+    /// When the last sync finished.
+    pub last_indexed: Option<jiff::Timestamp>,
+    /// Files the last sync could not use (their last good version keeps serving).
+    pub errors: Vec<FileError>,
+    /// The dense model, when dense vectors are on.
+    pub dense_model: Option<String>,
+}
+
+/// What `textdesk knowledge check` reports: the files alone, no index needed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckReport {
+    pub documents: usize,
+    pub chunks: usize,
+    pub errors: Vec<FileError>,
+}
+
+/// Parses and chunks every file in `knowledge_dir` without touching the index, so it
+/// runs while `textdesk serve` holds the index.
+pub fn check(knowledge_dir: &Path) -> Result<CheckReport, KnowledgeError> {
+    let scan = sync::scan(knowledge_dir, chunk::DEFAULT_TOKEN_BUDGET)?;
+    Ok(CheckReport { documents: scan.files.len(), chunks: scan.chunk_count(), errors: scan.errors })
+}
+
+#[derive(Default)]
+struct State {
+    /// The index's points, mirrored (the manifest).
+    stored: HashMap<u64, StoredPoint>,
+    errors: Vec<FileError>,
+    last_indexed: Option<jiff::Timestamp>,
+}
+
+/// The knowledge base facade: files → index → search.
+pub struct Knowledge {
+    dir: PathBuf,
+    index: Arc<dyn KnowledgeIndex>,
+    embedder: Option<Arc<dyn Embedder>>,
+    bm25: Bm25,
+    token_budget: usize,
+    state: Mutex<State>,
+    /// One sync at a time.
+    sync_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Knowledge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Knowledge").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl Knowledge {
+    /// Opens the qdrant-edge index under `<data_dir>/qdrant/` (creating it, or
+    /// rebuilding it when the embedder changed). Call [`Knowledge::reindex`] to bring it
+    /// in line with the files.
+    pub async fn open(dirs: &KnowledgeDirs, embedder: Option<Arc<dyn Embedder>>) -> Result<Arc<Self>, KnowledgeError> {
+        let root = index::edge::default_root(&dirs.data_dir);
+        let dense =
+            embedder.as_ref().map(|e| DenseSpec { model_id: e.model_id().to_string(), dimensions: e.dimensions() });
+        let index = tokio::task::spawn_blocking(move || EdgeIndex::open(&root, dense))
+            .await
+            .map_err(|e| KnowledgeError::Other(format!("opening the index failed: {e}")))??;
+        Self::with_index(dirs.knowledge_dir.clone(), Arc::new(index), embedder).await
+    }
+
+    /// Over any [`KnowledgeIndex`] (a Qdrant server, a test double).
+    pub async fn with_index(
+        knowledge_dir: PathBuf,
+        index: Arc<dyn KnowledgeIndex>,
+        embedder: Option<Arc<dyn Embedder>>,
+    ) -> Result<Arc<Self>, KnowledgeError> {
+        let stored = index.stored().await?.into_iter().map(|p| (p.id, p)).collect();
+        let bm25 = Bm25::new().map_err(KnowledgeError::Other)?;
+        Ok(Arc::new(Knowledge {
+            dir: knowledge_dir,
+            index,
+            embedder,
+            bm25,
+            token_budget: chunk::DEFAULT_TOKEN_BUDGET,
+            state: Mutex::new(State { stored, ..State::default() }),
+            sync_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    pub fn knowledge_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Brings the index in line with the files: embeds and writes only what changed.
+    /// Broken files are reported (and logged) and keep their last good chunks.
+    pub async fn reindex(&self) -> Result<SyncReport, KnowledgeError> {
+        let _one_at_a_time = self.sync_lock.lock().await;
+        let (dir, budget) = (self.dir.clone(), self.token_budget);
+        let scan = tokio::task::spawn_blocking(move || sync::scan(&dir, budget))
+            .await
+            .map_err(|e| KnowledgeError::Other(format!("scanning the knowledge files failed: {e}")))??;
+        let stored = self.lock_state().stored.clone();
+        let plan = sync::plan(&scan, &stored);
+        let unchanged = plan.unchanged;
+        let applied = sync::apply(plan, self.index.as_ref(), &self.bm25, self.embedder.as_ref()).await;
+        let (embedded, batch) = match applied {
+            Ok(done) => done,
+            Err(e) => {
+                // Part of the batch may have landed: re-read the manifest from the index.
+                if let Ok(points) = self.index.stored().await {
+                    self.lock_state().stored = points.into_iter().map(|p| (p.id, p)).collect();
+                }
+                return Err(e);
+            }
+        };
+
+        let report = SyncReport {
+            documents: scan.files.len(),
+            chunks: scan.chunk_count(),
+            embedded,
+            written: batch.upserts.len(),
+            payload_updated: batch.payload_updates.len(),
+            deleted: batch.deletes.len(),
+            unchanged,
+            errors: scan.errors.clone(),
+        };
+        let mut state = self.lock_state();
+        for id in &batch.deletes {
+            state.stored.remove(id);
+        }
+        for (id, payload) in
+            batch.upserts.iter().map(|p| (p.id, &p.payload)).chain(batch.payload_updates.iter().map(|(id, p)| (*id, p)))
+        {
+            let point =
+                StoredPoint { id, file: payload.chunk.file.clone(), payload_hash: payload.payload_hash.clone() };
+            state.stored.insert(id, point);
+        }
+        for error in scan.errors.iter().filter(|e| !state.errors.contains(e)) {
+            tracing::error!(
+                file = %self.dir.join(&error.file).display(),
+                line = error.line,
+                error = %error.message,
+                "knowledge file not indexed; its last good version, if any, keeps serving"
+            );
+        }
+        state.errors = scan.errors;
+        state.last_indexed = Some(jiff::Timestamp::now());
+        Ok(report)
+    }
+
+    /// The `k` best chunks for `query`, restricted to chunks with any of `tags` when
+    /// some are given.
+    pub async fn search(
+        &self,
+        query: &str,
+        k: usize,
+        mode: SearchMode,
+        tags: &[String],
+    ) -> Result<Vec<Hit>, KnowledgeError> {
+        let dense = match (mode, &self.embedder) {
+            (SearchMode::Bm25, _) | (SearchMode::Hybrid, None) => None,
+            (SearchMode::Dense, None) => return Err(KnowledgeError::DenseUnavailable),
+            (_, Some(embedder)) => embedder.embed(&[query.to_string()]).await?.into_iter().next(),
+        };
+        let plan = QueryPlan::build(mode, self.bm25.query(query), dense, k.clamp(1, 100), tags.to_vec())
+            .ok_or(KnowledgeError::DenseUnavailable)?;
+        let found = self.index.query(plan).await?;
+        Ok(found.into_iter().map(|s| Hit { chunk: s.chunk, score: s.score }).collect())
+    }
+
+    pub fn status(&self) -> KnowledgeStatus {
+        let state = self.lock_state();
+        let documents: BTreeSet<&str> = state.stored.values().map(|p| p.file.as_str()).collect();
+        KnowledgeStatus {
+            documents: documents.len(),
+            chunks: state.stored.len(),
+            last_indexed: state.last_indexed,
+            errors: state.errors.clone(),
+            dense_model: self.embedder.as_ref().map(|e| e.model_id().to_string()),
+        }
+    }
+
+    /// Whether dense (and so hybrid) search is available.
+    pub fn has_dense(&self) -> bool {
+        self.embedder.is_some() && self.index.dense_dimensions().is_some()
+    }
+
+    /// Starts re-indexing on every change under the knowledge directory (debounced),
+    /// until `shutdown` turns true.
+    pub fn watch(
+        self: &Arc<Self>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<tokio::task::JoinHandle<()>, KnowledgeError> {
+        watch::spawn(self.clone(), shutdown)
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the mirror half-written (each
+        // update is a few map operations), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,397 @@
+//! [`KnowledgeIndex`] on qdrant-edge: one shard in-process under `<data_dir>/qdrant/`.
+//!
+//! Facts about qdrant-edge 0.7.2 this module is built around:
+//! - `EdgeShard::load` does not replay the WAL, so every write batch is followed by
+//!   `flush()` before it is acknowledged;
+//! - `flush()` while another write is in progress panics, so every write (and flush)
+//!   runs on one dedicated writer thread fed by a channel; searches run concurrently;
+//! - a shard directory is locked by its process; we take our own lock file first so a
+//!   second process gets [`IndexError::Busy`] with a clear message instead.
+//!
+//! The translation of a [`QueryPlan`] / [`WriteBatch`] into qdrant-edge requests is in
+//! [`request`], separate from the calls, so it can be tested without a shard.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use qdrant_edge::{
+    Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, JsonPath, Modifier, PointId, ScrollRequest,
+    WithPayloadInterface, WithVector,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use super::{DENSE_VECTOR, IndexError, KnowledgeIndex, QueryPlan, SPARSE_VECTOR, ScoredChunk, StoredPoint, WriteBatch};
+
+/// The dense vector the index is built for; a different model means a rebuild.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DenseSpec {
+    pub model_id: String,
+    pub dimensions: usize,
+}
+
+/// What the shard was built with, stored next to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Meta {
+    schema: u32,
+    dense: Option<DenseSpec>,
+}
+
+/// Bumped when the payload layout or BM25 settings change: the index is rebuilt.
+const SCHEMA: u32 = 1;
+
+type Reply = oneshot::Sender<Result<(), IndexError>>;
+/// One write batch for the writer thread, and where to send its outcome.
+type WriteJob = (Vec<qdrant_edge::UpdateOperation>, Reply);
+
+pub struct EdgeIndex {
+    shard: Option<Arc<EdgeShard>>,
+    writer: Option<mpsc::Sender<WriteJob>>,
+    thread: Option<JoinHandle<()>>,
+    dense: Option<DenseSpec>,
+}
+
+impl EdgeIndex {
+    /// Opens (or creates) the index under `root` (normally `<data_dir>/qdrant`). An index
+    /// built for another dense model, or none, is deleted and recreated empty: the
+    /// files are the source of truth, the next sync refills it. Blocking.
+    pub fn open(root: &Path, dense: Option<DenseSpec>) -> Result<Self, IndexError> {
+        let open_err = |reason: String| IndexError::Open { path: root.display().to_string(), reason };
+        std::fs::create_dir_all(root).map_err(|e| open_err(e.to_string()))?;
+        let lock = File::create(root.join("knowledge.lock")).map_err(|e| open_err(e.to_string()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(IndexError::Busy { path: root.display().to_string() });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(open_err(format!("cannot lock: {e}"))),
+        }
+
+        let shard_dir = root.join("knowledge");
+        let meta_path = root.join("knowledge.meta.json");
+        let wanted = Meta { schema: SCHEMA, dense: dense.clone() };
+        let existing: Option<Meta> =
+            std::fs::read(&meta_path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let segments_exist = shard_dir.join("segments").read_dir().is_ok_and(|mut d| d.next().is_some());
+        let shard = if segments_exist && existing.as_ref() == Some(&wanted) {
+            EdgeShard::load(&shard_dir, None).map_err(|e| open_err(e.to_string()))?
+        } else {
+            if shard_dir.exists() {
+                tracing::info!(path = %shard_dir.display(), "knowledge index was built with other settings; rebuilding it");
+                std::fs::remove_dir_all(&shard_dir).map_err(|e| open_err(e.to_string()))?;
+            }
+            std::fs::create_dir_all(&shard_dir).map_err(|e| open_err(e.to_string()))?;
+            let shard = EdgeShard::new(&shard_dir, edge_config(dense.as_ref())).map_err(|e| open_err(e.to_string()))?;
+            let json = serde_json::to_vec_pretty(&wanted).unwrap_or_default();
+            std::fs::write(&meta_path, json).map_err(|e| open_err(e.to_string()))?;
+            shard
+        };
+        let shard = Arc::new(shard);
+        let (writer, thread) = spawn_writer(shard.clone(), lock).map_err(|e| open_err(e.to_string()))?;
+        Ok(EdgeIndex { shard: Some(shard), writer: Some(writer), thread: Some(thread), dense })
+    }
+
+    fn shard(&self) -> Result<Arc<EdgeShard>, IndexError> {
+        self.shard.clone().ok_or_else(|| IndexError::WriterStopped("index closed".into()))
+    }
+}
+
+fn edge_config(dense: Option<&DenseSpec>) -> EdgeConfig {
+    let mut config = EdgeConfig::default();
+    config.sparse_vectors.insert(
+        SPARSE_VECTOR.to_string(),
+        EdgeSparseVectorParams { modifier: Some(Modifier::Idf), ..EdgeSparseVectorParams::default() },
+    );
+    if let Some(dense) = dense {
+        config.vectors.insert(
+            DENSE_VECTOR.to_string(),
+            qdrant_edge::EdgeVectorParamsBuilder::new(dense.dimensions, Distance::Cosine).build(),
+        );
+    }
+    config
+}
+
+/// The one thread that writes: applies each batch's operations, flushes, replies. It
+/// owns the lock file, released only after the shard has been dropped (and flushed).
+fn spawn_writer(shard: Arc<EdgeShard>, lock: File) -> std::io::Result<(mpsc::Sender<WriteJob>, JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel::<WriteJob>();
+    let thread = std::thread::Builder::new().name("knowledge-index-writer".into()).spawn(move || {
+        for (operations, reply) in rx {
+            let result = write(&shard, operations);
+            let _ = reply.send(result);
+        }
+        // Dropping the shard flushes it; a failure there (the directory was removed
+        // under us) panics inside qdrant-edge and must not take the lock with it.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(shard)));
+        drop(lock);
+    })?;
+    Ok((tx, thread))
+}
+
+fn write(shard: &EdgeShard, operations: Vec<qdrant_edge::UpdateOperation>) -> Result<(), IndexError> {
+    let mut result = Ok(());
+    for operation in operations {
+        if let Err(e) = shard.update(operation) {
+            result = Err(IndexError::Backend(e.to_string()));
+            break;
+        }
+    }
+    // Flush even after a failed operation, so what was applied is what survives.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.flush()))
+        .map_err(|_| IndexError::Backend("flushing the knowledge index to disk failed".into()))?;
+    result
+}
+
+impl Drop for EdgeIndex {
+    fn drop(&mut self) {
+        self.writer.take();
+        self.shard.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl KnowledgeIndex for EdgeIndex {
+    async fn stored(&self) -> Result<Vec<StoredPoint>, IndexError> {
+        let shard = self.shard()?;
+        blocking(move || {
+            let fields: Vec<JsonPath> =
+                ["file", "payload_hash"].into_iter().filter_map(|f| JsonPath::try_from(f).ok()).collect();
+            let mut points = Vec::new();
+            let mut offset: Option<PointId> = None;
+            loop {
+                let (records, next) = shard
+                    .scroll(ScrollRequest {
+                        offset,
+                        limit: Some(1024),
+                        filter: None,
+                        with_payload: Some(WithPayloadInterface::Fields(fields.clone())),
+                        with_vector: WithVector::Bool(false),
+                        order_by: None,
+                    })
+                    .map_err(|e| IndexError::Backend(e.to_string()))?;
+                points.extend(records.into_iter().filter_map(|r| request::stored_point(r.id, r.payload)));
+                match next {
+                    Some(next) => offset = Some(next),
+                    None => break,
+                }
+            }
+            Ok(points)
+        })
+        .await
+    }
+
+    async fn apply(&self, batch: WriteBatch) -> Result<(), IndexError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let operations = request::update_operations(batch)?;
+        let (reply, done) = oneshot::channel();
+        self.writer
+            .as_ref()
+            .ok_or_else(|| IndexError::WriterStopped("index closed".into()))?
+            .send((operations, reply))
+            .map_err(|_| IndexError::WriterStopped("the writer thread ended".into()))?;
+        done.await.map_err(|_| IndexError::WriterStopped("the writer thread panicked".into()))?
+    }
+
+    async fn query(&self, plan: QueryPlan) -> Result<Vec<ScoredChunk>, IndexError> {
+        let shard = self.shard()?;
+        let request = request::query_request(plan);
+        blocking(move || {
+            let points = shard.query(request).map_err(|e| IndexError::Backend(e.to_string()))?;
+            Ok(points.into_iter().filter_map(request::scored_chunk).collect())
+        })
+        .await
+    }
+
+    fn dense_dimensions(&self) -> Option<usize> {
+        self.dense.as_ref().map(|d| d.dimensions)
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, IndexError> + Send + 'static,
+) -> Result<T, IndexError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| IndexError::Backend(format!("index task failed: {e}")))?
+}
+
+pub mod request {
+    //! Plans and batches → qdrant-edge requests, and results back. No I/O.
+
+    use qdrant_edge::{
+        Condition, FieldCondition, Filter, Fusion, JsonPath, Match, NamedQuery, Payload, PayloadOps, PointId,
+        PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, ScoredPoint,
+        ScoringQuery, SetPayloadOp, UpdateOperation, ValueVariants, Vector, VectorInternal, Vectors,
+        WithPayloadInterface, WithVector,
+    };
+
+    use super::super::{ChunkPayload, IndexError, QueryPlan, QueryVector, ScoredChunk, StoredPoint, WriteBatch};
+    use super::{DENSE_VECTOR, SPARSE_VECTOR};
+
+    pub fn query_request(plan: QueryPlan) -> QueryRequest {
+        let (prefetches, query, limit, tags) = match plan {
+            QueryPlan::Single { vector, limit, any_tags } => (Vec::new(), nearest(vector), limit, any_tags),
+            QueryPlan::Fused { prefetch, prefetch_limit, rrf_k, limit, any_tags } => {
+                let prefetches = prefetch
+                    .into_iter()
+                    .map(|vector| Prefetch {
+                        prefetches: Vec::new(),
+                        query: Some(nearest(vector)),
+                        limit: prefetch_limit,
+                        params: None,
+                        filter: None,
+                        score_threshold: None,
+                    })
+                    .collect();
+                (prefetches, ScoringQuery::Fusion(Fusion::Rrf { k: rrf_k, weights: None }), limit, any_tags)
+            }
+        };
+        QueryRequest {
+            prefetches,
+            query: Some(query),
+            // Propagated to every prefetch by the planner.
+            filter: tag_filter(&tags),
+            score_threshold: None,
+            limit,
+            offset: 0,
+            params: None,
+            with_vector: WithVector::Bool(false),
+            with_payload: WithPayloadInterface::Bool(true),
+        }
+    }
+
+    fn nearest(vector: QueryVector) -> ScoringQuery {
+        let using = vector.vector_name().to_string();
+        let query = match vector {
+            QueryVector::Sparse(s) => {
+                VectorInternal::from(qdrant_edge::SparseVector { indices: s.indices, values: s.values })
+            }
+            QueryVector::Dense(d) => VectorInternal::from(d),
+        };
+        ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery { query, using: Some(using) }))
+    }
+
+    /// Points with any of `tags` (a chunk's `tags` is a list; a match on one element
+    /// matches the point).
+    pub fn tag_filter(tags: &[String]) -> Option<Filter> {
+        let key = JsonPath::try_from("tags").ok()?;
+        let conditions: Vec<Condition> = tags
+            .iter()
+            .map(|tag| {
+                Condition::Field(FieldCondition::new_match(
+                    key.clone(),
+                    Match::new_value(ValueVariants::String(tag.clone())),
+                ))
+            })
+            .collect();
+        let mut conditions = conditions.into_iter();
+        let first = conditions.next()?;
+        let mut filter = Filter::new_should(first);
+        if let Some(should) = filter.should.as_mut() {
+            should.extend(conditions);
+        }
+        Some(filter)
+    }
+
+    pub fn update_operations(batch: WriteBatch) -> Result<Vec<UpdateOperation>, IndexError> {
+        let mut operations = Vec::new();
+        if !batch.deletes.is_empty() {
+            let ids = batch.deletes.into_iter().map(PointId::from).collect();
+            operations.push(UpdateOperation::PointOperation(PointOperations::DeletePoints { ids }));
+        }
+        if !batch.upserts.is_empty() {
+            let mut points = Vec::with_capacity(batch.upserts.len());
+            for point in batch.upserts {
+                let sparse = Vector::new_sparse(point.sparse.indices, point.sparse.values)
+                    .map_err(|e| IndexError::Backend(format!("bad BM25 vector: {e}")))?;
+                let mut vectors: Vec<(String, Vector)> = vec![(SPARSE_VECTOR.to_string(), sparse)];
+                if let Some(dense) = point.dense {
+                    vectors.push((DENSE_VECTOR.to_string(), Vector::new_dense(dense)));
+                }
+                // `PointStruct::new` panics unless the payload is a JSON object; ours
+                // always serializes to one (a struct), checked here all the same.
+                let payload = point.payload.to_json();
+                if !payload.is_object() {
+                    return Err(IndexError::Backend("chunk payload is not a JSON object".into()));
+                }
+                points.push(PointStruct::new(point.id, Vectors::new_named(vectors), payload).into());
+            }
+            operations.push(UpdateOperation::PointOperation(PointOperations::UpsertPoints(
+                PointInsertOperations::PointsList(points),
+            )));
+        }
+        for (id, payload) in batch.payload_updates {
+            let serde_json::Value::Object(map) = payload.to_json() else {
+                return Err(IndexError::Backend("chunk payload is not a JSON object".into()));
+            };
+            operations.push(UpdateOperation::PayloadOperation(PayloadOps::OverwritePayload(SetPayloadOp {
+                payload: Payload(map),
+                points: Some(vec![PointId::from(id)]),
+                filter: None,
+                key: None,
+            })));
+        }
+        Ok(operations)
+    }
+
+    fn numeric_id(id: PointId) -> Option<u64> {
+        match id {
+            PointId::NumId(n) => Some(n),
+            PointId::Uuid(_) => None,
+        }
+    }
+
+    pub fn stored_point(id: PointId, payload: Option<Payload>) -> Option<StoredPoint> {
+        let payload = payload?.0;
+        Some(StoredPoint {
+            id: numeric_id(id)?,
+            file: payload.get("file")?.as_str()?.to_string(),
+            payload_hash: payload.get("payload_hash")?.as_str()?.to_string(),
+        })
+    }
+
+    pub fn scored_chunk(point: ScoredPoint) -> Option<ScoredChunk> {
+        let payload = point.payload?.0;
+        let payload: ChunkPayload = serde_json::from_value(serde_json::Value::Object(payload)).ok()?;
+        Some(ScoredChunk { id: numeric_id(point.id)?, score: point.score, chunk: payload.chunk })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::knowledge::index::{SearchMode, SparseVec};
+
+        #[test]
+        fn hybrid_becomes_two_prefetches_fused_with_rrf_and_a_tag_filter() {
+            let plan = QueryPlan::build(
+                SearchMode::Hybrid,
+                SparseVec { indices: vec![1], values: vec![1.0] },
+                Some(vec![0.0, 1.0]),
+                3,
+                vec!["billing".into(), "returns".into()],
+            )
+            .unwrap();
+            let request = query_request(plan);
+            assert_eq!(request.prefetches.len(), 2);
+            assert!(matches!(request.query, Some(ScoringQuery::Fusion(Fusion::Rrf { .. }))));
+            assert_eq!(request.limit, 3);
+            assert_eq!(request.filter.and_then(|f| f.should).map(|s| s.len()), Some(2));
+        }
+
+        #[test]
+        fn no_tags_means_no_filter() {
+            assert!(tag_filter(&[]).is_none());
+        }
+    }
+}
+
+/// `<data_dir>/qdrant`.
+pub fn default_root(data_dir: &Path) -> PathBuf {
+    data_dir.join("qdrant")
+}
