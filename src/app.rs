@@ -15,6 +15,10 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::api::{self, AppState};
+use crate::brain::classify::Classifier;
+use crate::brain::intents::IntentSet;
+use crate::brain::think::{Brain, BrainSettings, IntentModel};
+use crate::llm::{LlmClient, PromptTemplates};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ProviderKind};
 use crate::engine::dispatcher::{self, DispatchSettings};
@@ -71,12 +75,12 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         config.public_url = Some(format!("http://{addr}"));
     }
 
-    let engine = open_engine(&config, clock).await?;
-    let provider = build_provider(&config)?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    let engine = open_engine(&config, clock, &mut tasks, &shutdown_rx).await?;
+    let knowledge = engine.brain.as_ref().and_then(|b| b.knowledge().cloned());
+    let provider = build_provider(&config)?;
     spawn_engine(&mut tasks, &engine, provider, &config, &shutdown_rx);
-    let knowledge = start_knowledge(&config, &mut tasks, &shutdown_rx).await;
 
     if config.webhook.insecure_skip_signature {
         warn!("webhook signature validation is OFF (webhook.insecure_skip_signature); never run like this in production");
@@ -105,13 +109,48 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     Ok(Running { addr, engine, shutdown, tasks })
 }
 
-/// Opens the database and policy: what every command that processes texts needs.
-pub async fn open_engine(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Engine>> {
+/// Opens the database, the policy, the knowledge base and the brain: what every
+/// command that processes texts needs. Background work (knowledge sync and watching)
+/// goes on `tasks`.
+pub async fn open_engine(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    tasks: &mut JoinSet<()>,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<Arc<Engine>> {
     let store = Store::open(&config.database_url())
         .await
         .with_context(|| "cannot open the database (check DATABASE_URL / TEXTDESK_DATA_DIR)")?;
     let policy = Policy::load(&config.prompts_dir)?;
-    Ok(Engine::new(store, policy, clock))
+    let embedder = knowledge::embedder_from_config(config);
+    let knowledge = start_knowledge(config, embedder.clone(), tasks, shutdown).await;
+    let brain = open_brain(config, &policy, embedder, knowledge, clock.clone()).await?;
+    Ok(Engine::new(store, policy, Some(Arc::new(brain)), clock))
+}
+
+/// Trains the classifier on `intents.toml` and connects the optional LLM.
+pub async fn open_brain(
+    config: &Config,
+    policy: &Policy,
+    embedder: Option<Arc<dyn crate::knowledge::embed::Embedder>>,
+    knowledge: Option<Arc<Knowledge>>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Brain> {
+    let intents = IntentSet::load(&config.prompts_dir)?;
+    let classifier = Classifier::train(&intents, embedder, config.brain.threshold)
+        .await
+        .context("training the intent classifier")?;
+    let llm = if config.llm.enabled() {
+        let templates = PromptTemplates::load(&config.prompts_dir)?;
+        let client = LlmClient::new(&config.llm, templates, clock)?;
+        info!(model = client.model(), "LLM enabled; the local brain remains the fallback");
+        Some(Arc::new(client))
+    } else {
+        info!("no LLM configured (OPENAI_BASE_URL / OPENAI_API_KEY); the local brain answers");
+        None
+    };
+    let settings = BrainSettings { max_segments: policy.replies.max_segments, ..BrainSettings::default() };
+    Ok(Brain::new(IntentModel { set: intents, classifier }, knowledge, llm, settings))
 }
 
 /// Starts the inbound workers and outbox dispatchers on `tasks`.
@@ -143,10 +182,10 @@ pub fn spawn_engine(
 /// that cannot open is logged and left out: texts are still received and handled.
 pub async fn start_knowledge(
     config: &Config,
+    embedder: Option<Arc<dyn crate::knowledge::embed::Embedder>>,
     tasks: &mut JoinSet<()>,
     shutdown: &watch::Receiver<bool>,
 ) -> Option<Arc<Knowledge>> {
-    let embedder = knowledge::embedder_from_config(config);
     let knowledge = match Knowledge::open(&KnowledgeDirs::from_config(config), embedder).await {
         Ok(knowledge) => knowledge,
         Err(e) => {

@@ -45,6 +45,7 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
     ("OPENAI_API_KEY", "llm.api_key", Text),
     ("TEXTDESK_LLM_CHAT_MODEL", "llm.chat_model", Text),
     ("TEXTDESK_LLM_TIMEOUT_MS", "llm.timeout_ms", Number),
+    ("TEXTDESK_BRAIN_THRESHOLD", "brain.threshold", Number),
     ("TEXTDESK_INSECURE_SKIP_SIGNATURE", "webhook.insecure_skip_signature", Number),
     ("TEXTDESK_WEBHOOK_MAX_BODY_BYTES", "webhook.max_body_bytes", Number),
     ("TEXTDESK_WORKER_LEASE_SECS", "worker.lease_secs", Number),
@@ -80,6 +81,20 @@ pub struct Config {
     pub outbox: OutboxSettings,
     /// Optional OpenAI-compatible language model; off unless a URL or key is set.
     pub llm: crate::llm::LlmSettings,
+    pub brain: BrainConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrainConfig {
+    /// Minimum classifier confidence for an intent; below it a text is out of scope.
+    pub threshold: f32,
+}
+
+impl Default for BrainConfig {
+    fn default() -> Self {
+        Self { threshold: crate::brain::classify::DEFAULT_THRESHOLD }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +176,7 @@ impl Default for Config {
             worker: WorkerSettings::default(),
             outbox: OutboxSettings::default(),
             llm: crate::llm::LlmSettings::default(),
+            brain: BrainConfig::default(),
         }
     }
 }

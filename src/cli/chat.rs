@@ -26,9 +26,9 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn run(config: &Config, from: &str) -> anyhow::Result<()> {
     let phone = PhoneNumber::parse(from).with_context(|| format!("--from {from:?} is not an E.164 phone number"))?;
-    let engine = app::open_engine(config, Arc::new(SystemClock)).await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    let engine = app::open_engine(config, Arc::new(SystemClock), &mut tasks, &shutdown_rx).await?;
     app::spawn_engine(&mut tasks, &engine, Arc::new(LogProvider::new()), config, &shutdown_rx);
 
     let mut last_seen = engine.store.transcript(phone.as_str(), None).await?.last().map(|e| e.id);

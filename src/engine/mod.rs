@@ -16,6 +16,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::Notify;
 
+use crate::brain::think::Brain;
 use crate::clock::Clock;
 use crate::store::Store;
 use policy::Policy;
@@ -24,6 +25,9 @@ use policy::Policy;
 pub struct Engine {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
+    /// Understands and answers texts; `None` only in tests of the bare core, where
+    /// the policy's acknowledgement is the reply.
+    pub brain: Option<Arc<Brain>>,
     policy: RwLock<Arc<Policy>>,
     /// Woken when an inbound text was queued by this process.
     pub inbound_ready: Notify,
@@ -34,10 +38,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(store: Store, policy: Policy, clock: Arc<dyn Clock>) -> Arc<Self> {
+    pub fn new(store: Store, policy: Policy, brain: Option<Arc<Brain>>, clock: Arc<dyn Clock>) -> Arc<Self> {
         Arc::new(Self {
             store,
             clock,
+            brain,
             policy: RwLock::new(Arc::new(policy)),
             inbound_ready: Notify::new(),
             outbound_ready: Notify::new(),

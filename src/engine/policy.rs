@@ -29,6 +29,7 @@ pub struct Texts {
     pub opt_out: String,
     pub opt_in: String,
     pub media_unsupported: String,
+    pub handoff: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +78,7 @@ impl Policy {
             ("texts.opt_out", &self.texts.opt_out),
             ("texts.opt_in", &self.texts.opt_in),
             ("texts.media_unsupported", &self.texts.media_unsupported),
+            ("texts.handoff", &self.texts.handoff),
         ];
         for (key, text) in texts {
             if text.trim().is_empty() {

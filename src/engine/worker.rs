@@ -93,11 +93,12 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
     let ctx = engine.store.inbound_context(claim).await?;
     let policy = engine.policy();
     let now = engine.now_ms();
-    let decision = pipeline::decide(&ctx, &policy, now);
+    let decision = pipeline::decide(&ctx, &policy, engine.brain.as_deref(), now).await;
     debug!(body = %ctx.body, "inbound text");
     info!(
         from = %ctx.phone,
         reason = ?decision.reason,
+        intent = decision.outcome.understanding.as_ref().map(|u| u.intent.as_str()),
         replies = decision.outcome.replies.len(),
         consent_change = decision.outcome.consent_change.as_ref().map(|c| c.to.as_str()),
         "processed inbound text"
