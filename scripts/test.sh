@@ -9,6 +9,9 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
+# The local embedding model (~90 MB, not in git); tests/embeddings_reference.rs needs it.
+scripts/fetch-model.sh
+
 # Build every test target first so compile errors fail fast and test timings are
 # not mixed with compilation.
 cargo build --locked --all-targets
