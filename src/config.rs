@@ -46,6 +46,11 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
     ("TEXTDESK_LLM_CHAT_MODEL", "llm.chat_model", Text),
     ("TEXTDESK_LLM_TIMEOUT_MS", "llm.timeout_ms", Number),
     ("TEXTDESK_BRAIN_THRESHOLD", "brain.threshold", Number),
+    ("TEXTDESK_EMBEDDINGS", "embeddings.provider", Text),
+    ("TEXTDESK_MODEL_DIR", "embeddings.model_dir", Text),
+    ("TEXTDESK_EMBEDDINGS_CACHE_DIR", "embeddings.cache_dir", Text),
+    ("TEXTDESK_EMBEDDINGS_MODEL", "embeddings.model", Text),
+    ("TEXTDESK_EMBEDDINGS_DIMENSIONS", "embeddings.dimensions", Number),
     ("TEXTDESK_INSECURE_SKIP_SIGNATURE", "webhook.insecure_skip_signature", Number),
     ("TEXTDESK_WEBHOOK_MAX_BODY_BYTES", "webhook.max_body_bytes", Number),
     ("TEXTDESK_WORKER_LEASE_SECS", "worker.lease_secs", Number),
@@ -82,6 +87,44 @@ pub struct Config {
     /// Optional OpenAI-compatible language model; off unless a URL or key is set.
     pub llm: crate::llm::LlmSettings,
     pub brain: BrainConfig,
+    pub embeddings: EmbeddingsSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingsProvider {
+    /// all-MiniLM-L6-v2 in-process, when `model_dir` holds it (scripts/fetch-model.sh).
+    Local,
+    /// The OpenAI-compatible endpoint of `[llm]` (its base URL and key).
+    Openai,
+    /// BM25 and word features only.
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingsSettings {
+    pub provider: EmbeddingsProvider,
+    /// Where the local model's files are.
+    pub model_dir: PathBuf,
+    /// Vectors of knowledge chunks and intent examples; default `{data_dir}/embeddings`.
+    pub cache_dir: Option<PathBuf>,
+    /// Model name for `provider = "openai"`.
+    pub model: String,
+    /// Vector size for `provider = "openai"`.
+    pub dimensions: usize,
+}
+
+impl Default for EmbeddingsSettings {
+    fn default() -> Self {
+        Self {
+            provider: EmbeddingsProvider::Local,
+            model_dir: PathBuf::from("./models/all-MiniLM-L6-v2"),
+            cache_dir: None,
+            model: "text-embedding-3-small".to_string(),
+            dimensions: 1536,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -177,6 +220,7 @@ impl Default for Config {
             outbox: OutboxSettings::default(),
             llm: crate::llm::LlmSettings::default(),
             brain: BrainConfig::default(),
+            embeddings: EmbeddingsSettings::default(),
         }
     }
 }

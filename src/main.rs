@@ -54,8 +54,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Classify { intents, threshold, eval } => {
             use textdesk::brain::classify::DEFAULT_THRESHOLD;
             let intents = intents.unwrap_or_else(|| config.prompts_dir.join("intents.toml"));
-            // Dense features join when the knowledge index's embedder is wired in.
-            let embedder = None;
+            let embedder = textdesk::knowledge::embedder_from_config(&config);
             let (set, classifier) =
                 textdesk::cli::classify::train(&intents, embedder, threshold.unwrap_or(DEFAULT_THRESHOLD)).await?;
             match eval {

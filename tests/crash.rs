@@ -31,6 +31,7 @@ fn start_textdesk(data_dir: &Path, port: u16, twilio_api: Option<&str>) -> Child
         .env("TEXTDESK_KNOWLEDGE_DIR", repo_path("knowledge"))
         .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
         .env("TEXTDESK_WORKER_LEASE_SECS", "2")
+        .env("TEXTDESK_EMBEDDINGS", "none")
         .env("TEXTDESK_WORKER_POLL_MS", "50")
         .env("TEXTDESK_OUTBOX_BASE_BACKOFF_MS", "100")
         .env("TEXTDESK_OUTBOX_MAX_BACKOFF_MS", "300")

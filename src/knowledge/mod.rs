@@ -50,15 +50,59 @@ impl KnowledgeDirs {
     }
 }
 
-/// The embedder for knowledge chunks, from the configuration; `None` means BM25 only.
+/// The embedder for knowledge chunks and the classifier, from the configuration;
+/// `None` means BM25 and words only. Chunk and example vectors are cached on disk
+/// under `embeddings.cache_dir`; customer texts never are.
 ///
-/// Dense vectors are not wired yet: this is the one place that will construct the
-/// local all-MiniLM-L6-v2 embedder once it lands.
-pub fn embedder_from_config(_config: &Config) -> Option<Arc<dyn Embedder>> {
-    tracing::info!(
-        "knowledge search uses BM25 only; to enable dense vectors, run scripts/fetch-model.sh (downloads all-MiniLM-L6-v2)"
-    );
-    None
+/// `local` (the default) uses all-MiniLM-L6-v2 when its files are present and says
+/// how to get them otherwise; `openai` uses the configured OpenAI-compatible endpoint.
+pub fn embedder_from_config(config: &Config) -> Option<Arc<dyn Embedder>> {
+    use crate::config::EmbeddingsProvider;
+    use embed::{CachedEmbedder, LocalEmbedder, OpenAiEmbedder};
+    let settings = &config.embeddings;
+    let cache_dir = settings.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("embeddings"));
+    let result: Result<Arc<dyn Embedder>, EmbedError> = match settings.provider {
+        EmbeddingsProvider::None => {
+            tracing::info!("dense embeddings are off (embeddings.provider = \"none\"); search uses BM25 only");
+            return None;
+        }
+        EmbeddingsProvider::Local => {
+            if !settings.model_dir.join("model.safetensors").exists() {
+                tracing::info!(
+                    model_dir = %settings.model_dir.display(),
+                    "no local embedding model; search uses BM25 only. Run scripts/fetch-model.sh to enable dense vectors"
+                );
+                return None;
+            }
+            LocalEmbedder::load(&settings.model_dir)
+                .and_then(|e| CachedEmbedder::open(e, &cache_dir))
+                .map(|e| Arc::new(e) as Arc<dyn Embedder>)
+        }
+        EmbeddingsProvider::Openai => {
+            let Some(base_url) = config.llm.base_url.clone().or_else(|| Some("https://api.openai.com/v1".to_string())) else {
+                return None;
+            };
+            OpenAiEmbedder::new(
+                base_url,
+                config.llm.api_key.clone(),
+                settings.model.clone(),
+                settings.dimensions,
+                std::time::Duration::from_millis(config.llm.timeout_ms),
+            )
+            .and_then(|e| CachedEmbedder::open(e, &cache_dir))
+            .map(|e| Arc::new(e) as Arc<dyn Embedder>)
+        }
+    };
+    match result {
+        Ok(embedder) => {
+            tracing::info!(model = embedder.model_id(), "dense embeddings on");
+            Some(embedder)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "embedder unavailable; search uses BM25 only");
+            None
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -246,7 +290,7 @@ impl Knowledge {
         let dense = match (mode, &self.embedder) {
             (SearchMode::Bm25, _) | (SearchMode::Hybrid, None) => None,
             (SearchMode::Dense, None) => return Err(KnowledgeError::DenseUnavailable),
-            (_, Some(embedder)) => embedder.embed(&[query.to_string()]).await?.into_iter().next(),
+            (_, Some(embedder)) => Some(embedder.embed_query(query).await?),
         };
         let plan = QueryPlan::build(mode, self.bm25.query(query), dense, k.clamp(1, 100), tags.to_vec())
             .ok_or(KnowledgeError::DenseUnavailable)?;

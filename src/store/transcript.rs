@@ -65,3 +65,14 @@ impl Store {
         Ok(n > 0)
     }
 }
+
+impl Store {
+    /// The intent the brain recorded for an inbound message, if any.
+    pub async fn understood_intent(&self, message_id: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT intent FROM messages WHERE id = $1")
+            .bind(message_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten())
+    }
+}

@@ -25,13 +25,13 @@ async fn another_auto_responder_gets_one_answer_not_a_ping_pong() {
         app.text(phone, "I'm driving right now, I'll get back to you.", &sid()).await;
         app.settle().await;
     }
-    assert_eq!(app.outbound(phone).await.len(), 1);
+    assert_eq!(app.outbound(phone).await.len(), 1, "{:#?}", app.transcript(phone).await);
 
     // Our own reply quoted back at us is not answered either.
-    let ours = app.outbound(phone).await[0].body.clone();
     let other = "+15555550179";
     app.text(other, "hi", &sid()).await;
     app.settle().await;
+    let ours = app.outbound(other).await[0].body.clone();
     app.text(other, &ours, &sid()).await;
     app.settle().await;
     assert_eq!(app.outbound(other).await.len(), 1);

@@ -5,6 +5,7 @@
 mod support;
 
 mod admin;
+mod brain;
 mod compliance;
 mod delivery;
 mod floods;

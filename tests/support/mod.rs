@@ -18,7 +18,7 @@ pub struct TestApp {
     pub base_url: String,
     pub config: Config,
     pub http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _dir: PathBuf,
 }
 
 pub fn repo_path(rel: &str) -> PathBuf {
@@ -37,6 +37,8 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     config.worker.lease_secs = 5;
     config.outbox.base_backoff_ms = 50;
     config.outbox.max_backoff_ms = 200;
+    // Story tests run on words and BM25; the dense model has tests of its own.
+    config.embeddings.provider = textdesk::config::EmbeddingsProvider::None;
     config
 }
 
@@ -46,14 +48,34 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        // Kept after the test: the knowledge index flushes when the last handle to it
+        // drops, which can be after the test body returns.
+        let dir = tempfile::Builder::new().prefix("textdesk-test-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
         let mut config = test_config(dir.path());
         adjust(&mut config);
         let running = app::start(&config).await.expect("textdesk starts");
         let base_url = format!("http://{}", running.addr);
         // Twilio signs the URL it calls; our public URL is the loopback address.
         config.public_url = Some(base_url.clone());
-        Self { running, base_url, config, http: reqwest::Client::new(), _dir: dir }
+        Self { running, base_url, config, http: reqwest::Client::new(), _dir: dir.keep() }
+    }
+
+    /// Waits until the knowledge base has been indexed, so answers can use it.
+    pub async fn wait_for_knowledge(&self) {
+        let knowledge = self
+            .running
+            .engine
+            .brain
+            .as_ref()
+            .and_then(|b| b.knowledge().cloned())
+            .expect("the knowledge base opens in tests");
+        for _ in 0..400 {
+            if knowledge.status().chunks > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the knowledge base was not indexed in time");
     }
 
     pub fn store(&self) -> &Store {

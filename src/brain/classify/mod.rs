@@ -23,7 +23,7 @@ use crate::knowledge::embed::{EmbedError, Embedder};
 
 /// Default minimum probability for an intent to count; below it the text is
 /// out of scope. Operators tune it with `textdesk classify --eval`.
-pub const DEFAULT_THRESHOLD: f32 = 0.3;
+pub const DEFAULT_THRESHOLD: f32 = 0.4;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Classification {
@@ -32,7 +32,7 @@ pub struct Classification {
     /// Probability of the returned label: of the intent, or for `out_of_scope` that
     /// no intent applies.
     pub confidence: f32,
-    /// The three most likely intents with their probabilities, best first (useful
+    /// The five most likely intents with their probabilities, best first (useful
     /// for clarifying questions even when the answer is out of scope).
     pub candidates: Vec<(IntentName, f32)>,
 }
@@ -105,8 +105,8 @@ impl Classifier {
     /// embedder failure degrades to the sparse features rather than failing.
     pub async fn classify(&self, text: &str) -> Classification {
         let dense = match &self.embedder {
-            Some(embedder) => match embedder.embed(&[text.to_string()]).await {
-                Ok(mut v) => v.pop().unwrap_or_default(),
+            Some(embedder) => match embedder.embed_query(text).await {
+                Ok(v) => v,
                 Err(e) => {
                     tracing::warn!(error = %e, "embedding failed; classifying on words only");
                     Vec::new()
@@ -125,7 +125,7 @@ impl Classifier {
             probs.iter().copied().enumerate().filter(|(i, _)| Some(*i) != self.background).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         let candidates: Vec<(IntentName, f32)> =
-            ranked.iter().take(3).map(|&(i, p)| (self.labels[i].clone(), p)).collect();
+            ranked.iter().take(5).map(|&(i, p)| (self.labels[i].clone(), p)).collect();
         let background_p = self.background.map(|i| probs[i]).unwrap_or(0.0);
         let (best, best_p) = ranked.first().copied().unwrap_or((0, 0.0));
         if ranked.is_empty() || best_p < self.threshold || background_p > best_p {

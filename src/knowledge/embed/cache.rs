@@ -101,6 +101,11 @@ impl<E: Embedder> Embedder for CachedEmbedder<E> {
         self.inner.dimensions()
     }
 
+    /// Customer texts bypass the cache: nothing a customer wrote is stored on disk.
+    async fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        self.inner.embed_query(text).await
+    }
+
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let keys: Vec<Key> = texts
             .iter()

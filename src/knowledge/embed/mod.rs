@@ -31,6 +31,14 @@ pub trait Embedder: Send + Sync {
 
     /// Embeds a batch; the result has one vector per input, in order.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
+
+    /// Embeds one customer text (a search query or a text to classify). Separate from
+    /// [`Embedder::embed`] so caches can refuse it: customer texts are personal data
+    /// and must never be written to disk.
+    async fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let mut vectors = self.embed(&[text.to_string()]).await?;
+        vectors.pop().ok_or_else(|| EmbedError::Inference("the embedder returned no vector".into()))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
