@@ -64,6 +64,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 None => textdesk::cli::classify::run(&classifier, std::io::stdin().lock(), std::io::stdout().lock()).await,
             }
         }
+        Command::Ask { text, from, json } => textdesk::cli::ask::run(&config, &text, from.as_deref(), json).await,
         Command::Transcript { phone, json } => {
             let store = textdesk::store::Store::open(&config.database_url()).await?;
             textdesk::cli::transcript::run(&store, &phone, json, std::io::stdout().lock()).await

@@ -5,12 +5,18 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::engine::preview;
+use crate::sms::PhoneNumber;
 
 use super::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/admin/knowledge", get(knowledge))
+    Router::new()
+        .route("/api/v1/admin/knowledge", get(knowledge))
+        .route("/api/v1/admin/preview", post(preview_text))
 }
 
 /// Documents and chunks indexed, when, and the files that could not be used (with
@@ -24,4 +30,31 @@ async fn knowledge(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+#[derive(Deserialize)]
+struct PreviewRequest {
+    text: String,
+    /// Preview as this contact (their consent, history and conversation state).
+    from: Option<String>,
+}
+
+/// Runs the whole pipeline on a text without storing or sending anything, and shows
+/// the intent, retrieval, decision and fitted reply.
+async fn preview_text(
+    State(state): State<AppState>,
+    Json(request): Json<PreviewRequest>,
+) -> Result<Response, super::ApiError> {
+    let phone = match request.from.as_deref() {
+        Some(raw) => Some(
+            PhoneNumber::parse(raw)
+                .map_err(|e| super::ApiError::BadRequest(format!("\"from\" is not an E.164 phone number: {e}")))?,
+        ),
+        None => None,
+    };
+    if request.text.trim().is_empty() {
+        return Err(super::ApiError::BadRequest("\"text\" must not be empty".into()));
+    }
+    let result = preview::preview(&state.engine, &request.text, phone.as_ref()).await?;
+    Ok(Json(result).into_response())
 }

@@ -156,7 +156,12 @@ impl Brain {
             Some(Action::Escalate) => Some((Decision::Escalate { reason: format!("intent {}", understanding.intent) }, None)),
             // Flows arrive with their own issue; until then a flow intent is answered.
             Some(Action::Answer) | Some(Action::Flow(_)) => {
-                let hits = self.search(&question, SearchMode::Hybrid).await;
+                // The intent's description names the topic in the operator's words,
+                // which steers retrieval to the right document when the customer's
+                // words are vague ("send these back" → returns, not refunds).
+                let description = intent.map(|i| i.description.as_str()).unwrap_or("");
+                let query = format!("{question} {description}");
+                let hits = self.search(&query, SearchMode::Hybrid).await;
                 retrieved = describe(&hits);
                 match hits.first() {
                     Some(top) => {
@@ -342,23 +347,29 @@ fn describe(hits: &[Hit]) -> Vec<Retrieved> {
         .collect()
 }
 
-/// The two most likely answerable intents, for a clarifying menu.
+/// Below this probability a candidate intent is noise, not a guess worth offering.
+const PLAUSIBLE: f32 = 0.05;
+
+/// The two most likely answerable intents, for a clarifying menu; when nothing is
+/// plausible, the most common topics (order status and returns, when defined).
 fn clarify_options(set: &IntentSet, understanding: &Understanding) -> Vec<String> {
+    let answerable = |name: &str| set.get(name).is_some_and(|i| matches!(i.action, Action::Answer));
     let mut options: Vec<String> = understanding
         .candidates
         .iter()
-        .filter(|(name, _)| set.get(name.as_str()).is_some_and(|i| matches!(i.action, Action::Answer)))
+        .filter(|(name, p)| *p >= PLAUSIBLE && answerable(name.as_str()))
         .map(|(name, _)| name.to_string())
         .take(2)
         .collect();
-    if options.is_empty() {
-        options = set
-            .intents
-            .iter()
-            .filter(|i| matches!(i.action, Action::Answer))
-            .take(2)
-            .map(|i| i.name.to_string())
-            .collect();
+    let common = ["order_status", "returns"].into_iter().filter(|n| answerable(n)).map(str::to_string);
+    let fallback = set.intents.iter().filter(|i| matches!(i.action, Action::Answer)).map(|i| i.name.to_string());
+    for name in common.chain(fallback) {
+        if options.len() >= 2 {
+            break;
+        }
+        if !options.contains(&name) {
+            options.push(name);
+        }
     }
     options
 }

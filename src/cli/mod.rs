@@ -1,6 +1,7 @@
 //! The command-line interface: argument parsing and one module per command. Commands
 //! are thin: they open what they need and call the same library code the server runs.
 
+pub mod ask;
 pub mod chat;
 pub mod classify;
 pub mod knowledge;
@@ -68,6 +69,18 @@ pub enum Command {
         /// Score a labelled file ({"text","intent"} lines) instead of reading stdin.
         #[arg(long)]
         eval: Option<PathBuf>,
+    },
+    /// Explain what the bot would do with a text: intent, retrieval, decision, reply.
+    /// Nothing is stored or sent.
+    Ask {
+        /// The customer's text.
+        text: String,
+        /// Preview as this contact (E.164): their consent, history and state.
+        #[arg(long)]
+        from: Option<String>,
+        /// Print the preview as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a contact's conversation from the database.
     Transcript {

@@ -10,6 +10,7 @@ pub mod dispatcher;
 pub mod guard;
 pub mod pipeline;
 pub mod policy;
+pub mod preview;
 pub mod worker;
 
 use std::sync::{Arc, RwLock};

@@ -1,5 +1,7 @@
 //! Reading a contact's messages back, for `textdesk transcript` and the chat CLI.
 
+use std::str::FromStr;
+
 use sqlx::Row;
 
 use super::{Author, Direction, Result, Store, TranscriptEntry};
@@ -74,5 +76,38 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .flatten())
+    }
+}
+
+impl Store {
+    /// What the engine would know about this contact if they texted now: consent,
+    /// recent messages (oldest first) and the open conversation's state. For previews.
+    pub async fn preview_context(
+        &self,
+        phone: &str,
+    ) -> Result<(Option<super::Consent>, Vec<super::HistoryEntry>, Option<String>)> {
+        let Some(contact) = self.consent_by_phone(phone).await? else {
+            return Ok((None, Vec::new(), None));
+        };
+        let state: Option<String> = sqlx::query_scalar(
+            "SELECT state FROM conversations WHERE contact_id = $1 AND status <> 'resolved' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(contact.contact_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .flatten();
+        let entries = self.transcript(phone, None).await?;
+        let start = entries.len().saturating_sub(30);
+        let history = entries[start..]
+            .iter()
+            .map(|e| super::HistoryEntry {
+                message_id: e.id,
+                direction: e.direction,
+                author: e.author,
+                body: e.body.clone(),
+                created_at: jiff::Timestamp::from_str(&e.time).map(|t| t.as_millisecond()).unwrap_or(0),
+            })
+            .collect();
+        Ok((Some(contact.consent), history, state))
     }
 }

@@ -26,3 +26,39 @@ async fn the_knowledge_status_lists_documents_chunks_and_broken_files() {
     assert_eq!(status["errors"][0]["file"], "broken.md", "{status}");
     assert_eq!(status["errors"][0]["line"], 2, "{status}");
 }
+
+#[tokio::test]
+async fn preview_explains_a_decision_without_storing_or_sending_anything() {
+    let app = crate::support::TestApp::spawn().await;
+    app.wait_for_knowledge().await;
+    let url = format!("{}/api/v1/admin/preview", app.base_url);
+    let phone = "+15555550399";
+
+    let preview: serde_json::Value = app
+        .http
+        .post(&url)
+        .json(&serde_json::json!({ "text": "what time do you open on sunday", "from": phone }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preview["thought"]["understanding"]["intent"], "store_hours", "{preview:#}");
+    assert_eq!(preview["thought"]["decision"]["kind"], "answer");
+    assert!(preview["thought"]["retrieved"][0]["file"].as_str().unwrap().contains("store-hours"), "{preview:#}");
+    let reply = &preview["replies"][0];
+    assert_eq!(reply["encoding"], "GSM-7");
+    assert!(reply["segments"].as_u64().unwrap() <= 2);
+
+    let stop: serde_json::Value =
+        app.http.post(&url).json(&serde_json::json!({ "text": "STOP" })).send().await.unwrap().json().await.unwrap();
+    assert_eq!(stop["decided_by"], "OptedOut");
+    assert_eq!(stop["consent_change"], "opted_out");
+
+    let bad = app.http.post(&url).json(&serde_json::json!({ "text": "hi", "from": "555" })).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+
+    assert!(app.transcript(phone).await.is_empty(), "a preview stores nothing");
+    assert_eq!(app.store().outbox_backlog().await.unwrap(), 0);
+}
