@@ -23,6 +23,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ProviderKind};
 use crate::engine::dispatcher::{self, DispatchSettings};
 use crate::engine::policy::Policy;
+use crate::engine::reload;
 use crate::engine::worker::{self, WorkerSettings};
 use crate::engine::Engine;
 use crate::knowledge::{self, Knowledge, KnowledgeDirs};
@@ -124,8 +125,17 @@ pub async fn open_engine(
     let policy = Policy::load(&config.prompts_dir)?;
     let embedder = knowledge::embedder_from_config(config);
     let knowledge = start_knowledge(config, embedder.clone(), tasks, shutdown).await;
-    let brain = open_brain(config, &policy, embedder, knowledge, clock.clone()).await?;
-    Ok(Engine::new(store, policy, Some(Arc::new(brain)), clock))
+    let brain = open_brain(config, &policy, embedder.clone(), knowledge, clock.clone()).await?;
+    let engine = Engine::new(store, policy, Some(Arc::new(brain)), clock);
+    match reload::spawn(engine.clone(), config.prompts_dir.clone(), embedder, config.brain.threshold, shutdown.clone()) {
+        Ok(watcher) => {
+            tasks.spawn(async move {
+                let _ = watcher.await;
+            });
+        }
+        Err(e) => warn!(error = %e, "prompt files are not watched; restart to pick up changes"),
+    }
+    Ok(engine)
 }
 
 /// Trains the classifier on `intents.toml` and connects the optional LLM.

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod pipeline;
 pub mod policy;
 pub mod preview;
+pub mod reload;
 pub mod worker;
 
 use std::sync::{Arc, RwLock};

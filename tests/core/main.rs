@@ -9,4 +9,5 @@ mod brain;
 mod compliance;
 mod delivery;
 mod floods;
+mod reload;
 mod webhook;

@@ -1,0 +1,91 @@
+//! Live reload of the operator's prompt files: `policy.toml` and `intents.toml` are
+//! re-read after each burst of edits (debounced). A file that no longer validates is
+//! reported with its file and line and changes nothing: the last good version keeps
+//! serving. New intents retrain the classifier before they are swapped in, so a text
+//! is always classified by a complete model.
+//!
+//! The LLM prompt templates are read at start only; restart after editing them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::RecursiveMode;
+use notify::event::{EventKind, ModifyKind};
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::Engine;
+use super::policy::Policy;
+use crate::brain::classify::Classifier;
+use crate::brain::intents::IntentSet;
+use crate::brain::think::IntentModel;
+use crate::knowledge::embed::Embedder;
+
+const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// Watches `prompts_dir`; returns the task that applies changes until `shutdown`.
+pub fn spawn(
+    engine: Arc<Engine>,
+    prompts_dir: PathBuf,
+    embedder: Option<Arc<dyn Embedder>>,
+    threshold: f32,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, notify::Error> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
+        if let Ok(events) = result {
+            let relevant = events.iter().any(|e| {
+                matches!(e.kind, EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any))
+                    && e.paths.iter().any(|p| is_prompt_file(p))
+            });
+            if relevant {
+                let _ = tx.send(());
+            }
+        }
+    })?;
+    debouncer.watch(&prompts_dir, RecursiveMode::NonRecursive)?;
+    tracing::info!(dir = %prompts_dir.display(), "watching prompt files for changes");
+    Ok(tokio::spawn(async move {
+        let _debouncer = debouncer;
+        loop {
+            let changed = tokio::select! {
+                changed = rx.recv() => changed.is_some(),
+                _ = shutdown.wait_for(|stop| *stop) => false,
+            };
+            if !changed {
+                break;
+            }
+            while rx.try_recv().is_ok() {}
+            reload(&engine, &prompts_dir, embedder.clone(), threshold).await;
+        }
+    }))
+}
+
+fn is_prompt_file(path: &Path) -> bool {
+    matches!(path.file_name().and_then(|n| n.to_str()), Some("policy.toml" | "intents.toml"))
+}
+
+/// Re-reads both files; each one that validates replaces the one in use.
+pub async fn reload(engine: &Engine, prompts_dir: &Path, embedder: Option<Arc<dyn Embedder>>, threshold: f32) {
+    match Policy::load(prompts_dir) {
+        Ok(policy) => {
+            engine.set_policy(policy);
+            tracing::info!("policy.toml reloaded");
+        }
+        Err(e) => tracing::error!(error = %e, "policy.toml not reloaded; the last good policy keeps serving"),
+    }
+    let Some(brain) = &engine.brain else { return };
+    match IntentSet::load(prompts_dir) {
+        Ok(set) => match Classifier::train(&set, embedder, threshold).await {
+            Ok(classifier) => {
+                let count = set.intents.len();
+                brain.set_model(IntentModel { set, classifier });
+                tracing::info!(intents = count, "intents.toml reloaded and the classifier retrained");
+            }
+            Err(e) => tracing::error!(error = %e, "intents.toml not reloaded: training failed; the last good intents keep serving"),
+        },
+        Err(e) => tracing::error!(error = %e, "intents.toml not reloaded; the last good intents keep serving"),
+    }
+}
