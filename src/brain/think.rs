@@ -165,7 +165,7 @@ impl Brain {
                 retrieved = describe(&hits);
                 match hits.first() {
                     Some(top) => {
-                        let (text, composer) = self.compose(&question, top, &hits, input).await;
+                        let (text, composer) = self.compose(&question, top, &hits, input, understanding.llm_fallback).await;
                         text.map(|t| (Decision::Answer { intent: understanding.intent.to_string(), composer }, Some(t)))
                     }
                     None => None,
@@ -177,7 +177,8 @@ impl Brain {
                 match strong {
                     Some(hit) => {
                         retrieved = describe(std::slice::from_ref(&hit));
-                        let (text, composer) = self.compose(&question, &hit, std::slice::from_ref(&hit), input).await;
+                        let (text, composer) =
+                            self.compose(&question, &hit, std::slice::from_ref(&hit), input, understanding.llm_fallback).await;
                         text.map(|t| (Decision::Answer { intent: understanding.intent.to_string(), composer }, Some(t)))
                     }
                     None => None,
@@ -310,9 +311,18 @@ impl Brain {
 
     /// Composes with the LLM when configured (falling back on any failure), else
     /// locally. `None` when the LLM read the passages and found no answer.
-    async fn compose(&self, question: &str, top: &Hit, hits: &[Hit], input: &TurnInput<'_>) -> (Option<String>, &'static str) {
+    async fn compose(
+        &self,
+        question: &str,
+        top: &Hit,
+        hits: &[Hit],
+        input: &TurnInput<'_>,
+        llm_failed: bool,
+    ) -> (Option<String>, &'static str) {
         let budget_chars = (self.settings.max_segments as usize) * 153;
-        if let Some(llm) = &self.llm {
+        // An LLM that already failed on this message is not asked again: the whole
+        // message falls back to the local brain.
+        if let Some(llm) = self.llm.as_ref().filter(|_| !llm_failed) {
             let passages: Vec<Passage> = hits
                 .iter()
                 .map(|h| Passage {

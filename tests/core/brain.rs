@@ -85,3 +85,39 @@ fn a_reply_that_had_to_be_shortened_still_ends_on_a_whole_sentence() {
     assert!(out.text.ends_with('.'), "{}", out.text);
     assert!(out.text.contains("Refunds reach your card"), "the most relevant sentence is kept: {}", out.text);
 }
+
+#[tokio::test]
+async fn a_long_answer_is_shortened_by_whole_sentences_to_the_budget() {
+    let kb = tempfile::tempdir().unwrap();
+    // No operator `sms` answer: the composer must pick and trim sentences itself.
+    let sentences = [
+        "Refunds go back to the card you paid with within 5 to 7 business days after we receive your return.",
+        "Store credit is issued instantly when you return in person at any of our stores.",
+        "Gift card purchases are refunded to a new gift card, never to cash or a bank card.",
+        "Shipping costs are refunded only when the item arrived damaged or we sent the wrong item.",
+        "If your refund has not shown up after ten business days, contact your bank first and then us.",
+        "Partial refunds apply to items returned used, without tags, or missing parts such as tent stakes.",
+    ];
+    std::fs::write(
+        kb.path().join("refunds.md"),
+        format!("---\ntitle: Refunds\n---\n# Refunds\n\n## How refunds work\n\n{}\n", sentences.join(" ")),
+    )
+    .unwrap();
+    let kb_dir = kb.path().to_path_buf();
+    let app = TestApp::spawn_with(move |c| c.knowledge_dir = kb_dir).await;
+    app.wait_for_knowledge().await;
+
+    let phone = "+15555550305";
+    app.text(phone, "how long until my refund shows up on my card", &sid()).await;
+    app.settle().await;
+    let reply = &app.outbound(phone).await[0];
+    assert!(reply.segments <= 2, "{reply:?}");
+    assert!(reply.body.len() < sentences.join(" ").len(), "the answer was shortened: {}", reply.body);
+    assert!(reply.body.ends_with('.'), "ends on a whole sentence: {}", reply.body);
+    // Every sentence in the reply is one of the passage's sentences, whole.
+    let mut rest = reply.body.as_str();
+    while !rest.is_empty() {
+        let sentence = sentences.iter().find(|s| rest.starts_with(*s)).unwrap_or_else(|| panic!("cut sentence in {rest:?}"));
+        rest = rest[sentence.len()..].trim_start();
+    }
+}

@@ -9,5 +9,6 @@ mod brain;
 mod compliance;
 mod delivery;
 mod floods;
+mod llm;
 mod reload;
 mod webhook;

@@ -1,0 +1,81 @@
+//! With an OpenAI-compatible LLM configured (faked with wiremock at the HTTP boundary),
+//! the bot uses it; when it times out or answers garbage, the customer still gets the
+//! local brain's reply.
+
+use std::time::Duration;
+
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{TestApp, sid};
+
+async fn app_with_llm(llm: &MockServer) -> TestApp {
+    let base = format!("{}/v1", llm.uri());
+    TestApp::spawn_with(move |config| {
+        config.llm.base_url = Some(base);
+        config.llm.api_key = Some("test-key".into());
+        config.llm.timeout_ms = 300;
+        config.llm.failures_to_open = 100;
+    })
+    .await
+}
+
+fn chat_reply(content: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{ "index": 0, "finish_reason": "stop",
+                      "message": { "role": "assistant", "content": content } }],
+        "usage": { "prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2 }
+    }))
+}
+
+#[tokio::test]
+async fn the_llm_classifies_and_answers_from_the_retrieved_passages() {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(wiremock::matchers::body_string_contains("json_schema"))
+        .respond_with(chat_reply(r#"{"intent":"store_hours","sentiment":0.2,"needs_human":false,"reason":"asks opening hours"}"#))
+        .mount(&llm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(chat_reply("We open at 9am on Saturdays. Reply HELP for more."))
+        .mount(&llm)
+        .await;
+    let app = app_with_llm(&llm).await;
+    app.wait_for_knowledge().await;
+
+    let phone = "+15555550501";
+    app.text(phone, "my card is 4111 1111 1111 1111, when do you open saturday?", &sid()).await;
+    app.settle().await;
+    assert_eq!(app.outbound(phone).await[0].body, "We open at 9am on Saturdays. Reply HELP for more.");
+    let requests = llm.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2, "one classification, one answer");
+    for request in &requests {
+        let body = String::from_utf8_lossy(&request.body);
+        assert!(!body.contains("4111 1111 1111 1111"), "card number left for the LLM");
+        assert!(body.contains("[card number]"));
+    }
+    // The answer prompt carries the retrieved store-hours passage.
+    assert!(String::from_utf8_lossy(&requests[1].body).to_lowercase().contains("hours"));
+}
+
+#[tokio::test]
+async fn a_timeout_or_garbage_from_the_llm_still_gets_the_local_answer() {
+    for broken in [ResponseTemplate::new(200).set_delay(Duration::from_secs(5)), chat_reply("I think it's about hours?")] {
+        let llm = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/v1/chat/completions")).respond_with(broken).mount(&llm).await;
+        let app = app_with_llm(&llm).await;
+        app.wait_for_knowledge().await;
+
+        let phone = "+15555550502";
+        app.text(phone, "what time do u guys open on saturday?", &sid()).await;
+        app.settle().await;
+        let reply = &app.outbound(phone).await[0];
+        let hours = std::fs::read_to_string(crate::support::repo_path("knowledge/stores/store-hours.md")).unwrap();
+        let first_words: String = reply.body.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
+        assert!(hours.contains(&first_words), "the local brain answered: {}", reply.body);
+        assert!(!llm.received_requests().await.unwrap().is_empty(), "the LLM was tried first");
+    }
+}
