@@ -22,3 +22,4 @@ pub mod knowledge;
 pub mod llm;
 pub mod sms;
 pub mod store;
+pub mod watch;

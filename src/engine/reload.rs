@@ -8,12 +8,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use notify::RecursiveMode;
-use notify::event::{EventKind, ModifyKind};
-use notify_debouncer_full::{DebounceEventResult, new_debouncer};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::Engine;
@@ -22,8 +18,7 @@ use crate::brain::classify::Classifier;
 use crate::brain::intents::IntentSet;
 use crate::brain::think::IntentModel;
 use crate::knowledge::embed::Embedder;
-
-const DEBOUNCE: Duration = Duration::from_millis(300);
+use crate::watch::FolderWatch;
 
 /// Watches `prompts_dir`; returns the task that applies changes until `shutdown`.
 pub fn spawn(
@@ -33,31 +28,17 @@ pub fn spawn(
     threshold: f32,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, notify::Error> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
-    let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-        if let Ok(events) = result {
-            let relevant = events.iter().any(|e| {
-                matches!(e.kind, EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any))
-                    && e.paths.iter().any(|p| is_prompt_file(p))
-            });
-            if relevant {
-                let _ = tx.send(());
-            }
-        }
-    })?;
-    debouncer.watch(&prompts_dir, RecursiveMode::NonRecursive)?;
+    let mut folder = FolderWatch::start(&prompts_dir, false, is_prompt_file)?;
     tracing::info!(dir = %prompts_dir.display(), "watching prompt files for changes");
     Ok(tokio::spawn(async move {
-        let _debouncer = debouncer;
         loop {
             let changed = tokio::select! {
-                changed = rx.recv() => changed.is_some(),
+                changed = folder.next_change() => changed,
                 _ = shutdown.wait_for(|stop| *stop) => false,
             };
             if !changed {
                 break;
             }
-            while rx.try_recv().is_ok() {}
             reload(&engine, &prompts_dir, embedder.clone(), threshold).await;
         }
     }))
