@@ -150,17 +150,21 @@ pub async fn open_brain(
     let classifier = Classifier::train(&intents, embedder, config.brain.threshold)
         .await
         .context("training the intent classifier")?;
-    let llm = if config.llm.enabled() {
-        let templates = PromptTemplates::load(&config.prompts_dir)?;
-        let client = LlmClient::new(&config.llm, templates, clock)?;
-        info!(model = client.model(), "LLM enabled; the local brain remains the fallback");
-        Some(Arc::new(client))
-    } else {
-        info!("no LLM configured (OPENAI_BASE_URL / OPENAI_API_KEY); the local brain answers");
-        None
-    };
+    let llm = open_llm(config, clock)?;
     let settings = BrainSettings { max_segments: policy.replies.max_segments, ..BrainSettings::default() };
     Ok(Brain::new(IntentModel { set: intents, classifier }, knowledge, llm, settings))
+}
+
+/// The LLM client when one is configured (`OPENAI_BASE_URL` or `OPENAI_API_KEY`).
+pub fn open_llm(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Option<Arc<LlmClient>>> {
+    if !config.llm.enabled() {
+        info!("no LLM configured (OPENAI_BASE_URL / OPENAI_API_KEY); the local brain answers");
+        return Ok(None);
+    }
+    let templates = PromptTemplates::load(&config.prompts_dir)?;
+    let client = LlmClient::new(&config.llm, templates, clock)?;
+    info!(model = client.model(), "LLM enabled; the local brain remains the fallback");
+    Ok(Some(Arc::new(client)))
 }
 
 /// Starts the inbound workers and outbox dispatchers on `tasks`.

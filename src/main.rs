@@ -52,16 +52,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             textdesk::cli::segments::run(std::io::stdin().lock(), std::io::stdout().lock(), smart)
         }
         Command::Classify { intents, threshold, eval } => {
-            use textdesk::brain::classify::DEFAULT_THRESHOLD;
             let intents = intents.unwrap_or_else(|| config.prompts_dir.join("intents.toml"));
             let embedder = textdesk::knowledge::embedder_from_config(&config);
-            let (set, classifier) =
-                textdesk::cli::classify::train(&intents, embedder, threshold.unwrap_or(DEFAULT_THRESHOLD)).await?;
+            let llm = textdesk::app::open_llm(&config, std::sync::Arc::new(textdesk::clock::SystemClock))?;
+            let threshold = threshold.unwrap_or(config.brain.threshold);
+            let (set, brain) = textdesk::cli::classify::train(&intents, embedder, llm, threshold).await?;
             match eval {
-                Some(file) => textdesk::cli::classify::eval(&set, &classifier, &file, std::io::stdout().lock())
-                    .await
-                    .map(|_| ()),
-                None => textdesk::cli::classify::run(&classifier, std::io::stdin().lock(), std::io::stdout().lock()).await,
+                Some(file) => {
+                    textdesk::cli::classify::eval(&set, &brain, &file, std::io::stdout().lock()).await.map(|_| ())
+                }
+                None => textdesk::cli::classify::run(&brain, std::io::stdin().lock(), std::io::stdout().lock()).await,
             }
         }
         Command::Ask { text, from, json } => textdesk::cli::ask::run(&config, &text, from.as_deref(), json).await,

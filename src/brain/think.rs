@@ -216,6 +216,16 @@ impl Brain {
         Thought { understanding, retrieved, decision, reply, state }
     }
 
+    /// The intent of a text on its own (no conversation around it), exactly as a turn
+    /// would find it: the LLM when configured, the local classifier otherwise or on
+    /// failure. For `textdesk classify`.
+    pub async fn understand_text(&self, text: &str) -> Understanding {
+        let model = self.model();
+        let state = ConversationState::default();
+        let input = TurnInput { text, history: &[], state: &state, business: "" };
+        self.understand(&model, &input).await.0
+    }
+
     /// Finds the intent, and the question to answer (the text, or the text read with
     /// the menu or previous question it follows up on).
     async fn understand(&self, model: &IntentModel, input: &TurnInput<'_>) -> (Understanding, String) {

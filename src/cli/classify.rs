@@ -16,7 +16,9 @@ use crate::brain::classify::baseline::NearestNeighbour;
 use crate::brain::classify::eval::{read_labelled, score};
 use crate::brain::classify::Classifier;
 use crate::brain::intents::IntentSet;
+use crate::brain::think::{Brain, BrainSettings, IntentModel};
 use crate::knowledge::embed::Embedder;
+use crate::llm::LlmClient;
 
 #[derive(Deserialize)]
 struct Input {
@@ -30,14 +32,22 @@ struct Output<'a> {
     confidence: f32,
 }
 
-pub async fn train(intents: &Path, embedder: Option<Arc<dyn Embedder>>, threshold: f32) -> anyhow::Result<(IntentSet, Classifier)> {
+/// The server's understanding step on its own: the intents of `intents`, the local
+/// classifier, and the LLM when one is configured (with the same local fallback).
+pub async fn train(
+    intents: &Path,
+    embedder: Option<Arc<dyn Embedder>>,
+    llm: Option<Arc<LlmClient>>,
+    threshold: f32,
+) -> anyhow::Result<(IntentSet, Brain)> {
     let set = IntentSet::load_file(intents)?;
     let classifier = Classifier::train(&set, embedder, threshold).await?;
-    Ok((set, classifier))
+    let brain = Brain::new(IntentModel { set: set.clone(), classifier }, None, llm, BrainSettings::default());
+    Ok((set, brain))
 }
 
 /// Classifies JSON lines from `input`.
-pub async fn run(classifier: &Classifier, input: impl BufRead, mut output: impl Write) -> anyhow::Result<()> {
+pub async fn run(brain: &Brain, input: impl BufRead, mut output: impl Write) -> anyhow::Result<()> {
     for (index, line) in input.lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
@@ -45,7 +55,7 @@ pub async fn run(classifier: &Classifier, input: impl BufRead, mut output: impl 
         }
         let parsed: Input = serde_json::from_str(&line)
             .map_err(|e| anyhow::anyhow!("stdin line {}: expected {{\"text\": \"…\"}}: {e}", index + 1))?;
-        let result = classifier.classify(&parsed.text).await;
+        let result = brain.understand_text(&parsed.text).await;
         let out = Output { text: &parsed.text, intent: result.intent.as_str(), confidence: round3(result.confidence) };
         serde_json::to_writer(&mut output, &out)?;
         output.write_all(b"\n")?;
@@ -55,11 +65,11 @@ pub async fn run(classifier: &Classifier, input: impl BufRead, mut output: impl 
 }
 
 /// Scores the classifier and the baseline on a labelled file and writes a report.
-pub async fn eval(set: &IntentSet, classifier: &Classifier, file: &Path, mut out: impl Write) -> anyhow::Result<EvalReport> {
+pub async fn eval(set: &IntentSet, brain: &Brain, file: &Path, mut out: impl Write) -> anyhow::Result<EvalReport> {
     let labelled = read_labelled(file)?;
     let mut predicted = Vec::with_capacity(labelled.len());
     for item in &labelled {
-        predicted.push(classifier.classify(&item.text).await.intent.to_string());
+        predicted.push(brain.understand_text(&item.text).await.intent.to_string());
     }
     let ours = score(labelled.iter().zip(&predicted).map(|(l, p)| (l.intent.as_str(), p.as_str())));
 
@@ -79,7 +89,11 @@ pub async fn eval(set: &IntentSet, classifier: &Classifier, file: &Path, mut out
         }
     }
     writeln!(out, "{} labelled texts from {}", labelled.len(), file.display())?;
-    write!(out, "{}", ours.render(&format!("textdesk classifier (threshold {:.2})", classifier.threshold()), 10))?;
+    let name = match brain.llm() {
+        Some(llm) => format!("textdesk classifier (LLM {} with local fallback, threshold {:.2})", llm.model(), brain.model().classifier.threshold()),
+        None => format!("textdesk classifier (threshold {:.2})", brain.model().classifier.threshold()),
+    };
+    write!(out, "{}", ours.render(&name, 10))?;
     write!(out, "{}", best.1.render(&format!("baseline TF-IDF 1-NN (best threshold {:.2})", best.0), 5))?;
     Ok(EvalReport { ours, baseline: best.1, baseline_threshold: best.0 })
 }
