@@ -24,23 +24,38 @@ fn brain(rt: &tokio::runtime::Runtime, data: &std::path::Path, dense: bool) -> B
     config.embeddings.model_dir = repo("models/all-MiniLM-L6-v2");
     // Chunk and example vectors survive between runs; only customer texts are embedded
     // while measuring.
-    config.embeddings.cache_dir = Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-embeddings"));
+    config.embeddings.cache_dir =
+        Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-embeddings"));
     if !dense {
         config.embeddings.provider = textdesk::config::EmbeddingsProvider::None;
     }
     rt.block_on(async {
         let embedder = embedder_from_config(&config);
         let set = IntentSet::load(&repo("prompts")).expect("intents load");
-        let classifier = Classifier::train(&set, embedder.clone(), DEFAULT_THRESHOLD).await.expect("classifier trains");
-        let knowledge = Knowledge::open(&KnowledgeDirs::from_config(&config), embedder).await.expect("index opens");
+        let classifier = Classifier::train(&set, embedder.clone(), DEFAULT_THRESHOLD)
+            .await
+            .expect("classifier trains");
+        let knowledge = Knowledge::open(&KnowledgeDirs::from_config(&config), embedder)
+            .await
+            .expect("index opens");
         knowledge.reindex().await.expect("index syncs");
-        Brain::new(IntentModel { set, classifier }, Some(Arc::<Knowledge>::clone(&knowledge)), None, BrainSettings::default())
+        Brain::new(
+            IntentModel { set, classifier },
+            Some(Arc::<Knowledge>::clone(&knowledge)),
+            None,
+            BrainSettings::default(),
+        )
     })
 }
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let texts = ["wheres my stuff", "can i send these shoes back", "u guys open sunday?", "whats the weather in paris"];
+    let texts = [
+        "wheres my stuff",
+        "can i send these shoes back",
+        "u guys open sunday?",
+        "whats the weather in paris",
+    ];
     let state = ConversationState::default();
     let mut group = c.benchmark_group("think");
     group.sample_size(20);
@@ -57,7 +72,12 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 i += 1;
                 let text = texts[i % texts.len()];
-                rt.block_on(brain.think(&TurnInput { text, history: &[], state: &state, business: "Trailhead" }))
+                rt.block_on(brain.think(&TurnInput {
+                    text,
+                    history: &[],
+                    state: &state,
+                    business: "Trailhead",
+                }))
             })
         });
     }

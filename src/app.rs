@@ -18,18 +18,18 @@ use crate::api::{self, AppState};
 use crate::brain::classify::Classifier;
 use crate::brain::intents::IntentSet;
 use crate::brain::think::{Brain, BrainSettings, IntentModel};
-use crate::llm::{LlmClient, PromptTemplates};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ProviderKind};
+use crate::engine::Engine;
 use crate::engine::dispatcher::{self, DispatchSettings};
 use crate::engine::policy::Policy;
 use crate::engine::reload;
 use crate::engine::worker::{self, WorkerSettings};
-use crate::engine::Engine;
 use crate::knowledge::{self, Knowledge, KnowledgeDirs};
+use crate::llm::{LlmClient, PromptTemplates};
+use crate::sms::providers::Provider;
 use crate::sms::providers::log::LogProvider;
 use crate::sms::providers::twilio::{TwilioConfig, TwilioProvider};
-use crate::sms::providers::Provider;
 use crate::store::Store;
 
 /// A running textdesk.
@@ -65,9 +65,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 }
 
 pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (set TEXTDESK_LISTEN to another address)", config.listen))?;
+    let listener = TcpListener::bind(config.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} (set TEXTDESK_LISTEN to another address)",
+            config.listen
+        )
+    })?;
     let addr = listener.local_addr()?;
     // Without a configured public URL, Twilio is assumed to call the bound address
     // (useful with a local tunnel or in tests on port 0).
@@ -84,7 +87,9 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     spawn_engine(&mut tasks, &engine, provider, &config, &shutdown_rx);
 
     if config.webhook.insecure_skip_signature {
-        warn!("webhook signature validation is OFF (webhook.insecure_skip_signature); never run like this in production");
+        warn!(
+            "webhook signature validation is OFF (webhook.insecure_skip_signature); never run like this in production"
+        );
     } else if config.twilio.auth_token.is_none() {
         warn!("TWILIO_AUTH_TOKEN is not set: webhooks will be refused with 403 until it is");
     }
@@ -107,7 +112,12 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         }
     });
     info!(%addr, provider = config.provider_name(), database = engine.store.dialect_name(), "textdesk is listening");
-    Ok(Running { addr, engine, shutdown, tasks })
+    Ok(Running {
+        addr,
+        engine,
+        shutdown,
+        tasks,
+    })
 }
 
 /// Opens the database, the policy, the knowledge base and the brain: what every
@@ -127,7 +137,13 @@ pub async fn open_engine(
     let knowledge = start_knowledge(config, embedder.clone(), tasks, shutdown).await;
     let brain = open_brain(config, &policy, embedder.clone(), knowledge, clock.clone()).await?;
     let engine = Engine::new(store, policy, Some(Arc::new(brain)), clock);
-    match reload::spawn(engine.clone(), config.prompts_dir.clone(), embedder, config.brain.threshold, shutdown.clone()) {
+    match reload::spawn(
+        engine.clone(),
+        config.prompts_dir.clone(),
+        embedder,
+        config.brain.threshold,
+        shutdown.clone(),
+    ) {
         Ok(watcher) => {
             tasks.spawn(async move {
                 let _ = watcher.await;
@@ -151,8 +167,19 @@ pub async fn open_brain(
         .await
         .context("training the intent classifier")?;
     let llm = open_llm(config, clock)?;
-    let settings = BrainSettings { max_segments: policy.replies.max_segments, ..BrainSettings::default() };
-    Ok(Brain::new(IntentModel { set: intents, classifier }, knowledge, llm, settings))
+    let settings = BrainSettings {
+        max_segments: policy.replies.max_segments,
+        ..BrainSettings::default()
+    };
+    Ok(Brain::new(
+        IntentModel {
+            set: intents,
+            classifier,
+        },
+        knowledge,
+        llm,
+        settings,
+    ))
 }
 
 /// The LLM client when one is configured (`OPENAI_BASE_URL` or `OPENAI_API_KEY`).
@@ -163,7 +190,10 @@ pub fn open_llm(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Option
     }
     let templates = PromptTemplates::load(&config.prompts_dir)?;
     let client = LlmClient::new(&config.llm, templates, clock)?;
-    info!(model = client.model(), "LLM enabled; the local brain remains the fallback");
+    info!(
+        model = client.model(),
+        "LLM enabled; the local brain remains the fallback"
+    );
     Ok(Some(Arc::new(client)))
 }
 
@@ -175,7 +205,10 @@ pub fn spawn_engine(
     config: &Config,
     shutdown: &watch::Receiver<bool>,
 ) {
-    let worker_settings = WorkerSettings { lease: config.lease(), poll: Duration::from_millis(config.worker.poll_ms) };
+    let worker_settings = WorkerSettings {
+        lease: config.lease(),
+        poll: Duration::from_millis(config.worker.poll_ms),
+    };
     let dispatch_settings = DispatchSettings {
         max_attempts: config.outbox.max_attempts,
         base_backoff: Duration::from_millis(config.outbox.base_backoff_ms),
@@ -186,8 +219,17 @@ pub fn spawn_engine(
             .then(|| format!("{}/webhooks/twilio/status", config.public_base_url())),
     };
     for _ in 0..config.worker.concurrency {
-        tasks.spawn(worker::run(engine.clone(), worker_settings.clone(), shutdown.clone()));
-        tasks.spawn(dispatcher::run(engine.clone(), provider.clone(), dispatch_settings.clone(), shutdown.clone()));
+        tasks.spawn(worker::run(
+            engine.clone(),
+            worker_settings.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(dispatcher::run(
+            engine.clone(),
+            provider.clone(),
+            dispatch_settings.clone(),
+            shutdown.clone(),
+        ));
     }
 }
 

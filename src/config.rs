@@ -39,7 +39,11 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
     ("TWILIO_ACCOUNT_SID", "twilio.account_sid", Text),
     ("TWILIO_AUTH_TOKEN", "twilio.auth_token", Text),
     ("TWILIO_FROM_NUMBER", "twilio.from_number", Text),
-    ("TWILIO_MESSAGING_SERVICE_SID", "twilio.messaging_service_sid", Text),
+    (
+        "TWILIO_MESSAGING_SERVICE_SID",
+        "twilio.messaging_service_sid",
+        Text,
+    ),
     ("TEXTDESK_TWILIO_API_BASE", "twilio.api_base", Text),
     ("OPENAI_BASE_URL", "llm.base_url", Text),
     ("OPENAI_API_KEY", "llm.api_key", Text),
@@ -48,18 +52,50 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
     ("TEXTDESK_BRAIN_THRESHOLD", "brain.threshold", Number),
     ("TEXTDESK_EMBEDDINGS", "embeddings.provider", Text),
     ("TEXTDESK_MODEL_DIR", "embeddings.model_dir", Text),
-    ("TEXTDESK_EMBEDDINGS_CACHE_DIR", "embeddings.cache_dir", Text),
+    (
+        "TEXTDESK_EMBEDDINGS_CACHE_DIR",
+        "embeddings.cache_dir",
+        Text,
+    ),
     ("TEXTDESK_EMBEDDINGS_MODEL", "embeddings.model", Text),
-    ("TEXTDESK_EMBEDDINGS_DIMENSIONS", "embeddings.dimensions", Number),
-    ("TEXTDESK_INSECURE_SKIP_SIGNATURE", "webhook.insecure_skip_signature", Number),
-    ("TEXTDESK_WEBHOOK_MAX_BODY_BYTES", "webhook.max_body_bytes", Number),
+    (
+        "TEXTDESK_EMBEDDINGS_DIMENSIONS",
+        "embeddings.dimensions",
+        Number,
+    ),
+    (
+        "TEXTDESK_INSECURE_SKIP_SIGNATURE",
+        "webhook.insecure_skip_signature",
+        Number,
+    ),
+    (
+        "TEXTDESK_WEBHOOK_MAX_BODY_BYTES",
+        "webhook.max_body_bytes",
+        Number,
+    ),
     ("TEXTDESK_WORKER_LEASE_SECS", "worker.lease_secs", Number),
     ("TEXTDESK_WORKER_POLL_MS", "worker.poll_ms", Number),
     ("TEXTDESK_WORKER_CONCURRENCY", "worker.concurrency", Number),
-    ("TEXTDESK_OUTBOX_MAX_ATTEMPTS", "outbox.max_attempts", Number),
-    ("TEXTDESK_OUTBOX_BASE_BACKOFF_MS", "outbox.base_backoff_ms", Number),
-    ("TEXTDESK_OUTBOX_MAX_BACKOFF_MS", "outbox.max_backoff_ms", Number),
-    ("TEXTDESK_OUTBOX_SEND_TIMEOUT_MS", "outbox.send_timeout_ms", Number),
+    (
+        "TEXTDESK_OUTBOX_MAX_ATTEMPTS",
+        "outbox.max_attempts",
+        Number,
+    ),
+    (
+        "TEXTDESK_OUTBOX_BASE_BACKOFF_MS",
+        "outbox.base_backoff_ms",
+        Number,
+    ),
+    (
+        "TEXTDESK_OUTBOX_MAX_BACKOFF_MS",
+        "outbox.max_backoff_ms",
+        Number,
+    ),
+    (
+        "TEXTDESK_OUTBOX_SEND_TIMEOUT_MS",
+        "outbox.send_timeout_ms",
+        Number,
+    ),
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,7 +172,9 @@ pub struct BrainConfig {
 
 impl Default for BrainConfig {
     fn default() -> Self {
-        Self { threshold: crate::brain::classify::DEFAULT_THRESHOLD }
+        Self {
+            threshold: crate::brain::classify::DEFAULT_THRESHOLD,
+        }
     }
 }
 
@@ -241,19 +279,31 @@ impl Default for WebhookSettings {
     fn default() -> Self {
         // Twilio's own limit for a Body is 1,600 characters; 64 KiB leaves room for
         // every other field and ten media URLs while refusing anything abusive.
-        Self { insecure_skip_signature: false, max_body_bytes: 64 * 1024 }
+        Self {
+            insecure_skip_signature: false,
+            max_body_bytes: 64 * 1024,
+        }
     }
 }
 
 impl Default for WorkerSettings {
     fn default() -> Self {
-        Self { lease_secs: 30, poll_ms: 500, concurrency: 4 }
+        Self {
+            lease_secs: 30,
+            poll_ms: 500,
+            concurrency: 4,
+        }
     }
 }
 
 impl Default for OutboxSettings {
     fn default() -> Self {
-        Self { max_attempts: 8, base_backoff_ms: 2_000, max_backoff_ms: 10 * 60 * 1_000, send_timeout_ms: 10_000 }
+        Self {
+            max_attempts: 8,
+            base_backoff_ms: 2_000,
+            max_backoff_ms: 10 * 60 * 1_000,
+            send_timeout_ms: 10_000,
+        }
     }
 }
 
@@ -300,7 +350,10 @@ impl Config {
             }
         }
         if let Some(url) = &self.database_url {
-            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
                 return Err(ConfigError::Key {
                     key: "database_url",
                     reason: "must start with sqlite: or postgres://".into(),
@@ -324,27 +377,42 @@ impl Config {
             if t.from_number.is_none() && t.messaging_service_sid.is_none() {
                 return Err(ConfigError::Key {
                     key: "twilio.from_number",
-                    reason: "set a sending number (TWILIO_FROM_NUMBER) or twilio.messaging_service_sid".into(),
+                    reason:
+                        "set a sending number (TWILIO_FROM_NUMBER) or twilio.messaging_service_sid"
+                            .into(),
                 });
             }
         }
         if self.webhook.max_body_bytes < 1024 {
             return Err(ConfigError::Key {
                 key: "webhook.max_body_bytes",
-                reason: "must be at least 1024; Twilio's webhooks alone are several hundred bytes".into(),
+                reason: "must be at least 1024; Twilio's webhooks alone are several hundred bytes"
+                    .into(),
             });
         }
         if self.worker.lease_secs == 0 {
-            return Err(ConfigError::Key { key: "worker.lease_secs", reason: "must be at least 1".into() });
+            return Err(ConfigError::Key {
+                key: "worker.lease_secs",
+                reason: "must be at least 1".into(),
+            });
         }
         if !(1..=64).contains(&self.worker.concurrency) {
-            return Err(ConfigError::Key { key: "worker.concurrency", reason: "must be between 1 and 64".into() });
+            return Err(ConfigError::Key {
+                key: "worker.concurrency",
+                reason: "must be between 1 and 64".into(),
+            });
         }
         if self.outbox.send_timeout_ms < 100 {
-            return Err(ConfigError::Key { key: "outbox.send_timeout_ms", reason: "must be at least 100".into() });
+            return Err(ConfigError::Key {
+                key: "outbox.send_timeout_ms",
+                reason: "must be at least 100".into(),
+            });
         }
         if self.outbox.max_attempts == 0 {
-            return Err(ConfigError::Key { key: "outbox.max_attempts", reason: "must be at least 1".into() });
+            return Err(ConfigError::Key {
+                key: "outbox.max_attempts",
+                reason: "must be at least 1".into(),
+            });
         }
         Ok(())
     }
@@ -353,7 +421,10 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("textdesk.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("textdesk.db").display()
+            ),
         }
     }
 
@@ -384,7 +455,10 @@ fn describe(errors: figment::Error) -> ConfigError {
         .into_iter()
         .map(|e| {
             let key = e.path.join(".").to_lowercase();
-            let from_env = e.metadata.as_ref().is_some_and(|m| m.name.contains("environment"));
+            let from_env = e
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.name.contains("environment"));
             let source = if from_env {
                 let vars: Vec<&str> = ENV_VARS
                     .iter()
@@ -400,7 +474,11 @@ fn describe(errors: figment::Error) -> ConfigError {
             } else {
                 String::new()
             };
-            if key.is_empty() { format!("{}{source}", e.kind) } else { format!("`{key}`{source}: {}", e.kind) }
+            if key.is_empty() {
+                format!("{}{source}", e.kind)
+            } else {
+                format!("`{key}`{source}: {}", e.kind)
+            }
         })
         .collect();
     ConfigError::Invalid(lines.join("; "))
@@ -415,17 +493,28 @@ impl figment::Provider for EnvVars {
         figment::Metadata::named("environment variable")
     }
 
-    fn data(&self) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
         use figment::value::{Dict, Value};
         let mut dict = Dict::new();
         for (name, key, kind) in ENV_VARS {
-            let Some(raw) = std::env::var_os(name) else { continue };
-            let raw = raw.into_string().map_err(|_| figment::Error::from(format!("{name} is not valid UTF-8")))?;
+            let Some(raw) = std::env::var_os(name) else {
+                continue;
+            };
+            let raw = raw
+                .into_string()
+                .map_err(|_| figment::Error::from(format!("{name} is not valid UTF-8")))?;
             let value = match kind {
                 EnvKind::Text => Value::from(raw),
                 EnvKind::Number => raw.parse::<Value>().unwrap_or_else(|_| Value::from(raw)),
             };
-            merge_dicts(&mut dict, figment::util::nest(key, value).into_dict().unwrap_or_default());
+            merge_dicts(
+                &mut dict,
+                figment::util::nest(key, value)
+                    .into_dict()
+                    .unwrap_or_default(),
+            );
         }
         Ok(figment::Profile::Default.collect(dict))
     }
@@ -435,9 +524,10 @@ impl figment::Provider for EnvVars {
 fn merge_dicts(into: &mut figment::value::Dict, from: figment::value::Dict) {
     for (key, value) in from {
         match (into.get_mut(&key), value) {
-            (Some(figment::value::Value::Dict(_, existing)), figment::value::Value::Dict(_, incoming)) => {
-                merge_dicts(existing, incoming)
-            }
+            (
+                Some(figment::value::Value::Dict(_, existing)),
+                figment::value::Value::Dict(_, incoming),
+            ) => merge_dicts(existing, incoming),
             (_, value) => {
                 into.insert(key, value);
             }
@@ -463,7 +553,10 @@ mod tests {
     #[test]
     fn environment_overrides_the_file_and_names_a_bad_key() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("textdesk.toml", "listen = \"127.0.0.1:9000\"\n[worker]\nlease_secs = 5\n")?;
+            jail.create_file(
+                "textdesk.toml",
+                "listen = \"127.0.0.1:9000\"\n[worker]\nlease_secs = 5\n",
+            )?;
             jail.set_env("TEXTDESK_WORKER_LEASE_SECS", "7");
             jail.set_env("TWILIO_AUTH_TOKEN", "12345");
             jail.set_env("TWILIO_FROM_NUMBER", "+15555550100");

@@ -51,25 +51,46 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Segments { smart } => {
             textdesk::cli::segments::run(std::io::stdin().lock(), std::io::stdout().lock(), smart)
         }
-        Command::Classify { intents, threshold, eval } => {
+        Command::Classify {
+            intents,
+            threshold,
+            eval,
+        } => {
             let intents = intents.unwrap_or_else(|| config.prompts_dir.join("intents.toml"));
             let embedder = textdesk::knowledge::embedder_from_config(&config);
-            let llm = textdesk::app::open_llm(&config, std::sync::Arc::new(textdesk::clock::SystemClock))?;
+            let llm = textdesk::app::open_llm(
+                &config,
+                std::sync::Arc::new(textdesk::clock::SystemClock),
+            )?;
             let threshold = threshold.unwrap_or(config.brain.threshold);
-            let (set, brain) = textdesk::cli::classify::train(&intents, embedder, llm, threshold).await?;
+            let (set, brain) =
+                textdesk::cli::classify::train(&intents, embedder, llm, threshold).await?;
             match eval {
                 Some(file) => {
-                    textdesk::cli::classify::eval(&set, &brain, &file, std::io::stdout().lock()).await.map(|_| ())
+                    textdesk::cli::classify::eval(&set, &brain, &file, std::io::stdout().lock())
+                        .await
+                        .map(|_| ())
                 }
-                None => textdesk::cli::classify::run(&brain, std::io::stdin().lock(), std::io::stdout().lock()).await,
+                None => {
+                    textdesk::cli::classify::run(
+                        &brain,
+                        std::io::stdin().lock(),
+                        std::io::stdout().lock(),
+                    )
+                    .await
+                }
             }
         }
-        Command::Ask { text, from, json } => textdesk::cli::ask::run(&config, &text, from.as_deref(), json).await,
+        Command::Ask { text, from, json } => {
+            textdesk::cli::ask::run(&config, &text, from.as_deref(), json).await
+        }
         Command::Transcript { phone, json } => {
             let store = textdesk::store::Store::open(&config.database_url()).await?;
             textdesk::cli::transcript::run(&store, &phone, json, std::io::stdout().lock()).await
         }
-        Command::Knowledge { command } => textdesk::cli::knowledge::run(&config, command, std::io::stdout().lock()).await,
+        Command::Knowledge { command } => {
+            textdesk::cli::knowledge::run(&config, command, std::io::stdout().lock()).await
+        }
     }
 }
 
@@ -111,9 +132,13 @@ fn init_logging(format: LogFormat, default_level: &str) {
     let filter = EnvFilter::try_from_default_env()
         // qdrant-edge warns on every open that a start-up check it cannot expose was skipped.
         .unwrap_or_else(|_| {
-            EnvFilter::new(format!("{default_level},sqlx=warn,tower_http=warn,qdrant_edge::common::mmap::ops=error"))
+            EnvFilter::new(format!(
+                "{default_level},sqlx=warn,tower_http=warn,qdrant_edge::common::mmap::ops=error"
+            ))
         });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -23,23 +23,42 @@ pub struct FolderWatch {
 
 impl FolderWatch {
     /// Watches `dir`; `wanted(path)` says which paths matter.
-    pub fn start(dir: &Path, recursive: bool, wanted: fn(&Path) -> bool) -> Result<Self, notify::Error> {
+    pub fn start(
+        dir: &Path,
+        recursive: bool,
+        wanted: fn(&Path) -> bool,
+    ) -> Result<Self, notify::Error> {
         let (tx, changed) = mpsc::unbounded_channel::<()>();
-        let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| match result {
-            Ok(events) => {
-                if events.iter().any(|e| changes_content(e.kind) && e.paths.iter().any(|p| wanted(p))) {
-                    let _ = tx.send(());
-                }
-            }
-            Err(errors) => {
-                for error in errors {
-                    tracing::warn!(%error, "file watcher error");
-                }
-            }
-        })?;
-        let mode = if recursive { RecursiveMode::Recursive } else { RecursiveMode::NonRecursive };
+        let mut debouncer =
+            new_debouncer(
+                DEBOUNCE,
+                None,
+                move |result: DebounceEventResult| match result {
+                    Ok(events) => {
+                        if events
+                            .iter()
+                            .any(|e| changes_content(e.kind) && e.paths.iter().any(|p| wanted(p)))
+                        {
+                            let _ = tx.send(());
+                        }
+                    }
+                    Err(errors) => {
+                        for error in errors {
+                            tracing::warn!(%error, "file watcher error");
+                        }
+                    }
+                },
+            )?;
+        let mode = if recursive {
+            RecursiveMode::Recursive
+        } else {
+            RecursiveMode::NonRecursive
+        };
         debouncer.watch(dir, mode)?;
-        Ok(Self { _debouncer: debouncer, changed })
+        Ok(Self {
+            _debouncer: debouncer,
+            changed,
+        })
     }
 
     /// Waits for the next burst of changes (coalescing any already queued); `false`
@@ -55,10 +74,11 @@ impl FolderWatch {
 pub fn changes_content(kind: EventKind) -> bool {
     matches!(
         kind,
-        EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any)
+        EventKind::Create(_)
+            | EventKind::Remove(_)
+            | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any)
     )
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -67,7 +87,9 @@ mod tests {
 
     #[test]
     fn writes_count_and_reads_do_not() {
-        assert!(changes_content(EventKind::Modify(ModifyKind::Data(DataChange::Any))));
+        assert!(changes_content(EventKind::Modify(ModifyKind::Data(
+            DataChange::Any
+        ))));
         assert!(changes_content(EventKind::Create(CreateKind::File)));
         assert!(changes_content(EventKind::Remove(RemoveKind::Folder)));
         assert!(!changes_content(EventKind::Access(AccessKind::Any)));

@@ -16,7 +16,11 @@ use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Starts `textdesk serve` on `port` with its data in `data_dir`.
@@ -52,7 +56,11 @@ fn start_textdesk(data_dir: &Path, port: u16, twilio_api: Option<&str>) -> Child
 async fn wait_healthy(port: u16) {
     let client = reqwest::Client::new();
     for _ in 0..200 {
-        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/healthz")).send().await {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+        {
             if r.status().is_success() {
                 return;
             }
@@ -77,7 +85,12 @@ async fn post_text(port: u16, from: &str, body: &str) -> reqwest::StatusCode {
 }
 
 async fn open_store(data_dir: &Path) -> Store {
-    Store::open(&format!("sqlite://{}?mode=rwc", data_dir.join("textdesk.db").display())).await.unwrap()
+    Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("textdesk.db").display()
+    ))
+    .await
+    .unwrap()
 }
 
 async fn wait_until<F, Fut>(what: &str, mut check: F)
@@ -99,16 +112,30 @@ async fn sigkill_between_acknowledgement_and_send_still_yields_exactly_one_reply
     let dir = tempfile::tempdir().unwrap();
     let twilio = MockServer::start().await;
     // Twilio is down: the reply cannot leave, it waits in the outbox.
-    Mock::given(method("POST")).and(path_regex(r"/Messages\.json$")).respond_with(ResponseTemplate::new(503)).mount(&twilio).await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"/Messages\.json$"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&twilio)
+        .await;
 
     let port = free_port();
     let mut textdesk = start_textdesk(dir.path(), port, Some(&twilio.uri()));
     wait_healthy(port).await;
     let phone = "+15555550160";
-    assert_eq!(post_text(port, phone, "my tent pole snapped, can you help?").await, 200);
+    assert_eq!(
+        post_text(port, phone, "my tent pole snapped, can you help?").await,
+        200
+    );
 
     // The reply was attempted (and refused), so it is past the engine and not sent.
-    wait_until("a send was attempted", || async { !twilio.received_requests().await.unwrap_or_default().is_empty() }).await;
+    wait_until("a send was attempted", || async {
+        !twilio
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    })
+    .await;
     textdesk.kill().expect("SIGKILL");
     textdesk.wait().unwrap();
 
@@ -116,7 +143,10 @@ async fn sigkill_between_acknowledgement_and_send_still_yields_exactly_one_reply
     twilio.reset().await;
     Mock::given(method("POST"))
         .and(path_regex(r"/Messages\.json$"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"sid": "SMafterrestart01"})))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(serde_json::json!({"sid": "SMafterrestart01"})),
+        )
         .mount(&twilio)
         .await;
     let port = free_port();
@@ -125,7 +155,12 @@ async fn sigkill_between_acknowledgement_and_send_still_yields_exactly_one_reply
 
     let store = open_store(dir.path()).await;
     wait_until("the reply was sent", || async {
-        store.transcript(phone, None).await.unwrap().iter().any(|e| e.delivery_status == "sent")
+        store
+            .transcript(phone, None)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.delivery_status == "sent")
     })
     .await;
     // Give a duplicate every chance to appear before counting.
@@ -133,8 +168,18 @@ async fn sigkill_between_acknowledgement_and_send_still_yields_exactly_one_reply
     textdesk.kill().unwrap();
     textdesk.wait().unwrap();
 
-    assert_eq!(twilio.received_requests().await.unwrap().len(), 1, "exactly one accepted send after restart");
-    let outbound: Vec<_> = store.transcript(phone, None).await.unwrap().into_iter().filter(|e| e.direction == Direction::Outbound).collect();
+    assert_eq!(
+        twilio.received_requests().await.unwrap().len(),
+        1,
+        "exactly one accepted send after restart"
+    );
+    let outbound: Vec<_> = store
+        .transcript(phone, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.direction == Direction::Outbound)
+        .collect();
     assert_eq!(outbound.len(), 1, "{outbound:#?}");
     assert_eq!(outbound[0].delivery_status, "sent");
 }
@@ -146,7 +191,9 @@ async fn sigkill_right_after_a_burst_of_acknowledgements_loses_nothing() {
     let mut textdesk = start_textdesk(dir.path(), port, None);
     wait_healthy(port).await;
 
-    let phones: Vec<String> = (0..40).map(|i| format!("+1555555{:04}", 2000 + i)).collect();
+    let phones: Vec<String> = (0..40)
+        .map(|i| format!("+1555555{:04}", 2000 + i))
+        .collect();
     for phone in &phones {
         assert_eq!(post_text(port, phone, "hello, is anyone there?").await, 200);
     }
@@ -167,8 +214,14 @@ async fn sigkill_right_after_a_burst_of_acknowledgements_loses_nothing() {
 
     for phone in &phones {
         let transcript = store.transcript(phone, None).await.unwrap();
-        let inbound = transcript.iter().filter(|e| e.direction == Direction::Inbound).count();
-        let outbound = transcript.iter().filter(|e| e.direction == Direction::Outbound).count();
+        let inbound = transcript
+            .iter()
+            .filter(|e| e.direction == Direction::Inbound)
+            .count();
+        let outbound = transcript
+            .iter()
+            .filter(|e| e.direction == Direction::Outbound)
+            .count();
         assert_eq!((inbound, outbound), (1, 1), "{phone}: {transcript:#?}");
     }
 }

@@ -71,8 +71,14 @@ impl Embedder for CountingEmbedder {
             .iter()
             .map(|t| {
                 let mut v = vec![0f32; 64];
-                for word in t.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
-                    let h = word.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+                for word in t
+                    .to_lowercase()
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                {
+                    let h = word
+                        .bytes()
+                        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
                     v[(h % 64) as usize] += 1.0;
                 }
                 let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
@@ -83,7 +89,9 @@ impl Embedder for CountingEmbedder {
 }
 
 fn counting() -> Arc<CountingEmbedder> {
-    Arc::new(CountingEmbedder { texts: AtomicUsize::new(0) })
+    Arc::new(CountingEmbedder {
+        texts: AtomicUsize::new(0),
+    })
 }
 
 struct Fixture {
@@ -98,14 +106,20 @@ impl Fixture {
         f.write("returns.md", RETURNS);
         f.write("help/shipping.md", SHIPPING);
         f.write("billing.md", BILLING);
-        f.write("README.md", "# How to write knowledge files\n\nNot indexed.\n");
+        f.write(
+            "README.md",
+            "# How to write knowledge files\n\nNot indexed.\n",
+        );
         f
     }
     fn kb(&self) -> std::path::PathBuf {
         self.dir.path().join("kb")
     }
     fn dirs(&self) -> KnowledgeDirs {
-        KnowledgeDirs { knowledge_dir: self.kb(), data_dir: self.dir.path().join("data") }
+        KnowledgeDirs {
+            knowledge_dir: self.kb(),
+            data_dir: self.dir.path().join("data"),
+        }
     }
     fn write(&self, file: &str, text: &str) {
         std::fs::write(self.kb().join(file), text).unwrap();
@@ -121,7 +135,9 @@ impl Fixture {
 
 async fn top_file(knowledge: &Knowledge, query: &str, mode: SearchMode) -> String {
     let hits = knowledge.search(query, 3, mode, &[]).await.unwrap();
-    hits.first().map(|h| h.chunk.file.clone()).unwrap_or_default()
+    hits.first()
+        .map(|h| h.chunk.file.clone())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -132,15 +148,35 @@ async fn search_finds_the_file_that_answers() {
     assert_eq!(report.documents, 3, "README.md is not a knowledge file");
     assert_eq!(report.written, report.chunks);
 
-    assert_eq!(top_file(&knowledge, "how long until my refund arrives", SearchMode::Bm25).await, "returns.md");
-    assert_eq!(top_file(&knowledge, "where is my tracking number", SearchMode::Bm25).await, "help/shipping.md");
-    assert_eq!(top_file(&knowledge, "do you take paypal", SearchMode::Hybrid).await, "billing.md");
+    assert_eq!(
+        top_file(
+            &knowledge,
+            "how long until my refund arrives",
+            SearchMode::Bm25
+        )
+        .await,
+        "returns.md"
+    );
+    assert_eq!(
+        top_file(&knowledge, "where is my tracking number", SearchMode::Bm25).await,
+        "help/shipping.md"
+    );
+    assert_eq!(
+        top_file(&knowledge, "do you take paypal", SearchMode::Hybrid).await,
+        "billing.md"
+    );
 
-    let hits = knowledge.search("prepaid label post office", 1, SearchMode::Bm25, &[]).await.unwrap();
+    let hits = knowledge
+        .search("prepaid label post office", 1, SearchMode::Bm25, &[])
+        .await
+        .unwrap();
     let hit = &hits[0].chunk;
     assert_eq!(hit.heading_trail(), "Returns > How to return");
     assert_eq!((hit.line_start, hit.line_end), (11, 13));
-    assert_eq!(hit.sms.as_deref(), Some("Reply RETURN and we text you a prepaid label."));
+    assert_eq!(
+        hit.sms.as_deref(),
+        Some("Reply RETURN and we text you a prepaid label.")
+    );
     assert_eq!(hit.url.as_deref(), Some("https://example.com/returns"));
 }
 
@@ -152,8 +188,19 @@ async fn dense_and_hybrid_search_use_the_embedder() {
     let report = knowledge.reindex().await.unwrap();
     assert_eq!(report.embedded, report.chunks);
     assert!(knowledge.has_dense());
-    assert_eq!(top_file(&knowledge, "tracking number confirmation email", SearchMode::Dense).await, "help/shipping.md");
-    assert_eq!(top_file(&knowledge, "refunds card business days", SearchMode::Hybrid).await, "returns.md");
+    assert_eq!(
+        top_file(
+            &knowledge,
+            "tracking number confirmation email",
+            SearchMode::Dense
+        )
+        .await,
+        "help/shipping.md"
+    );
+    assert_eq!(
+        top_file(&knowledge, "refunds card business days", SearchMode::Hybrid).await,
+        "returns.md"
+    );
 }
 
 #[tokio::test]
@@ -162,11 +209,25 @@ async fn a_tag_filter_keeps_only_tagged_documents() {
     let knowledge = f.open_bm25().await;
     knowledge.reindex().await.unwrap();
     // "days" appears in returns.md and shipping.md; only shipping is tagged `shipping`.
-    let hits = knowledge.search("days", 10, SearchMode::Bm25, &["shipping".into()]).await.unwrap();
+    let hits = knowledge
+        .search("days", 10, SearchMode::Bm25, &["shipping".into()])
+        .await
+        .unwrap();
     assert!(!hits.is_empty());
-    assert!(hits.iter().all(|h| h.chunk.file == "help/shipping.md"), "{hits:?}");
+    assert!(
+        hits.iter().all(|h| h.chunk.file == "help/shipping.md"),
+        "{hits:?}"
+    );
     // Several tags: any of them.
-    let hits = knowledge.search("days", 10, SearchMode::Bm25, &["shipping".into(), "returns".into()]).await.unwrap();
+    let hits = knowledge
+        .search(
+            "days",
+            10,
+            SearchMode::Bm25,
+            &["shipping".into(), "returns".into()],
+        )
+        .await
+        .unwrap();
     assert!(hits.iter().any(|h| h.chunk.file == "returns.md"));
     assert!(hits.iter().all(|h| h.chunk.file != "billing.md"));
 }
@@ -193,16 +254,36 @@ async fn editing_a_file_reindexes_only_its_changed_chunks() {
     assert_eq!(embedder.texts.load(Ordering::SeqCst) - embedded_before, 1);
     assert_eq!(report.written, 1);
     assert_eq!(report.deleted, 1, "the old version of the section");
-    assert_eq!(report.payload_updated, 1, "`Refunds` moved: new lines, same vectors");
+    assert_eq!(
+        report.payload_updated, 1,
+        "`Refunds` moved: new lines, same vectors"
+    );
     assert_eq!(report.unchanged, first.chunks - 2);
 
-    let hits = knowledge.search("UPS store", 1, SearchMode::Bm25, &[]).await.unwrap();
+    let hits = knowledge
+        .search("UPS store", 1, SearchMode::Bm25, &[])
+        .await
+        .unwrap();
     assert_eq!(hits[0].chunk.file, "returns.md");
-    let refunds = knowledge.search("refunds five business days", 1, SearchMode::Bm25, &[]).await.unwrap();
-    assert_eq!(refunds[0].chunk.line_start, 16, "the moved chunk reports its new lines");
+    let refunds = knowledge
+        .search("refunds five business days", 1, SearchMode::Bm25, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        refunds[0].chunk.line_start, 16,
+        "the moved chunk reports its new lines"
+    );
 
     let again = knowledge.reindex().await.unwrap();
-    assert_eq!((again.embedded, again.written, again.deleted, again.payload_updated), (0, 0, 0, 0));
+    assert_eq!(
+        (
+            again.embedded,
+            again.written,
+            again.deleted,
+            again.payload_updated
+        ),
+        (0, 0, 0, 0)
+    );
 }
 
 #[tokio::test]
@@ -213,7 +294,10 @@ async fn a_broken_file_is_reported_with_its_line_and_keeps_serving() {
     let chunks_before = knowledge.status().chunks;
 
     // Line 3 opens a flow sequence that never closes.
-    f.write("billing.md", "---\ntitle: Billing\ntags: [billing\n---\n# Billing\n\nWe now only take cash.\n");
+    f.write(
+        "billing.md",
+        "---\ntitle: Billing\ntags: [billing\n---\n# Billing\n\nWe now only take cash.\n",
+    );
     let report = knowledge.reindex().await.unwrap();
     assert_eq!(report.errors.len(), 1);
     let error = &report.errors[0];
@@ -224,19 +308,35 @@ async fn a_broken_file_is_reported_with_its_line_and_keeps_serving() {
     assert_eq!(status.errors, report.errors);
     assert_eq!(status.chunks, chunks_before);
     assert_eq!(status.documents, 3);
-    assert_eq!(top_file(&knowledge, "do you take paypal", SearchMode::Bm25).await, "billing.md", "last good version");
-    assert!(knowledge.search("cash", 3, SearchMode::Bm25, &[]).await.unwrap().is_empty());
+    assert_eq!(
+        top_file(&knowledge, "do you take paypal", SearchMode::Bm25).await,
+        "billing.md",
+        "last good version"
+    );
+    assert!(
+        knowledge
+            .search("cash", 3, SearchMode::Bm25, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // `knowledge check` sees the same error without opening the index.
     let check = textdesk::knowledge::check(&f.kb()).unwrap();
     assert_eq!(check.errors, report.errors);
 
     // Fixed: the error clears and the new text is searchable.
-    f.write("billing.md", "---\ntitle: Billing\ntags: [billing]\n---\n# Billing\n\nWe now only take cash.\n");
+    f.write(
+        "billing.md",
+        "---\ntitle: Billing\ntags: [billing]\n---\n# Billing\n\nWe now only take cash.\n",
+    );
     let report = knowledge.reindex().await.unwrap();
     assert!(report.errors.is_empty());
     assert!(knowledge.status().errors.is_empty());
-    assert_eq!(top_file(&knowledge, "cash", SearchMode::Bm25).await, "billing.md");
+    assert_eq!(
+        top_file(&knowledge, "cash", SearchMode::Bm25).await,
+        "billing.md"
+    );
 }
 
 #[tokio::test]
@@ -249,8 +349,14 @@ async fn deleting_a_file_removes_its_chunks() {
     assert_eq!(report.deleted, 2, "Shipping and Tracking");
     assert_eq!(knowledge.status().chunks, first.chunks - 2);
     assert_eq!(knowledge.status().documents, 2);
-    let hits = knowledge.search("tracking number", 10, SearchMode::Bm25, &[]).await.unwrap();
-    assert!(hits.iter().all(|h| h.chunk.file != "help/shipping.md"), "{hits:?}");
+    let hits = knowledge
+        .search("tracking number", 10, SearchMode::Bm25, &[])
+        .await
+        .unwrap();
+    assert!(
+        hits.iter().all(|h| h.chunk.file != "help/shipping.md"),
+        "{hits:?}"
+    );
 }
 
 #[tokio::test]
@@ -264,12 +370,28 @@ async fn a_restart_with_unchanged_files_embeds_and_writes_nothing() {
     let after_first_run = embedder.texts.load(Ordering::SeqCst);
 
     let knowledge = f.open_dense(&embedder).await;
-    assert_eq!(knowledge.status().documents, 3, "the index came back from disk");
+    assert_eq!(
+        knowledge.status().documents,
+        3,
+        "the index came back from disk"
+    );
     let report = knowledge.reindex().await.unwrap();
-    assert_eq!((report.embedded, report.written, report.deleted, report.payload_updated), (0, 0, 0, 0), "{report:?}");
+    assert_eq!(
+        (
+            report.embedded,
+            report.written,
+            report.deleted,
+            report.payload_updated
+        ),
+        (0, 0, 0, 0),
+        "{report:?}"
+    );
     assert_eq!(report.unchanged, report.chunks);
     assert_eq!(embedder.texts.load(Ordering::SeqCst), after_first_run);
-    assert_eq!(top_file(&knowledge, "prepaid label", SearchMode::Hybrid).await, "returns.md");
+    assert_eq!(
+        top_file(&knowledge, "prepaid label", SearchMode::Hybrid).await,
+        "returns.md"
+    );
 }
 
 #[tokio::test]
@@ -277,7 +399,10 @@ async fn a_second_opener_of_the_same_index_is_told_it_is_busy() {
     let f = Fixture::new();
     let _first = f.open_bm25().await;
     let second = Knowledge::open(&f.dirs(), None).await.unwrap_err();
-    assert!(matches!(second, KnowledgeError::Index(IndexError::Busy { .. })), "{second}");
+    assert!(
+        matches!(second, KnowledgeError::Index(IndexError::Busy { .. })),
+        "{second}"
+    );
     assert!(second.to_string().contains("textdesk serve"), "{second}");
 }
 
@@ -289,7 +414,10 @@ async fn the_watcher_reindexes_after_an_edit() {
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let watcher = knowledge.watch(stop_rx).unwrap();
 
-    f.write("gift-cards.md", "---\ntitle: Gift cards\n---\n# Gift cards\n\nGift cards never expire.\n");
+    f.write(
+        "gift-cards.md",
+        "---\ntitle: Gift cards\n---\n# Gift cards\n\nGift cards never expire.\n",
+    );
     let found = wait_for(Duration::from_secs(10), || async {
         top_file(&knowledge, "do gift cards expire", SearchMode::Bm25).await == "gift-cards.md"
             && knowledge.status().documents == 4

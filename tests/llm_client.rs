@@ -27,7 +27,8 @@ fn settings(server: &MockServer) -> LlmSettings {
 }
 
 fn client_with(settings: &LlmSettings, clock: Arc<ManualClock>) -> LlmClient {
-    let prompts = PromptTemplates::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts")).unwrap();
+    let prompts =
+        PromptTemplates::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts")).unwrap();
     LlmClient::new(settings, prompts, clock).unwrap()
 }
 
@@ -52,13 +53,20 @@ fn completion(content: &str) -> ResponseTemplate {
 }
 
 async fn mock_reply(server: &MockServer, reply: ResponseTemplate) {
-    Mock::given(method("POST")).and(path(CHAT)).respond_with(reply).mount(server).await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(reply)
+        .mount(server)
+        .await;
 }
 
 /// The JSON bodies the fake server received, in order.
 async fn requests(server: &MockServer) -> Vec<Value> {
     let received = server.received_requests().await.unwrap_or_default();
-    received.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect()
+    received
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
 }
 
 /// Everything the model was shown in one request: all message contents joined.
@@ -74,13 +82,19 @@ fn prompt_text(request: &Value) -> String {
 
 fn intents() -> Vec<(String, String)> {
     vec![
-        ("order_status".into(), "Where an order is, when it ships or arrives".into()),
+        (
+            "order_status".into(),
+            "Where an order is, when it ships or arrives".into(),
+        ),
         ("refund".into(), "Money back for an order".into()),
     ]
 }
 
 fn customer(text: &str) -> Turn {
-    Turn { role: TurnRole::Customer, text: text.into() }
+    Turn {
+        role: TurnRole::Customer,
+        text: text.into(),
+    }
 }
 
 #[tokio::test]
@@ -94,7 +108,11 @@ async fn classify_sends_the_model_and_intent_schema_and_parses_the_reply() {
     let llm = client(&server);
 
     let result = llm
-        .classify("I want my money back for order TH-48213", &intents(), &[customer("hi")])
+        .classify(
+            "I want my money back for order TH-48213",
+            &intents(),
+            &[customer("hi")],
+        )
         .await
         .unwrap();
 
@@ -115,7 +133,12 @@ async fn classify_sends_the_model_and_intent_schema_and_parses_the_reply() {
     );
     assert_eq!(sent[0]["messages"][0]["role"], "system");
     assert_eq!(sent[0]["messages"][1]["role"], "user");
-    assert!(sent[0]["messages"][1]["content"].as_str().unwrap().contains("order TH-48213"));
+    assert!(
+        sent[0]["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("order TH-48213")
+    );
     assert_eq!(llm.stats().calls, 1);
     assert_eq!(llm.stats().failures, 0);
 }
@@ -131,7 +154,13 @@ async fn a_card_number_leaves_only_as_a_placeholder() {
     let llm = client(&server);
     let history = [customer("my old card was 5500 0055 5555 5559")];
 
-    llm.classify("charge my card 4111 1111 1111 1111 please", &intents(), &history).await.unwrap();
+    llm.classify(
+        "charge my card 4111 1111 1111 1111 please",
+        &intents(),
+        &history,
+    )
+    .await
+    .unwrap();
 
     let raw = server.received_requests().await.unwrap_or_default();
     let body = String::from_utf8_lossy(&raw[0].body).to_string();
@@ -139,13 +168,20 @@ async fn a_card_number_leaves_only_as_a_placeholder() {
     assert!(!body.contains("4111"), "{body}");
     assert!(!body.contains("5500 0055"), "history is redacted too");
     let prompt = prompt_text(&requests(&server).await[0]);
-    assert!(prompt.contains("charge my card [card number] please"), "{prompt}");
+    assert!(
+        prompt.contains("charge my card [card number] please"),
+        "{prompt}"
+    );
 }
 
 #[tokio::test]
 async fn answer_sends_only_the_most_relevant_passages_within_the_token_budget() {
     let server = MockServer::start().await;
-    mock_reply(&server, completion("We ship within 2 business days. Track it at example.com/track")).await;
+    mock_reply(
+        &server,
+        completion("We ship within 2 business days. Track it at example.com/track"),
+    )
+    .await;
     let mut settings = settings(&server);
     settings.context_tokens = 300;
     let llm = client_with(&settings, ManualClock::at(0));
@@ -159,15 +195,32 @@ async fn answer_sends_only_the_most_relevant_passages_within_the_token_budget() 
         .collect();
 
     let answer = llm
-        .answer("When will my order ship?", &passages, &[], 300, "Thread & Co")
+        .answer(
+            "When will my order ship?",
+            &passages,
+            &[],
+            300,
+            "Thread & Co",
+        )
         .await
         .unwrap();
 
-    assert_eq!(answer.as_deref(), Some("We ship within 2 business days. Track it at example.com/track"));
+    assert_eq!(
+        answer.as_deref(),
+        Some("We ship within 2 business days. Track it at example.com/track")
+    );
     let prompt = prompt_text(&requests(&server).await[0]);
-    assert!(prompt.contains("PASSAGE-00"), "the most relevant passage is sent");
-    let sent = (0..20).filter(|i| prompt.contains(&format!("PASSAGE-{i:02}"))).count();
-    assert!((1..=3).contains(&sent), "{sent} passages sent for a 300-token budget");
+    assert!(
+        prompt.contains("PASSAGE-00"),
+        "the most relevant passage is sent"
+    );
+    let sent = (0..20)
+        .filter(|i| prompt.contains(&format!("PASSAGE-{i:02}")))
+        .count();
+    assert!(
+        (1..=3).contains(&sent),
+        "{sent} passages sent for a 300-token budget"
+    );
     assert!(!prompt.contains("PASSAGE-19"));
     assert!(prompt.contains("at most 300 characters"));
     assert!(prompt.contains("Thread & Co"));
@@ -178,9 +231,22 @@ async fn no_answer_from_the_model_is_none() {
     let server = MockServer::start().await;
     mock_reply(&server, completion("NO_ANSWER")).await;
     let llm = client(&server);
-    let passages = [Passage { title: "Hours".into(), text: "We open at 9am.".into(), url: None }];
+    let passages = [Passage {
+        title: "Hours".into(),
+        text: "We open at 9am.".into(),
+        url: None,
+    }];
 
-    let answer = llm.answer("Do you sell gift cards?", &passages, &[], 300, "Thread & Co").await.unwrap();
+    let answer = llm
+        .answer(
+            "Do you sell gift cards?",
+            &passages,
+            &[],
+            300,
+            "Thread & Co",
+        )
+        .await
+        .unwrap();
 
     assert_eq!(answer, None);
     assert_eq!(llm.stats().failures, 0, "NO_ANSWER is a successful call");
@@ -189,16 +255,27 @@ async fn no_answer_from_the_model_is_none() {
 #[tokio::test]
 async fn summarize_sends_the_redacted_transcript_and_returns_the_note() {
     let server = MockServer::start().await;
-    mock_reply(&server, completion("Why: asked for a human.\nWants: refund for TH-48213.\nNext: approve refund.")).await;
+    mock_reply(
+        &server,
+        completion("Why: asked for a human.\nWants: refund for TH-48213.\nNext: approve refund."),
+    )
+    .await;
     let llm = client(&server);
     let transcript = [
         customer("where is order TH-48213?"),
-        Turn { role: TurnRole::Bot, text: "It shipped Monday.".into() },
+        Turn {
+            role: TurnRole::Bot,
+            text: "It shipped Monday.".into(),
+        },
         customer("it's broken, refund to card 4111-1111-1111-1111, I want a person"),
     ];
 
     let note = llm
-        .summarize(&transcript, "customer asked for a human", &["order TH-48213".into()])
+        .summarize(
+            &transcript,
+            "customer asked for a human",
+            &["order TH-48213".into()],
+        )
         .await
         .unwrap();
 
@@ -220,7 +297,9 @@ async fn garbage_and_unknown_intents_are_invalid_responses() {
         .await;
     Mock::given(method("POST"))
         .and(path(CHAT))
-        .respond_with(completion(r#"{"intent":"pizza","sentiment":0,"needs_human":false,"reason":"x"}"#))
+        .respond_with(completion(
+            r#"{"intent":"pizza","sentiment":0,"needs_human":false,"reason":"x"}"#,
+        ))
         .up_to_n_times(1)
         .mount(&server)
         .await;
@@ -233,7 +312,10 @@ async fn garbage_and_unknown_intents_are_invalid_responses() {
 
     for _ in 0..3 {
         let result = llm.classify("refund please", &intents(), &[]).await;
-        assert!(matches!(result, Err(LlmError::InvalidResponse(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(LlmError::InvalidResponse(_))),
+            "{result:?}"
+        );
     }
     assert_eq!(llm.stats().failures, 3);
 }
@@ -241,7 +323,11 @@ async fn garbage_and_unknown_intents_are_invalid_responses() {
 #[tokio::test]
 async fn a_slow_endpoint_times_out() {
     let server = MockServer::start().await;
-    mock_reply(&server, completion("late").set_delay(Duration::from_millis(1_500))).await;
+    mock_reply(
+        &server,
+        completion("late").set_delay(Duration::from_millis(1_500)),
+    )
+    .await;
     let mut settings = settings(&server);
     settings.timeout_ms = 150;
     let llm = client_with(&settings, ManualClock::at(0));
@@ -250,7 +336,10 @@ async fn a_slow_endpoint_times_out() {
     let result = llm.summarize(&[customer("hello")], "test", &[]).await;
 
     assert_eq!(result, Err(LlmError::Timeout));
-    assert!(started.elapsed() < Duration::from_millis(1_000), "gave up at the timeout");
+    assert!(
+        started.elapsed() < Duration::from_millis(1_000),
+        "gave up at the timeout"
+    );
     assert_eq!(llm.stats().timeouts, 1);
 }
 
@@ -262,20 +351,46 @@ async fn after_repeated_failures_the_circuit_opens_without_calling_the_server() 
     let llm = client_with(&settings(&server), clock.clone());
 
     for _ in 0..3 {
-        assert!(matches!(llm.classify("hi", &intents(), &[]).await, Err(LlmError::InvalidResponse(_))));
+        assert!(matches!(
+            llm.classify("hi", &intents(), &[]).await,
+            Err(LlmError::InvalidResponse(_))
+        ));
     }
-    assert_eq!(llm.classify("hi", &intents(), &[]).await, Err(LlmError::CircuitOpen));
-    assert_eq!(llm.summarize(&[customer("hi")], "test", &[]).await, Err(LlmError::CircuitOpen));
-    assert_eq!(server.received_requests().await.unwrap_or_default().len(), 3, "no request while open");
+    assert_eq!(
+        llm.classify("hi", &intents(), &[]).await,
+        Err(LlmError::CircuitOpen)
+    );
+    assert_eq!(
+        llm.summarize(&[customer("hi")], "test", &[]).await,
+        Err(LlmError::CircuitOpen)
+    );
+    assert_eq!(
+        server.received_requests().await.unwrap_or_default().len(),
+        3,
+        "no request while open"
+    );
     assert!(llm.circuit_open());
     let stats = llm.stats();
-    assert_eq!((stats.calls, stats.failures, stats.circuit_open, stats.fallbacks()), (3, 3, 2, 5));
+    assert_eq!(
+        (
+            stats.calls,
+            stats.failures,
+            stats.circuit_open,
+            stats.fallbacks()
+        ),
+        (3, 3, 2, 5)
+    );
 
     // After the pause one probe goes out; a good reply closes the circuit.
     server.reset().await;
     mock_reply(&server, completion("Why: test.")).await;
     clock.advance(60_000);
-    assert_eq!(llm.summarize(&[customer("hi")], "test", &[]).await.as_deref(), Ok("Why: test."));
+    assert_eq!(
+        llm.summarize(&[customer("hi")], "test", &[])
+            .await
+            .as_deref(),
+        Ok("Why: test.")
+    );
     assert!(!llm.circuit_open());
 }
 
@@ -293,5 +408,8 @@ async fn server_errors_are_http_errors() {
 
     let result = llm.classify("hi", &intents(), &[]).await;
 
-    assert!(matches!(&result, Err(LlmError::Http(m)) if m.contains("401")), "{result:?}");
+    assert!(
+        matches!(&result, Err(LlmError::Http(m)) if m.contains("401")),
+        "{result:?}"
+    );
 }

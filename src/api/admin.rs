@@ -46,14 +46,15 @@ async fn preview_text(
     Json(request): Json<PreviewRequest>,
 ) -> Result<Response, super::ApiError> {
     let phone = match request.from.as_deref() {
-        Some(raw) => Some(
-            PhoneNumber::parse(raw)
-                .map_err(|e| super::ApiError::BadRequest(format!("\"from\" is not an E.164 phone number: {e}")))?,
-        ),
+        Some(raw) => Some(PhoneNumber::parse(raw).map_err(|e| {
+            super::ApiError::BadRequest(format!("\"from\" is not an E.164 phone number: {e}"))
+        })?),
         None => None,
     };
     if request.text.trim().is_empty() {
-        return Err(super::ApiError::BadRequest("\"text\" must not be empty".into()));
+        return Err(super::ApiError::BadRequest(
+            "\"text\" must not be empty".into(),
+        ));
     }
     let result = preview::preview(&state.engine, &request.text, phone.as_ref()).await?;
     Ok(Json(result).into_response())

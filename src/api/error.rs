@@ -43,6 +43,10 @@ impl IntoResponse for ApiError {
         } else {
             tracing::info!(status = status.as_u16(), reason = %self, "request refused");
         }
-        (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
     }
 }

@@ -58,7 +58,10 @@ async fn inbound(
         received_at: state.engine.now_ms(),
     };
     match state.engine.store.receive_inbound(&msg).await? {
-        Received::Queued { message_id, conversation_id } => {
+        Received::Queued {
+            message_id,
+            conversation_id,
+        } => {
             info!(from = %sms.from, message_id, conversation_id, segments = count.segments, media = msg.media_urls.len(), "inbound text stored");
             debug!(body = %sms.body, "inbound text body");
             state.engine.inbound_ready.notify_one();
@@ -77,7 +80,8 @@ async fn status(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let params = signed_form(&state, &uri, &headers, body)?;
-    let callback = StatusCallback::from_params(&params).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let callback =
+        StatusCallback::from_params(&params).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let known = state
         .engine
         .store
@@ -107,7 +111,10 @@ fn signed_form(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(state.max_body_bytes),
         _ => ApiError::BadRequest(format!("could not read the request body: {rejection}")),
     })?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !content_type.starts_with("application/x-www-form-urlencoded") {
         return Err(ApiError::UnsupportedMediaType(
             "expected Content-Type: application/x-www-form-urlencoded, as Twilio sends",
@@ -116,16 +123,23 @@ fn signed_form(
     let params = twilio::parse_form(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if !state.insecure_skip_signature {
         let Some(token) = state.auth_token.as_deref() else {
-            return Err(ApiError::Forbidden("webhook signatures cannot be checked: TWILIO_AUTH_TOKEN is not set"));
+            return Err(ApiError::Forbidden(
+                "webhook signatures cannot be checked: TWILIO_AUTH_TOKEN is not set",
+            ));
         };
         let signature = headers
             .get("x-twilio-signature")
             .and_then(|v| v.to_str().ok())
             .ok_or(ApiError::Forbidden("missing X-Twilio-Signature header"))?;
-        let path_and_query = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or(uri.path());
+        let path_and_query = uri
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or(uri.path());
         let url = format!("{}{}", state.public_base_url, path_and_query);
         if !twilio::verify_signature(token, &url, &params, signature) {
-            return Err(ApiError::Forbidden("X-Twilio-Signature does not match this request"));
+            return Err(ApiError::Forbidden(
+                "X-Twilio-Signature does not match this request",
+            ));
         }
     }
     Ok(params)

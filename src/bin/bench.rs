@@ -57,7 +57,9 @@ async fn main() -> anyhow::Result<()> {
         config.prompts_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("prompts");
         config.twilio.auth_token = Some(args.auth_token.clone());
         config.worker.poll_ms = 50;
-        let running = textdesk::app::start(&config).await.context("starting textdesk in-process")?;
+        let running = textdesk::app::start(&config)
+            .await
+            .context("starting textdesk in-process")?;
         let url = format!("http://{}", running.addr);
         let store = running.engine.store.clone();
         _dir = dir;
@@ -71,7 +73,9 @@ async fn main() -> anyhow::Result<()> {
         (args.url.clone(), store)
     };
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
     let run_id: u32 = rand::random::<u32>() % 10_000;
     let permits = Arc::new(Semaphore::new(args.concurrency));
     let started = Instant::now();
@@ -120,8 +124,19 @@ async fn main() -> anyhow::Result<()> {
     }
     let ack_elapsed = started.elapsed();
     latencies.sort();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
-    println!("targets: {}  messages: {}  concurrency: {}  per contact: {}", targets.len(), args.messages, args.concurrency, args.per_contact);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "targets: {}  messages: {}  concurrency: {}  per contact: {}",
+        targets.len(),
+        args.messages,
+        args.concurrency,
+        args.per_contact
+    );
     println!(
         "acknowledged: {} ({} failed) in {:.2} s = {:.0} acks/s; latency p50 {:.1} ms, p99 {:.1} ms",
         latencies.len(),
@@ -144,7 +159,10 @@ async fn main() -> anyhow::Result<()> {
             break;
         }
         if Instant::now() > deadline {
-            println!("replies: gave up after {} s with {inbound} inbound and {outbound} outbound pending", args.timeout_secs);
+            println!(
+                "replies: gave up after {} s with {inbound} inbound and {outbound} outbound pending",
+                args.timeout_secs
+            );
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

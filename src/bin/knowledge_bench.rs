@@ -35,7 +35,9 @@ impl Embedder for RandomUnitVectors {
         Ok(texts
             .iter()
             .map(|t| {
-                let seed = t.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+                let seed = t.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+                    (h ^ b as u64).wrapping_mul(0x100000001b3)
+                });
                 let mut rng = StdRng::seed_from_u64(seed);
                 let v: Vec<f32> = (0..384).map(|_| rng.random_range(-1.0f32..1.0)).collect();
                 let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
@@ -47,11 +49,16 @@ impl Embedder for RandomUnitVectors {
 
 fn vocabulary(rng: &mut StdRng) -> Vec<String> {
     const SYLLABLES: &[&str] = &[
-        "ba", "ket", "lo", "mar", "ni", "por", "sal", "tri", "ven", "dor", "ex", "fin", "gra", "hol", "ip", "jus",
-        "ka", "lum", "mo", "nex", "or", "pla", "qui", "ros", "sta", "tur", "ul", "vi", "wen", "zor",
+        "ba", "ket", "lo", "mar", "ni", "por", "sal", "tri", "ven", "dor", "ex", "fin", "gra",
+        "hol", "ip", "jus", "ka", "lum", "mo", "nex", "or", "pla", "qui", "ros", "sta", "tur",
+        "ul", "vi", "wen", "zor",
     ];
     (0..5_000)
-        .map(|_| (0..rng.random_range(2..4)).map(|_| SYLLABLES[rng.random_range(0..SYLLABLES.len())]).collect())
+        .map(|_| {
+            (0..rng.random_range(2..4))
+                .map(|_| SYLLABLES[rng.random_range(0..SYLLABLES.len())])
+                .collect()
+        })
         .collect()
 }
 
@@ -62,7 +69,10 @@ fn word<'a>(rng: &mut StdRng, vocab: &'a [String]) -> &'a str {
 }
 
 fn sentence(rng: &mut StdRng, vocab: &[String], words: usize) -> String {
-    (0..words).map(|_| word(rng, vocab)).collect::<Vec<_>>().join(" ")
+    (0..words)
+        .map(|_| word(rng, vocab))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -101,8 +111,15 @@ async fn main() -> anyhow::Result<()> {
         std::fs::write(sub.join(format!("doc-{f}.md")), text)?;
     }
 
-    let embedder: Option<Arc<dyn Embedder>> = if dense { Some(Arc::new(RandomUnitVectors)) } else { None };
-    let dirs = KnowledgeDirs { knowledge_dir: kb, data_dir: dir.path().join("data") };
+    let embedder: Option<Arc<dyn Embedder>> = if dense {
+        Some(Arc::new(RandomUnitVectors))
+    } else {
+        None
+    };
+    let dirs = KnowledgeDirs {
+        knowledge_dir: kb,
+        data_dir: dir.path().join("data"),
+    };
     let knowledge = Knowledge::open(&dirs, embedder.clone()).await?;
     let started = Instant::now();
     let report = knowledge.reindex().await?;
@@ -117,7 +134,11 @@ async fn main() -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let again = knowledge.reindex().await?;
-    println!("re-sync with no changes: {:.2} s, {} written", started.elapsed().as_secs_f64(), again.written);
+    println!(
+        "re-sync with no changes: {:.2} s, {} written",
+        started.elapsed().as_secs_f64(),
+        again.written
+    );
 
     // A restart: the manifest is read back from the index's payloads.
     drop(knowledge);
@@ -138,8 +159,11 @@ async fn main() -> anyhow::Result<()> {
             sentence(&mut rng, &vocab, words)
         })
         .collect();
-    let modes: &[SearchMode] =
-        if dense { &[SearchMode::Bm25, SearchMode::Dense, SearchMode::Hybrid] } else { &[SearchMode::Bm25] };
+    let modes: &[SearchMode] = if dense {
+        &[SearchMode::Bm25, SearchMode::Dense, SearchMode::Hybrid]
+    } else {
+        &[SearchMode::Bm25]
+    };
     for &mode in modes {
         let mut latencies = Vec::with_capacity(QUERIES);
         let mut answered = 0;

@@ -33,15 +33,20 @@ pub struct Composed {
 
 /// Words that say nothing about the topic; ignored when matching sentences.
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "the", "is", "are", "am", "i", "im", "you", "u", "your", "my", "me", "we", "our", "it", "its", "to",
-    "of", "in", "on", "for", "and", "or", "do", "does", "can", "could", "how", "what", "when", "where", "why",
-    "with", "at", "be", "this", "that", "there", "have", "has", "if", "so", "get", "just", "any", "pls", "please",
+    "a", "an", "the", "is", "are", "am", "i", "im", "you", "u", "your", "my", "me", "we", "our",
+    "it", "its", "to", "of", "in", "on", "for", "and", "or", "do", "does", "can", "could", "how",
+    "what", "when", "where", "why", "with", "at", "be", "this", "that", "there", "have", "has",
+    "if", "so", "get", "just", "any", "pls", "please",
 ];
 
 pub fn compose(question: &str, source: Source<'_>, max_segments: u32) -> Composed {
     if let Some(sms) = source.sms.map(str::trim).filter(|s| !s.is_empty()) {
         let fitted = fit(sms, max_segments);
-        return Composed { shortened: fitted.shortened, text: fitted.text, used_sms_answer: true };
+        return Composed {
+            shortened: fitted.shortened,
+            text: fitted.text,
+            used_sms_answer: true,
+        };
     }
     let sentences = sentences(&plain_text(source.text));
     let question_words = content_words(question);
@@ -73,9 +78,17 @@ pub fn compose(question: &str, source: Source<'_>, max_segments: u32) -> Compose
         Some(url) => format!("{body} More: {url}"),
         None => body.clone(),
     };
-    let text = if source.url.is_some() && fits(&with_link, max_segments) { with_link } else { body };
+    let text = if source.url.is_some() && fits(&with_link, max_segments) {
+        with_link
+    } else {
+        body
+    };
     let fitted = fit(&text, max_segments);
-    Composed { text: fitted.text, used_sms_answer: false, shortened: fitted.shortened || chosen.len() < sentences.len() }
+    Composed {
+        text: fitted.text,
+        used_sms_answer: false,
+        shortened: fitted.shortened || chosen.len() < sentences.len(),
+    }
 }
 
 fn fit(text: &str, max_segments: u32) -> segments::Fitted {
@@ -87,7 +100,11 @@ fn fits(text: &str, max_segments: u32) -> bool {
 }
 
 fn join(sentences: &[String], indices: &[usize]) -> String {
-    indices.iter().map(|&i| sentences[i].as_str()).collect::<Vec<_>>().join(" ")
+    indices
+        .iter()
+        .map(|&i| sentences[i].as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn content_words(text: &str) -> HashSet<String> {
@@ -108,7 +125,11 @@ pub fn plain_text(markdown: &str) -> String {
     let mut lines = Vec::new();
     for line in markdown.lines() {
         let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('|') || line.starts_with("---") {
+        if line.is_empty()
+            || line.starts_with('#')
+            || line.starts_with('|')
+            || line.starts_with("---")
+        {
             continue;
         }
         let line = line.trim_start_matches(['-', '*', '+', '>']).trim_start();
@@ -142,7 +163,11 @@ pub fn plain_text(markdown: &str) -> String {
         let out = out.trim().to_string();
         if !out.is_empty() {
             // A list item without a full stop is still a sentence of its own.
-            if out.ends_with(['.', '!', '?', ':']) { lines.push(out) } else { lines.push(format!("{out}.")) }
+            if out.ends_with(['.', '!', '?', ':']) {
+                lines.push(out)
+            } else {
+                lines.push(format!("{out}."))
+            }
         }
     }
     lines.join(" ")
@@ -150,11 +175,18 @@ pub fn plain_text(markdown: &str) -> String {
 
 fn strip_numbering(line: &str) -> &str {
     let digits = line.chars().take_while(char::is_ascii_digit).count();
-    if digits > 0 && line[digits..].starts_with(". ") { &line[digits + 2..] } else { line }
+    if digits > 0 && line[digits..].starts_with(". ") {
+        &line[digits + 2..]
+    } else {
+        line
+    }
 }
 
 fn sentences(text: &str) -> Vec<String> {
-    text.unicode_sentences().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    text.unicode_sentences()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -167,27 +199,59 @@ mod tests {
 
     #[test]
     fn the_operator_sms_answer_wins() {
-        let out = compose("can i send shoes back", Source { text: RETURNS, sms: Some("Returns: 60 days, unused, tags on."), url: None }, 2);
+        let out = compose(
+            "can i send shoes back",
+            Source {
+                text: RETURNS,
+                sms: Some("Returns: 60 days, unused, tags on."),
+                url: None,
+            },
+            2,
+        );
         assert_eq!(out.text, "Returns: 60 days, unused, tags on.");
         assert!(out.used_sms_answer);
     }
 
     #[test]
     fn otherwise_the_most_relevant_sentences_are_kept_in_order() {
-        let out = compose("how many days do i have to return", Source { text: RETURNS, sms: None, url: Some("https://x.example/returns") }, 1);
-        assert!(out.text.starts_with("You can return unused items within 60 days"), "{}", out.text);
+        let out = compose(
+            "how many days do i have to return",
+            Source {
+                text: RETURNS,
+                sms: None,
+                url: Some("https://x.example/returns"),
+            },
+            1,
+        );
+        assert!(
+            out.text
+                .starts_with("You can return unused items within 60 days"),
+            "{}",
+            out.text
+        );
         assert!(segments::count(&out.text).segments <= 1);
         assert!(!out.text.contains("##") && !out.text.contains("]("));
     }
 
     #[test]
     fn the_link_is_added_when_it_fits() {
-        let out = compose("return", Source { text: "Returns are free.", sms: None, url: Some("https://x.example/r") }, 1);
+        let out = compose(
+            "return",
+            Source {
+                text: "Returns are free.",
+                sms: None,
+                url: Some("https://x.example/r"),
+            },
+            1,
+        );
         assert_eq!(out.text, "Returns are free. More: https://x.example/r");
     }
 
     #[test]
     fn markdown_becomes_plain_sentences() {
-        assert_eq!(plain_text("# T\n- **Bold** item\n1. Step one\nSee [here](http://a)."), "Bold item. Step one. See here.");
+        assert_eq!(
+            plain_text("# T\n- **Bold** item\n1. Step one\nSee [here](http://a)."),
+            "Bold item. Step one. See here."
+        );
     }
 }

@@ -25,9 +25,13 @@ pub struct IntentName(String);
 impl IntentName {
     pub fn parse(name: &str) -> Result<Self, String> {
         let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !valid {
-            return Err(format!("intent name {name:?} must be lower-case letters, digits and '_' (e.g. order_status)"));
+            return Err(format!(
+                "intent name {name:?} must be lower-case letters, digits and '_' (e.g. order_status)"
+            ));
         }
         Ok(Self(name.to_string()))
     }
@@ -149,7 +153,10 @@ impl IntentSet {
             path: path.to_path_buf(),
             problems: vec![(0, format!("cannot read: {e}"))],
         })?;
-        Self::parse(&text).map_err(|problems| IntentsError { path: path.to_path_buf(), problems })
+        Self::parse(&text).map_err(|problems| IntentsError {
+            path: path.to_path_buf(),
+            problems,
+        })
     }
 
     /// Parses and validates; `Err` lists `(line, problem)` pairs.
@@ -161,7 +168,8 @@ impl IntentSet {
         })?;
 
         // Keep file order: BTreeMap sorts by name, spans remember where each table was.
-        let mut entries: Vec<(String, Spanned<RawIntent>)> = std::mem::take(&mut raw.intents).into_iter().collect();
+        let mut entries: Vec<(String, Spanned<RawIntent>)> =
+            std::mem::take(&mut raw.intents).into_iter().collect();
         entries.sort_by_key(|(_, raw)| raw.span().start);
 
         let mut problems = Vec::new();
@@ -172,7 +180,10 @@ impl IntentSet {
             let raw = spanned.into_inner();
             let name = match IntentName::parse(&name) {
                 Ok(n) if n.is_out_of_scope() => {
-                    problems.push((line, format!("`{OUT_OF_SCOPE}` is reserved for texts that match no intent")));
+                    problems.push((
+                        line,
+                        format!("`{OUT_OF_SCOPE}` is reserved for texts that match no intent"),
+                    ));
                     continue;
                 }
                 Ok(n) => n,
@@ -187,7 +198,10 @@ impl IntentSet {
             }
             let examples = raw.examples.unwrap_or_default();
             if examples.len() < MIN_EXAMPLES {
-                problems.push((line, format!("intent `{name}` needs at least {MIN_EXAMPLES} `examples`")));
+                problems.push((
+                    line,
+                    format!("intent `{name}` needs at least {MIN_EXAMPLES} `examples`"),
+                ));
             }
             let mut clean = Vec::with_capacity(examples.len());
             for example in examples {
@@ -218,14 +232,20 @@ impl IntentSet {
                 "reply" => match raw.reply.as_deref().map(str::trim) {
                     Some(reply) if !reply.is_empty() => Some(Action::Reply(reply.to_string())),
                     _ => {
-                        problems.push((action_line, format!("intent `{name}` has action \"reply\" but no `reply` text")));
+                        problems.push((
+                            action_line,
+                            format!("intent `{name}` has action \"reply\" but no `reply` text"),
+                        ));
                         None
                     }
                 },
                 "flow" => match raw.flow.as_deref().map(str::trim) {
                     Some(flow) if !flow.is_empty() => Some(Action::Flow(flow.to_string())),
                     _ => {
-                        problems.push((action_line, format!("intent `{name}` has action \"flow\" but no `flow` name")));
+                        problems.push((
+                            action_line,
+                            format!("intent `{name}` has action \"flow\" but no `flow` name"),
+                        ));
                         None
                     }
                 },
@@ -238,17 +258,39 @@ impl IntentSet {
                 }
             };
             if let Some(action) = action {
-                intents.push(Intent { name, description, examples: clean, action, sensitive: raw.sensitive });
+                intents.push(Intent {
+                    name,
+                    description,
+                    examples: clean,
+                    action,
+                    sensitive: raw.sensitive,
+                });
             }
         }
         if intents.is_empty() && problems.is_empty() {
-            problems.push((1, "no intents defined; add at least one [intents.<name>] table".into()));
+            problems.push((
+                1,
+                "no intents defined; add at least one [intents.<name>] table".into(),
+            ));
         }
         let out_of_scope_examples = raw
             .out_of_scope
-            .map(|o| o.examples.into_iter().map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect())
+            .map(|o| {
+                o.examples
+                    .into_iter()
+                    .map(|e| e.trim().to_string())
+                    .filter(|e| !e.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
-        if problems.is_empty() { Ok(IntentSet { intents, out_of_scope_examples }) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(IntentSet {
+                intents,
+                out_of_scope_examples,
+            })
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -279,7 +321,10 @@ examples = ["this is terrible", "worst service ever"]
         let set = IntentSet::parse(GOOD).unwrap();
         let names: Vec<&str> = set.names().map(|n| n.as_str()).collect();
         assert_eq!(names, ["order_status", "greeting", "complaint"]);
-        assert_eq!(set.get("greeting").unwrap().action, Action::Reply("Hi! How can we help?".into()));
+        assert_eq!(
+            set.get("greeting").unwrap().action,
+            Action::Reply("Hi! How can we help?".into())
+        );
         assert!(set.get("complaint").unwrap().sensitive);
         assert_eq!(set.get("order_status").unwrap().action, Action::Answer);
     }
@@ -288,20 +333,40 @@ examples = ["this is terrible", "worst service ever"]
     fn every_problem_is_reported_with_its_line() {
         let text = "[intents.greeting]\ndescription = \"Hello\"\naction = \"reply\"\nexamples = [\"hi\", \"hey\"]\n\n[intents.Bad-Name]\ndescription = \"x\"\nexamples = [\"a\", \"b\"]\n\n[intents.other]\ndescription = \"y\"\nexamples = [\"hi\", \"yo\"]\n";
         let problems = IntentSet::parse(text).unwrap_err();
-        assert!(problems.contains(&(3, "intent `greeting` has action \"reply\" but no `reply` text".into())), "{problems:?}");
-        assert!(problems.iter().any(|(line, msg)| *line == 6 && msg.contains("Bad-Name")), "{problems:?}");
-        assert!(problems.iter().any(|(line, msg)| *line == 12 && msg.contains("also an example of `greeting`")), "{problems:?}");
+        assert!(
+            problems.contains(&(
+                3,
+                "intent `greeting` has action \"reply\" but no `reply` text".into()
+            )),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|(line, msg)| *line == 6 && msg.contains("Bad-Name")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|(line, msg)| *line == 12 && msg.contains("also an example of `greeting`")),
+            "{problems:?}"
+        );
     }
 
     #[test]
     fn a_syntax_error_names_its_line() {
-        let problems = IntentSet::parse("[intents.a]\ndescription = \"x\"\nexamples = [\"a\", \n").unwrap_err();
+        let problems = IntentSet::parse("[intents.a]\ndescription = \"x\"\nexamples = [\"a\", \n")
+            .unwrap_err();
         assert!(problems[0].0 >= 3, "{problems:?}");
     }
 
     #[test]
     fn out_of_scope_is_reserved() {
-        let problems = IntentSet::parse("[intents.out_of_scope]\ndescription = \"x\"\nexamples = [\"a\", \"b\"]\n").unwrap_err();
+        let problems = IntentSet::parse(
+            "[intents.out_of_scope]\ndescription = \"x\"\nexamples = [\"a\", \"b\"]\n",
+        )
+        .unwrap_err();
         assert!(problems[0].1.contains("reserved"));
     }
 }

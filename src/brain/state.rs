@@ -32,7 +32,8 @@ impl ConversationState {
     /// Reads the stored JSON; anything unreadable starts fresh rather than failing the
     /// customer's message.
     pub fn from_json(json: Option<&str>) -> Self {
-        json.and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default()
+        json.and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default()
     }
 
     pub fn to_json(&self) -> String {

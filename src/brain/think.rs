@@ -42,7 +42,11 @@ pub struct BrainSettings {
 
 impl Default for BrainSettings {
     fn default() -> Self {
-        Self { max_segments: 2, strong_retrieval: 0.55, misses_before_escalation: 2 }
+        Self {
+            max_segments: 2,
+            strong_retrieval: 0.55,
+            misses_before_escalation: 2,
+        }
     }
 }
 
@@ -88,7 +92,10 @@ pub struct Retrieved {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Decision {
     /// Answered from the knowledge base.
-    Answer { intent: String, composer: &'static str },
+    Answer {
+        intent: String,
+        composer: &'static str,
+    },
     /// The intent's fixed reply.
     Reply { intent: String },
     /// Asked a clarifying question with numbered options.
@@ -117,12 +124,25 @@ pub struct Brain {
 }
 
 impl Brain {
-    pub fn new(model: IntentModel, knowledge: Option<Arc<Knowledge>>, llm: Option<Arc<LlmClient>>, settings: BrainSettings) -> Self {
-        Self { model: RwLock::new(Arc::new(model)), knowledge, llm, settings }
+    pub fn new(
+        model: IntentModel,
+        knowledge: Option<Arc<Knowledge>>,
+        llm: Option<Arc<LlmClient>>,
+        settings: BrainSettings,
+    ) -> Self {
+        Self {
+            model: RwLock::new(Arc::new(model)),
+            knowledge,
+            llm,
+            settings,
+        }
     }
 
     pub fn model(&self) -> Arc<IntentModel> {
-        self.model.read().map(|m| m.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.model
+            .read()
+            .map(|m| m.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     /// Swaps in newly trained intents (after a live edit of intents.toml).
@@ -152,8 +172,18 @@ impl Brain {
         let action = intent.map(|i| i.action.clone());
         let mut retrieved = Vec::new();
         let outcome = match action {
-            Some(Action::Reply(text)) => Some((Decision::Reply { intent: understanding.intent.to_string() }, Some(text))),
-            Some(Action::Escalate) => Some((Decision::Escalate { reason: format!("intent {}", understanding.intent) }, None)),
+            Some(Action::Reply(text)) => Some((
+                Decision::Reply {
+                    intent: understanding.intent.to_string(),
+                },
+                Some(text),
+            )),
+            Some(Action::Escalate) => Some((
+                Decision::Escalate {
+                    reason: format!("intent {}", understanding.intent),
+                },
+                None,
+            )),
             // Flows arrive with their own issue; until then a flow intent is answered.
             Some(Action::Answer) | Some(Action::Flow(_)) => {
                 // The intent's description names the topic in the operator's words,
@@ -165,8 +195,18 @@ impl Brain {
                 retrieved = describe(&hits);
                 match hits.first() {
                     Some(top) => {
-                        let (text, composer) = self.compose(&question, top, &hits, input, understanding.llm_fallback).await;
-                        text.map(|t| (Decision::Answer { intent: understanding.intent.to_string(), composer }, Some(t)))
+                        let (text, composer) = self
+                            .compose(&question, top, &hits, input, understanding.llm_fallback)
+                            .await;
+                        text.map(|t| {
+                            (
+                                Decision::Answer {
+                                    intent: understanding.intent.to_string(),
+                                    composer,
+                                },
+                                Some(t),
+                            )
+                        })
                     }
                     None => None,
                 }
@@ -177,9 +217,24 @@ impl Brain {
                 match strong {
                     Some(hit) => {
                         retrieved = describe(std::slice::from_ref(&hit));
-                        let (text, composer) =
-                            self.compose(&question, &hit, std::slice::from_ref(&hit), input, understanding.llm_fallback).await;
-                        text.map(|t| (Decision::Answer { intent: understanding.intent.to_string(), composer }, Some(t)))
+                        let (text, composer) = self
+                            .compose(
+                                &question,
+                                &hit,
+                                std::slice::from_ref(&hit),
+                                input,
+                                understanding.llm_fallback,
+                            )
+                            .await;
+                        text.map(|t| {
+                            (
+                                Decision::Answer {
+                                    intent: understanding.intent.to_string(),
+                                    composer,
+                                },
+                                Some(t),
+                            )
+                        })
                     }
                     None => None,
                 }
@@ -204,16 +259,30 @@ impl Brain {
                 if state.misses >= self.settings.misses_before_escalation {
                     state.menu = None;
                     state.misses = 0;
-                    (Decision::Escalate { reason: "not understood twice in a row".into() }, None)
+                    (
+                        Decision::Escalate {
+                            reason: "not understood twice in a row".into(),
+                        },
+                        None,
+                    )
                 } else {
                     let options = clarify_options(&model.set, &understanding);
                     let text = clarifying_question(&options);
-                    state.menu = Some(Menu { options: options.clone(), question: input.text.to_string() });
+                    state.menu = Some(Menu {
+                        options: options.clone(),
+                        question: input.text.to_string(),
+                    });
                     (Decision::Clarify { options }, Some(self.fit(&text)))
                 }
             }
         };
-        Thought { understanding, retrieved, decision, reply, state }
+        Thought {
+            understanding,
+            retrieved,
+            decision,
+            reply,
+            state,
+        }
     }
 
     /// The intent of a text on its own (no conversation around it), exactly as a turn
@@ -222,19 +291,32 @@ impl Brain {
     pub async fn understand_text(&self, text: &str) -> Understanding {
         let model = self.model();
         let state = ConversationState::default();
-        let input = TurnInput { text, history: &[], state: &state, business: "" };
+        let input = TurnInput {
+            text,
+            history: &[],
+            state: &state,
+            business: "",
+        };
         self.understand(&model, &input).await.0
     }
 
     /// Finds the intent, and the question to answer (the text, or the text read with
     /// the menu or previous question it follows up on).
-    async fn understand(&self, model: &IntentModel, input: &TurnInput<'_>) -> (Understanding, String) {
+    async fn understand(
+        &self,
+        model: &IntentModel,
+        input: &TurnInput<'_>,
+    ) -> (Understanding, String) {
         let text = input.text.trim();
         if let Some(menu) = &input.state.menu {
             if let Ok(n) = text.trim_end_matches(['.', ')']).parse::<usize>() {
                 if (1..=menu.options.len()).contains(&n) {
                     if let Ok(intent) = IntentName::parse(&menu.options[n - 1]) {
-                        let description = model.set.get(intent.as_str()).map(|i| i.description.clone()).unwrap_or_default();
+                        let description = model
+                            .set
+                            .get(intent.as_str())
+                            .map(|i| i.description.clone())
+                            .unwrap_or_default();
                         let understanding = Understanding {
                             intent,
                             confidence: 1.0,
@@ -251,11 +333,16 @@ impl Brain {
 
         let mut llm_fallback = false;
         if let Some(llm) = &self.llm {
-            let intents: Vec<(String, String)> =
-                model.set.intents.iter().map(|i| (i.name.to_string(), i.description.clone())).collect();
+            let intents: Vec<(String, String)> = model
+                .set
+                .intents
+                .iter()
+                .map(|i| (i.name.to_string(), i.description.clone()))
+                .collect();
             match llm.classify(text, &intents, input.history).await {
                 Ok(c) => {
-                    let intent = IntentName::parse(&c.intent).unwrap_or_else(|_| IntentName::out_of_scope());
+                    let intent =
+                        IntentName::parse(&c.intent).unwrap_or_else(|_| IntentName::out_of_scope());
                     let understanding = Understanding {
                         confidence: if intent.is_out_of_scope() { 0.0 } else { 0.9 },
                         intent,
@@ -298,8 +385,14 @@ impl Brain {
     }
 
     async fn search(&self, question: &str, mode: SearchMode) -> Vec<Hit> {
-        let Some(knowledge) = &self.knowledge else { return Vec::new() };
-        let mode = if mode != SearchMode::Bm25 && !knowledge.has_dense() { SearchMode::Bm25 } else { mode };
+        let Some(knowledge) = &self.knowledge else {
+            return Vec::new();
+        };
+        let mode = if mode != SearchMode::Bm25 && !knowledge.has_dense() {
+            SearchMode::Bm25
+        } else {
+            mode
+        };
         match knowledge.search(question, 3, mode, &[]).await {
             Ok(hits) => hits,
             Err(e) => {
@@ -316,7 +409,9 @@ impl Brain {
             return None;
         }
         let hits = self.search(question, SearchMode::Dense).await;
-        hits.into_iter().next().filter(|h| h.score >= self.settings.strong_retrieval)
+        hits.into_iter()
+            .next()
+            .filter(|h| h.score >= self.settings.strong_retrieval)
     }
 
     /// Composes with the LLM when configured (falling back on any failure), else
@@ -336,19 +431,44 @@ impl Brain {
             let passages: Vec<Passage> = hits
                 .iter()
                 .map(|h| Passage {
-                    title: h.chunk.title.clone().unwrap_or_else(|| h.chunk.heading_trail()),
-                    text: h.chunk.sms.clone().map(|s| format!("{s}\n\n{}", h.chunk.text)).unwrap_or_else(|| h.chunk.text.clone()),
+                    title: h
+                        .chunk
+                        .title
+                        .clone()
+                        .unwrap_or_else(|| h.chunk.heading_trail()),
+                    text: h
+                        .chunk
+                        .sms
+                        .clone()
+                        .map(|s| format!("{s}\n\n{}", h.chunk.text))
+                        .unwrap_or_else(|| h.chunk.text.clone()),
                     url: h.chunk.url.clone(),
                 })
                 .collect();
-            match llm.answer(question, &passages, input.history, budget_chars, input.business).await {
+            match llm
+                .answer(
+                    question,
+                    &passages,
+                    input.history,
+                    budget_chars,
+                    input.business,
+                )
+                .await
+            {
                 Ok(Some(answer)) => return (Some(answer), "llm"),
                 Ok(None) => return (None, "llm"),
                 Err(e) => tracing::warn!(error = %e, "LLM answer failed; composing locally"),
             }
         }
-        let source = Source { text: &top.chunk.text, sms: top.chunk.sms.as_deref(), url: top.chunk.url.as_deref() };
-        (Some(compose::compose(question, source, self.settings.max_segments).text), "local")
+        let source = Source {
+            text: &top.chunk.text,
+            sms: top.chunk.sms.as_deref(),
+            url: top.chunk.url.as_deref(),
+        };
+        (
+            Some(compose::compose(question, source, self.settings.max_segments).text),
+            "local",
+        )
     }
 
     fn fit(&self, text: &str) -> String {
@@ -373,7 +493,10 @@ const PLAUSIBLE: f32 = 0.05;
 /// The two most likely answerable intents, for a clarifying menu; when nothing is
 /// plausible, the most common topics (order status and returns, when defined).
 fn clarify_options(set: &IntentSet, understanding: &Understanding) -> Vec<String> {
-    let answerable = |name: &str| set.get(name).is_some_and(|i| matches!(i.action, Action::Answer));
+    let answerable = |name: &str| {
+        set.get(name)
+            .is_some_and(|i| matches!(i.action, Action::Answer))
+    };
     let mut options: Vec<String> = understanding
         .candidates
         .iter()
@@ -381,8 +504,15 @@ fn clarify_options(set: &IntentSet, understanding: &Understanding) -> Vec<String
         .map(|(name, _)| name.to_string())
         .take(2)
         .collect();
-    let common = ["order_status", "returns"].into_iter().filter(|n| answerable(n)).map(str::to_string);
-    let fallback = set.intents.iter().filter(|i| matches!(i.action, Action::Answer)).map(|i| i.name.to_string());
+    let common = ["order_status", "returns"]
+        .into_iter()
+        .filter(|n| answerable(n))
+        .map(str::to_string);
+    let fallback = set
+        .intents
+        .iter()
+        .filter(|i| matches!(i.action, Action::Answer))
+        .map(|i| i.name.to_string());
     for name in common.chain(fallback) {
         if options.len() >= 2 {
             break;
@@ -397,10 +527,16 @@ fn clarify_options(set: &IntentSet, understanding: &Understanding) -> Vec<String
 /// "Sorry, I didn't quite get that. Reply 1 for order status, 2 for returns, or AGENT
 /// for a person."
 pub fn clarifying_question(options: &[String]) -> String {
-    let numbered: Vec<String> =
-        options.iter().enumerate().map(|(i, o)| format!("{} for {}", i + 1, o.replace('_', " "))).collect();
+    let numbered: Vec<String> = options
+        .iter()
+        .enumerate()
+        .map(|(i, o)| format!("{} for {}", i + 1, o.replace('_', " ")))
+        .collect();
     if numbered.is_empty() {
         return "Sorry, I didn't quite get that. Could you say it another way, or reply AGENT for a person?".into();
     }
-    format!("Sorry, I didn't quite get that. Reply {}, or AGENT for a person.", numbered.join(", "))
+    format!(
+        "Sorry, I didn't quite get that. Reply {}, or AGENT for a person.",
+        numbered.join(", ")
+    )
 }

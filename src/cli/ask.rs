@@ -16,9 +16,17 @@ use crate::config::Config;
 use crate::engine::preview;
 use crate::sms::PhoneNumber;
 
-pub async fn run(config: &Config, text: &str, from: Option<&str>, json: bool) -> anyhow::Result<()> {
+pub async fn run(
+    config: &Config,
+    text: &str,
+    from: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
     let phone = from
-        .map(|f| PhoneNumber::parse(f).with_context(|| format!("--from {f:?} is not an E.164 phone number")))
+        .map(|f| {
+            PhoneNumber::parse(f)
+                .with_context(|| format!("--from {f:?} is not an E.164 phone number"))
+        })
         .transpose()?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -43,17 +51,28 @@ pub async fn run(config: &Config, text: &str, from: Option<&str>, json: bool) ->
             u.intent,
             u.confidence,
             u.source,
-            if u.llm_fallback { ", LLM failed → local" } else { "" }
+            if u.llm_fallback {
+                ", LLM failed → local"
+            } else {
+                ""
+            }
         );
         if !u.candidates.is_empty() {
-            let c: Vec<String> = u.candidates.iter().map(|(n, p)| format!("{n} {p:.2}")).collect();
+            let c: Vec<String> = u
+                .candidates
+                .iter()
+                .map(|(n, p)| format!("{n} {p:.2}"))
+                .collect();
             println!("           candidates: {}", c.join(", "));
         }
         if let Some(s) = u.sentiment {
             println!("sentiment: {s:.2}");
         }
         for hit in &thought.retrieved {
-            println!("retrieved: {:.3}  {}:{}  {}", hit.score, hit.file, hit.lines, hit.headings);
+            println!(
+                "retrieved: {:.3}  {}:{}  {}",
+                hit.score, hit.file, hit.lines, hit.headings
+            );
         }
         println!("decision:  {}", serde_json::to_string(&thought.decision)?);
     } else {

@@ -25,19 +25,37 @@ use crate::store::{Direction, NewInbound, Received};
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn run(config: &Config, from: &str) -> anyhow::Result<()> {
-    let phone = PhoneNumber::parse(from).with_context(|| format!("--from {from:?} is not an E.164 phone number"))?;
+    let phone = PhoneNumber::parse(from)
+        .with_context(|| format!("--from {from:?} is not an E.164 phone number"))?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let engine = app::open_engine(config, Arc::new(SystemClock), &mut tasks, &shutdown_rx).await?;
-    app::spawn_engine(&mut tasks, &engine, Arc::new(LogProvider::new()), config, &shutdown_rx);
+    app::spawn_engine(
+        &mut tasks,
+        &engine,
+        Arc::new(LogProvider::new()),
+        config,
+        &shutdown_rx,
+    );
 
-    let mut last_seen = engine.store.transcript(phone.as_str(), None).await?.last().map(|e| e.id);
-    println!("Texting {} as {}. Type a message and press Enter; Ctrl-D quits.", engine.policy().business.name, phone.as_str());
+    let mut last_seen = engine
+        .store
+        .transcript(phone.as_str(), None)
+        .await?
+        .last()
+        .map(|e| e.id);
+    println!(
+        "Texting {} as {}. Type a message and press Enter; Ctrl-D quits.",
+        engine.policy().business.name,
+        phone.as_str()
+    );
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {
         print!("you> ");
         std::io::stdout().flush()?;
-        let Some(line) = lines.next_line().await? else { break };
+        let Some(line) = lines.next_line().await? else {
+            break;
+        };
         let count = segments::count(&line);
         let inbound = NewInbound {
             provider_message_id: format!("CHAT{:032x}", rand::random::<u128>()),
@@ -49,12 +67,15 @@ pub async fn run(config: &Config, from: &str) -> anyhow::Result<()> {
             units: count.units,
             received_at: engine.now_ms(),
         };
-        let Received::Queued { message_id, .. } = engine.store.receive_inbound(&inbound).await? else {
+        let Received::Queued { message_id, .. } = engine.store.receive_inbound(&inbound).await?
+        else {
             continue;
         };
         engine.inbound_ready.notify_one();
         if !wait_for_replies(&engine.store, phone.as_str(), message_id).await? {
-            println!("(no answer within {REPLY_TIMEOUT:?}; the text is stored and will be processed)");
+            println!(
+                "(no answer within {REPLY_TIMEOUT:?}; the text is stored and will be processed)"
+            );
         }
         for entry in engine.store.transcript(phone.as_str(), last_seen).await? {
             last_seen = Some(entry.id);
@@ -77,7 +98,11 @@ pub async fn run(config: &Config, from: &str) -> anyhow::Result<()> {
 }
 
 /// Waits until the message was processed and its replies left the outbox.
-async fn wait_for_replies(store: &crate::store::Store, phone: &str, message_id: i64) -> anyhow::Result<bool> {
+async fn wait_for_replies(
+    store: &crate::store::Store,
+    phone: &str,
+    message_id: i64,
+) -> anyhow::Result<bool> {
     let deadline = tokio::time::Instant::now() + REPLY_TIMEOUT;
     while tokio::time::Instant::now() < deadline {
         if store.inbound_processed(message_id).await? && !store.has_pending_outbound(phone).await? {

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::brain::classify::Classifier;
 use crate::brain::classify::baseline::NearestNeighbour;
 use crate::brain::classify::eval::{read_labelled, score};
-use crate::brain::classify::Classifier;
 use crate::brain::intents::IntentSet;
 use crate::brain::think::{Brain, BrainSettings, IntentModel};
 use crate::knowledge::embed::Embedder;
@@ -42,7 +42,15 @@ pub async fn train(
 ) -> anyhow::Result<(IntentSet, Brain)> {
     let set = IntentSet::load_file(intents)?;
     let classifier = Classifier::train(&set, embedder, threshold).await?;
-    let brain = Brain::new(IntentModel { set: set.clone(), classifier }, None, llm, BrainSettings::default());
+    let brain = Brain::new(
+        IntentModel {
+            set: set.clone(),
+            classifier,
+        },
+        None,
+        llm,
+        BrainSettings::default(),
+    );
     Ok((set, brain))
 }
 
@@ -53,10 +61,18 @@ pub async fn run(brain: &Brain, input: impl BufRead, mut output: impl Write) -> 
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: Input = serde_json::from_str(&line)
-            .map_err(|e| anyhow::anyhow!("stdin line {}: expected {{\"text\": \"…\"}}: {e}", index + 1))?;
+        let parsed: Input = serde_json::from_str(&line).map_err(|e| {
+            anyhow::anyhow!(
+                "stdin line {}: expected {{\"text\": \"…\"}}: {e}",
+                index + 1
+            )
+        })?;
         let result = brain.understand_text(&parsed.text).await;
-        let out = Output { text: &parsed.text, intent: result.intent.as_str(), confidence: round3(result.confidence) };
+        let out = Output {
+            text: &parsed.text,
+            intent: result.intent.as_str(),
+            confidence: round3(result.confidence),
+        };
         serde_json::to_writer(&mut output, &out)?;
         output.write_all(b"\n")?;
     }
@@ -65,13 +81,23 @@ pub async fn run(brain: &Brain, input: impl BufRead, mut output: impl Write) -> 
 }
 
 /// Scores the classifier and the baseline on a labelled file and writes a report.
-pub async fn eval(set: &IntentSet, brain: &Brain, file: &Path, mut out: impl Write) -> anyhow::Result<EvalReport> {
+pub async fn eval(
+    set: &IntentSet,
+    brain: &Brain,
+    file: &Path,
+    mut out: impl Write,
+) -> anyhow::Result<EvalReport> {
     let labelled = read_labelled(file)?;
     let mut predicted = Vec::with_capacity(labelled.len());
     for item in &labelled {
         predicted.push(brain.understand_text(&item.text).await.intent.to_string());
     }
-    let ours = score(labelled.iter().zip(&predicted).map(|(l, p)| (l.intent.as_str(), p.as_str())));
+    let ours = score(
+        labelled
+            .iter()
+            .zip(&predicted)
+            .map(|(l, p)| (l.intent.as_str(), p.as_str())),
+    );
 
     // The baseline gets every advantage: its threshold is the best one for this file.
     let baseline = NearestNeighbour::train(set);
@@ -81,21 +107,55 @@ pub async fn eval(set: &IntentSet, brain: &Brain, file: &Path, mut out: impl Wri
         let threshold = step as f32 * 0.05;
         let preds: Vec<String> = nearest
             .iter()
-            .map(|(name, sim)| if *sim < threshold { "out_of_scope".to_string() } else { name.to_string() })
+            .map(|(name, sim)| {
+                if *sim < threshold {
+                    "out_of_scope".to_string()
+                } else {
+                    name.to_string()
+                }
+            })
             .collect();
-        let s = score(labelled.iter().zip(&preds).map(|(l, p)| (l.intent.as_str(), p.as_str())));
+        let s = score(
+            labelled
+                .iter()
+                .zip(&preds)
+                .map(|(l, p)| (l.intent.as_str(), p.as_str())),
+        );
         if s.accuracy > best.1.accuracy {
             best = (threshold, s);
         }
     }
-    writeln!(out, "{} labelled texts from {}", labelled.len(), file.display())?;
+    writeln!(
+        out,
+        "{} labelled texts from {}",
+        labelled.len(),
+        file.display()
+    )?;
     let name = match brain.llm() {
-        Some(llm) => format!("textdesk classifier (LLM {} with local fallback, threshold {:.2})", llm.model(), brain.model().classifier.threshold()),
-        None => format!("textdesk classifier (threshold {:.2})", brain.model().classifier.threshold()),
+        Some(llm) => format!(
+            "textdesk classifier (LLM {} with local fallback, threshold {:.2})",
+            llm.model(),
+            brain.model().classifier.threshold()
+        ),
+        None => format!(
+            "textdesk classifier (threshold {:.2})",
+            brain.model().classifier.threshold()
+        ),
     };
     write!(out, "{}", ours.render(&name, 10))?;
-    write!(out, "{}", best.1.render(&format!("baseline TF-IDF 1-NN (best threshold {:.2})", best.0), 5))?;
-    Ok(EvalReport { ours, baseline: best.1, baseline_threshold: best.0 })
+    write!(
+        out,
+        "{}",
+        best.1.render(
+            &format!("baseline TF-IDF 1-NN (best threshold {:.2})", best.0),
+            5
+        )
+    )?;
+    Ok(EvalReport {
+        ours,
+        baseline: best.1,
+        baseline_threshold: best.0,
+    })
 }
 
 pub struct EvalReport {

@@ -33,13 +33,24 @@ pub enum KnowledgeCommand {
     Eval { file: PathBuf },
 }
 
-pub async fn run(config: &Config, command: KnowledgeCommand, mut out: impl Write) -> anyhow::Result<()> {
+pub async fn run(
+    config: &Config,
+    command: KnowledgeCommand,
+    mut out: impl Write,
+) -> anyhow::Result<()> {
     match command {
         KnowledgeCommand::Check => check(config, out),
-        KnowledgeCommand::Search { query, k, mode, tags } => {
+        KnowledgeCommand::Search {
+            query,
+            k,
+            mode,
+            tags,
+        } => {
             let knowledge = open(config).await?;
             if mode == SearchMode::Hybrid && !knowledge.has_dense() {
-                eprintln!("note: no embedder configured; {mode} search runs on BM25 (run scripts/fetch-model.sh)");
+                eprintln!(
+                    "note: no embedder configured; {mode} search runs on BM25 (run scripts/fetch-model.sh)"
+                );
             }
             let hits = knowledge.search(&query, k, mode, &tags).await?;
             if hits.is_empty() {
@@ -57,8 +68,14 @@ pub async fn run(config: &Config, command: KnowledgeCommand, mut out: impl Write
                     c.line_end,
                     c.heading_trail()
                 )?;
-                let preview: String =
-                    c.text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(160).collect();
+                let preview: String = c
+                    .text
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .take(160)
+                    .collect();
                 writeln!(out, "   {preview}")?;
             }
             Ok(())
@@ -72,7 +89,11 @@ pub async fn run(config: &Config, command: KnowledgeCommand, mut out: impl Write
                 &[SearchMode::Bm25]
             };
             writeln!(out, "{} cases from {}", cases.len(), file.display())?;
-            writeln!(out, "{:<8} {:>9} {:>9} {:>7}", "mode", "recall@1", "recall@3", "MRR")?;
+            writeln!(
+                out,
+                "{:<8} {:>9} {:>9} {:>7}",
+                "mode", "recall@1", "recall@3", "MRR"
+            )?;
             for mode in [SearchMode::Bm25, SearchMode::Dense, SearchMode::Hybrid] {
                 if modes.contains(&mode) {
                     let s = knowledge::eval::evaluate(&knowledge, &cases, mode).await?;
@@ -102,7 +123,13 @@ pub async fn run(config: &Config, command: KnowledgeCommand, mut out: impl Write
 
 fn check(config: &Config, mut out: impl Write) -> anyhow::Result<()> {
     let report = knowledge::check(&config.knowledge_dir)?;
-    writeln!(out, "{}: {} documents, {} chunks", config.knowledge_dir.display(), report.documents, report.chunks)?;
+    writeln!(
+        out,
+        "{}: {} documents, {} chunks",
+        config.knowledge_dir.display(),
+        report.documents,
+        report.chunks
+    )?;
     for error in &report.errors {
         writeln!(out, "error: {}/{error}", config.knowledge_dir.display())?;
     }

@@ -15,7 +15,11 @@ use clap::{Parser, Subcommand};
 use crate::config::LogFormat;
 
 #[derive(Debug, Parser)]
-#[command(name = "textdesk", version, about = "Two-way SMS customer service: bot answers, human handoff, compliance.")]
+#[command(
+    name = "textdesk",
+    version,
+    about = "Two-way SMS customer service: bot answers, human handoff, compliance."
+)]
 pub struct Cli {
     /// Configuration file (default: ./textdesk.toml when present).
     #[arg(long, global = true, env = "TEXTDESK_CONFIG")]

@@ -28,11 +28,24 @@ pub fn run(input: impl BufRead, mut output: impl Write, smart: bool) -> anyhow::
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: Input = serde_json::from_str(&line)
-            .map_err(|e| anyhow::anyhow!("stdin line {}: expected {{\"text\": \"…\"}}: {e}", index + 1))?;
-        let text = if smart { segments::smart_encode(&parsed.text).into_owned() } else { parsed.text };
+        let parsed: Input = serde_json::from_str(&line).map_err(|e| {
+            anyhow::anyhow!(
+                "stdin line {}: expected {{\"text\": \"…\"}}: {e}",
+                index + 1
+            )
+        })?;
+        let text = if smart {
+            segments::smart_encode(&parsed.text).into_owned()
+        } else {
+            parsed.text
+        };
         let count = segments::count(&text);
-        let out = Output { text: &text, encoding: count.encoding.as_str(), segments: count.segments, units: count.units };
+        let out = Output {
+            text: &text,
+            encoding: count.encoding.as_str(),
+            segments: count.segments,
+            units: count.units,
+        };
         serde_json::to_writer(&mut output, &out)?;
         output.write_all(b"\n")?;
     }

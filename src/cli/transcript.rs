@@ -7,8 +7,14 @@ use anyhow::Context;
 use crate::sms::PhoneNumber;
 use crate::store::{Direction, Store};
 
-pub async fn run(store: &Store, phone: &str, json: bool, mut out: impl Write) -> anyhow::Result<()> {
-    let phone = PhoneNumber::parse(phone).with_context(|| format!("{phone:?} is not an E.164 phone number"))?;
+pub async fn run(
+    store: &Store,
+    phone: &str,
+    json: bool,
+    mut out: impl Write,
+) -> anyhow::Result<()> {
+    let phone = PhoneNumber::parse(phone)
+        .with_context(|| format!("{phone:?} is not an E.164 phone number"))?;
     let entries = store.transcript(phone.as_str(), None).await?;
     if json {
         for entry in &entries {
@@ -31,7 +37,8 @@ pub async fn run(store: &Store, phone: &str, json: bool, mut out: impl Write) ->
             "{}  {arrow} {:<8}  {}  [{}, {} seg, {}]",
             e.time,
             e.author.as_str(),
-            e.body.replace('\n', "\n                                     "),
+            e.body
+                .replace('\n', "\n                                     "),
             e.encoding,
             e.segments,
             e.delivery_status

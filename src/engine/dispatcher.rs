@@ -47,7 +47,9 @@ pub async fn run(
             Ok(Some(claim)) => {
                 error_backoff = Duration::from_millis(100);
                 let span = info_span!("outbound", message_id = claim.message_id);
-                deliver(&engine, provider.as_ref(), &settings, claim).instrument(span).await;
+                deliver(&engine, provider.as_ref(), &settings, claim)
+                    .instrument(span)
+                    .await;
             }
             Ok(None) => {
                 tokio::select! {
@@ -68,7 +70,12 @@ pub async fn run(
     }
 }
 
-async fn deliver(engine: &Engine, provider: &dyn Provider, settings: &DispatchSettings, claim: ClaimedOutbound) {
+async fn deliver(
+    engine: &Engine,
+    provider: &dyn Provider,
+    settings: &DispatchSettings,
+    claim: ClaimedOutbound,
+) {
     let result = if claim.consent == Consent::OptedOut && claim.kind == OutboundKind::Reply {
         info!(to = %claim.to, "contact opted out after this reply was queued; not sending");
         DeliveryResult::Canceled
@@ -80,11 +87,18 @@ async fn deliver(engine: &Engine, provider: &dyn Provider, settings: &DispatchSe
         };
         let sent = match tokio::time::timeout(settings.send_timeout, provider.send(&sms)).await {
             Ok(result) => result,
-            Err(_) => Err(SendError::Retryable(format!("no answer within {:?}", settings.send_timeout))),
+            Err(_) => Err(SendError::Retryable(format!(
+                "no answer within {:?}",
+                settings.send_timeout
+            ))),
         };
         classify(engine, settings, &claim, sent).await
     };
-    if let Err(e) = engine.store.finish_outbound(&claim, &result, engine.now_ms()).await {
+    if let Err(e) = engine
+        .store
+        .finish_outbound(&claim, &result, engine.now_ms())
+        .await
+    {
         error!(error = %e, "recording the delivery result failed; the row will be retried after its lease");
     }
 }
@@ -98,12 +112,22 @@ async fn classify(
     match sent {
         Ok(accepted) => {
             info!(to = %claim.to, provider_message_id = %accepted.provider_message_id, "text handed to provider");
-            DeliveryResult::Sent { provider_message_id: accepted.provider_message_id }
+            DeliveryResult::Sent {
+                provider_message_id: accepted.provider_message_id,
+            }
         }
         Err(SendError::Retryable(error)) if (claim.attempts as u32) < settings.max_attempts => {
-            let delay = retry_delay(claim.attempts as u32, settings.base_backoff, settings.max_backoff, &mut rand::rng());
+            let delay = retry_delay(
+                claim.attempts as u32,
+                settings.base_backoff,
+                settings.max_backoff,
+                &mut rand::rng(),
+            );
             warn!(to = %claim.to, attempt = claim.attempts, retry_in = ?delay, %error, "send failed; will retry");
-            DeliveryResult::RetryAt { at: engine.now_ms() + delay.as_millis() as i64, error }
+            DeliveryResult::RetryAt {
+                at: engine.now_ms() + delay.as_millis() as i64,
+                error,
+            }
         }
         Err(SendError::Retryable(error)) => {
             error!(to = %claim.to, attempts = claim.attempts, %error, "giving up on this text");
@@ -112,15 +136,29 @@ async fn classify(
         Err(SendError::Permanent { code, message }) => {
             // Twilio's message text can quote the full phone number: log the code only.
             error!(to = %claim.to, ?code, "provider rejected the text");
-            DeliveryResult::Failed { code, error: message }
+            DeliveryResult::Failed {
+                code,
+                error: message,
+            }
         }
         Err(SendError::RecipientOptedOut) => {
             warn!(to = %claim.to, "carrier reports the recipient opted out; recording it");
-            let change = ConsentChange { to: Consent::OptedOut, source: "carrier", detail: "twilio error 21610".into() };
-            if let Err(e) = engine.store.set_consent(claim.contact_id, &change, engine.now_ms()).await {
+            let change = ConsentChange {
+                to: Consent::OptedOut,
+                source: "carrier",
+                detail: "twilio error 21610".into(),
+            };
+            if let Err(e) = engine
+                .store
+                .set_consent(claim.contact_id, &change, engine.now_ms())
+                .await
+            {
                 error!(error = %e, "could not record the carrier opt-out");
             }
-            DeliveryResult::Failed { code: Some(21610), error: "recipient opted out at the carrier".into() }
+            DeliveryResult::Failed {
+                code: Some(21610),
+                error: "recipient opted out at the carrier".into(),
+            }
         }
     }
 }
@@ -128,7 +166,9 @@ async fn classify(
 /// Exponential backoff with "equal jitter": half the exponential delay is fixed, the
 /// other half random, so retries spread out but never collapse to zero.
 pub fn retry_delay(attempt: u32, base: Duration, max: Duration, rng: &mut impl Rng) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(max);
+    let exp = base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(max);
     let half = exp / 2;
     half + Duration::from_millis(rng.random_range(0..=half.as_millis() as u64))
 }
@@ -144,9 +184,15 @@ mod tests {
         let max = Duration::from_secs(60);
         for _ in 0..100 {
             let first = retry_delay(1, base, max, &mut rng);
-            assert!(first >= Duration::from_secs(1) && first <= Duration::from_secs(2), "{first:?}");
+            assert!(
+                first >= Duration::from_secs(1) && first <= Duration::from_secs(2),
+                "{first:?}"
+            );
             let third = retry_delay(3, base, max, &mut rng);
-            assert!(third >= Duration::from_secs(4) && third <= Duration::from_secs(8), "{third:?}");
+            assert!(
+                third >= Duration::from_secs(4) && third <= Duration::from_secs(8),
+                "{third:?}"
+            );
             let late = retry_delay(20, base, max, &mut rng);
             assert!(late >= Duration::from_secs(30) && late <= max, "{late:?}");
         }

@@ -40,7 +40,11 @@ pub fn check(body: &str, history: &[HistoryEntry], now: i64, limits: &Limits) ->
     if normalized.is_empty() {
         return None;
     }
-    if let Some(last_bot) = history.iter().rev().find(|m| m.direction == Direction::Outbound && m.author == Author::Bot) {
+    if let Some(last_bot) = history
+        .iter()
+        .rev()
+        .find(|m| m.direction == Direction::Outbound && m.author == Author::Bot)
+    {
         if last_bot.created_at >= since && normalize(&last_bot.body) == normalized {
             return Some(Silence::Echo);
         }
@@ -49,14 +53,19 @@ pub fn check(body: &str, history: &[HistoryEntry], now: i64, limits: &Limits) ->
     let answered_before = recent.iter().enumerate().any(|(i, m)| {
         m.direction == Direction::Inbound
             && normalize(&m.body) == normalized
-            && recent[i + 1..].iter().any(|r| r.direction == Direction::Outbound && r.author == Author::Bot)
+            && recent[i + 1..]
+                .iter()
+                .any(|r| r.direction == Direction::Outbound && r.author == Author::Bot)
     });
     answered_before.then_some(Silence::RepeatedText)
 }
 
 /// Lower-cased letters and digits only, so "Thanks!" and "thanks" compare equal.
 fn normalize(text: &str) -> String {
-    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 #[cfg(test)]
@@ -64,9 +73,18 @@ mod tests {
     use super::*;
 
     fn msg(direction: Direction, author: Author, body: &str, at: i64) -> HistoryEntry {
-        HistoryEntry { message_id: at, direction, author, body: body.into(), created_at: at }
+        HistoryEntry {
+            message_id: at,
+            direction,
+            author,
+            body: body.into(),
+            created_at: at,
+        }
     }
-    const LIMITS: Limits = Limits { max_bot_replies: 2, window_ms: 60_000 };
+    const LIMITS: Limits = Limits {
+        max_bot_replies: 2,
+        window_ms: 60_000,
+    };
 
     #[test]
     fn caps_bot_replies_per_window() {
@@ -76,7 +94,10 @@ mod tests {
             msg(Direction::Inbound, Author::Customer, "b", 2_000),
             msg(Direction::Outbound, Author::Bot, "ack", 2_001),
         ];
-        assert_eq!(check("c", &history, 3_000, &LIMITS), Some(Silence::FloodCap));
+        assert_eq!(
+            check("c", &history, 3_000, &LIMITS),
+            Some(Silence::FloodCap)
+        );
         // Once the window has passed, the bot may answer again.
         assert_eq!(check("c", &history, 70_000, &LIMITS), None);
     }
@@ -84,16 +105,32 @@ mod tests {
     #[test]
     fn an_answered_text_repeated_in_the_window_gets_no_second_answer() {
         let history = vec![
-            msg(Direction::Inbound, Author::Customer, "I am away until Monday.", 1_000),
+            msg(
+                Direction::Inbound,
+                Author::Customer,
+                "I am away until Monday.",
+                1_000,
+            ),
             msg(Direction::Outbound, Author::Bot, "Thanks, we got it", 1_001),
         ];
-        assert_eq!(check("I am away until Monday", &history, 2_000, &LIMITS), Some(Silence::RepeatedText));
+        assert_eq!(
+            check("I am away until Monday", &history, 2_000, &LIMITS),
+            Some(Silence::RepeatedText)
+        );
         assert_eq!(check("something new", &history, 2_000, &LIMITS), None);
     }
 
     #[test]
     fn our_own_reply_echoed_back_is_not_answered() {
-        let history = vec![msg(Direction::Outbound, Author::Bot, "Thanks, we got your message.", 1_000)];
-        assert_eq!(check("thanks we got your message", &history, 2_000, &LIMITS), Some(Silence::Echo));
+        let history = vec![msg(
+            Direction::Outbound,
+            Author::Bot,
+            "Thanks, we got your message.",
+            1_000,
+        )];
+        assert_eq!(
+            check("thanks we got your message", &history, 2_000, &LIMITS),
+            Some(Silence::Echo)
+        );
     }
 }

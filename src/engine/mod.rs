@@ -40,7 +40,12 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(store: Store, policy: Policy, brain: Option<Arc<Brain>>, clock: Arc<dyn Clock>) -> Arc<Self> {
+    pub fn new(
+        store: Store,
+        policy: Policy,
+        brain: Option<Arc<Brain>>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             store,
             clock,

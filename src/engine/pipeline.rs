@@ -14,12 +14,13 @@
 use crate::brain::state::ConversationState;
 use crate::brain::think::{Brain, Decision as BrainDecision, Thought, TurnInput};
 use crate::engine::guard::{self, Silence};
-use crate::llm::{Turn, TurnRole};
 use crate::engine::policy::Policy;
+use crate::llm::{Turn, TurnRole};
 use crate::sms::keywords::{self, Keyword};
 use crate::sms::segments;
 use crate::store::{
-    Author, Consent, ConsentChange, Direction, InboundContext, InboundOutcome, NewOutbound, OutboundKind, Understood,
+    Author, Consent, ConsentChange, Direction, InboundContext, InboundOutcome, NewOutbound,
+    OutboundKind, Understood,
 };
 
 /// What the pipeline decided, with the reason kept for logs and tests.
@@ -64,7 +65,11 @@ pub fn decide_without_brain(ctx: &InboundContext, policy: &Policy, now: i64) -> 
                         source: "keyword",
                         detail: keyword_detail(&ctx.body),
                     }),
-                    replies: vec![reply(&texts.opt_out, OutboundKind::Compliance, max_segments)],
+                    replies: vec![reply(
+                        &texts.opt_out,
+                        OutboundKind::Compliance,
+                        max_segments,
+                    )],
                     ..Default::default()
                 },
                 reason: Reason::OptedOut,
@@ -113,7 +118,11 @@ pub fn decide_without_brain(ctx: &InboundContext, policy: &Policy, now: i64) -> 
     if !ctx.media_urls.is_empty() && ctx.body.trim().is_empty() {
         return Some(Decision {
             outcome: InboundOutcome {
-                replies: vec![reply(&texts.media_unsupported, OutboundKind::Reply, max_segments)],
+                replies: vec![reply(
+                    &texts.media_unsupported,
+                    OutboundKind::Reply,
+                    max_segments,
+                )],
                 ..Default::default()
             },
             reason: Reason::Media,
@@ -124,7 +133,12 @@ pub fn decide_without_brain(ctx: &InboundContext, policy: &Policy, now: i64) -> 
 }
 
 /// The whole pipeline for one inbound text.
-pub async fn decide(ctx: &InboundContext, policy: &Policy, brain: Option<&Brain>, now: i64) -> Decision {
+pub async fn decide(
+    ctx: &InboundContext,
+    policy: &Policy,
+    brain: Option<&Brain>,
+    now: i64,
+) -> Decision {
     if let Some(decided) = decide_without_brain(ctx, policy, now) {
         return decided;
     }
@@ -132,7 +146,11 @@ pub async fn decide(ctx: &InboundContext, policy: &Policy, brain: Option<&Brain>
     let Some(brain) = brain else {
         return Decision {
             outcome: InboundOutcome {
-                replies: vec![reply(&policy.texts.acknowledgement, OutboundKind::Reply, max_segments)],
+                replies: vec![reply(
+                    &policy.texts.acknowledgement,
+                    OutboundKind::Reply,
+                    max_segments,
+                )],
                 ..Default::default()
             },
             reason: Reason::Acknowledged,
@@ -142,10 +160,17 @@ pub async fn decide(ctx: &InboundContext, policy: &Policy, brain: Option<&Brain>
     let state = ConversationState::from_json(ctx.state_json.as_deref());
     let history = turns(ctx);
     let thought = brain
-        .think(&TurnInput { text: &ctx.body, history: &history, state: &state, business: &policy.business.name })
+        .think(&TurnInput {
+            text: &ctx.body,
+            history: &history,
+            state: &state,
+            business: &policy.business.name,
+        })
         .await;
     let (text, reason) = match (&thought.decision, &thought.reply) {
-        (BrainDecision::Escalate { .. }, _) | (_, None) => (policy.texts.handoff.clone(), Reason::Escalated),
+        (BrainDecision::Escalate { .. }, _) | (_, None) => {
+            (policy.texts.handoff.clone(), Reason::Escalated)
+        }
         (BrainDecision::Clarify { .. }, Some(text)) => (text.clone(), Reason::Clarified),
         (_, Some(text)) => (text.clone(), Reason::Answered),
     };
@@ -183,7 +208,11 @@ fn turns(ctx: &InboundContext) -> Vec<Turn> {
 }
 
 fn silent(reason: Reason) -> Decision {
-    Decision { outcome: InboundOutcome::default(), reason, thought: None }
+    Decision {
+        outcome: InboundOutcome::default(),
+        reason,
+        thought: None,
+    }
 }
 
 /// The keyword as the customer wrote it, trimmed, for the consent event.

@@ -48,7 +48,10 @@ pub struct Limits {
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     #[error("{path}: cannot read: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -57,7 +60,10 @@ impl Policy {
     /// Loads `policy.toml` from the prompts directory.
     pub fn load(prompts_dir: &Path) -> Result<Self, PolicyError> {
         let path = prompts_dir.join("policy.toml");
-        let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Read { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Read {
+            path: path.clone(),
+            source,
+        })?;
         Self::parse(&text).map_err(|message| PolicyError::Invalid { path, message })
     }
 

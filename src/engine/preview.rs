@@ -35,13 +35,18 @@ pub struct PreviewReply {
 
 /// Runs the pipeline on `text`, from `phone` if given (its consent, history and
 /// conversation state are read, never written).
-pub async fn preview(engine: &Engine, text: &str, phone: Option<&PhoneNumber>) -> Result<Preview, StoreError> {
+pub async fn preview(
+    engine: &Engine,
+    text: &str,
+    phone: Option<&PhoneNumber>,
+) -> Result<Preview, StoreError> {
     let now = engine.now_ms();
     let (consent, history, state_json) = match phone {
         Some(p) => engine.store.preview_context(p.as_str()).await?,
         None => (None, Vec::new(), None),
     };
-    let placeholder = PhoneNumber::parse("+10000000000").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let placeholder =
+        PhoneNumber::parse("+10000000000").map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let ctx = InboundContext {
         message_id: i64::MAX,
         conversation_id: 0,
@@ -72,6 +77,10 @@ pub async fn preview(engine: &Engine, text: &str, phone: Option<&PhoneNumber>) -
         decided_by: format!("{:?}", decision.reason),
         thought: decision.thought,
         replies,
-        consent_change: decision.outcome.consent_change.as_ref().map(|c| c.to.as_str()),
+        consent_change: decision
+            .outcome
+            .consent_change
+            .as_ref()
+            .map(|c| c.to.as_str()),
     })
 }

@@ -45,17 +45,27 @@ pub fn spawn(
 }
 
 fn is_prompt_file(path: &Path) -> bool {
-    matches!(path.file_name().and_then(|n| n.to_str()), Some("policy.toml" | "intents.toml"))
+    matches!(
+        path.file_name().and_then(|n| n.to_str()),
+        Some("policy.toml" | "intents.toml")
+    )
 }
 
 /// Re-reads both files; each one that validates replaces the one in use.
-pub async fn reload(engine: &Engine, prompts_dir: &Path, embedder: Option<Arc<dyn Embedder>>, threshold: f32) {
+pub async fn reload(
+    engine: &Engine,
+    prompts_dir: &Path,
+    embedder: Option<Arc<dyn Embedder>>,
+    threshold: f32,
+) {
     match Policy::load(prompts_dir) {
         Ok(policy) => {
             engine.set_policy(policy);
             tracing::info!("policy.toml reloaded");
         }
-        Err(e) => tracing::error!(error = %e, "policy.toml not reloaded; the last good policy keeps serving"),
+        Err(e) => {
+            tracing::error!(error = %e, "policy.toml not reloaded; the last good policy keeps serving")
+        }
     }
     let Some(brain) = &engine.brain else { return };
     match IntentSet::load(prompts_dir) {
@@ -63,10 +73,17 @@ pub async fn reload(engine: &Engine, prompts_dir: &Path, embedder: Option<Arc<dy
             Ok(classifier) => {
                 let count = set.intents.len();
                 brain.set_model(IntentModel { set, classifier });
-                tracing::info!(intents = count, "intents.toml reloaded and the classifier retrained");
+                tracing::info!(
+                    intents = count,
+                    "intents.toml reloaded and the classifier retrained"
+                );
             }
-            Err(e) => tracing::error!(error = %e, "intents.toml not reloaded: training failed; the last good intents keep serving"),
+            Err(e) => {
+                tracing::error!(error = %e, "intents.toml not reloaded: training failed; the last good intents keep serving")
+            }
         },
-        Err(e) => tracing::error!(error = %e, "intents.toml not reloaded; the last good intents keep serving"),
+        Err(e) => {
+            tracing::error!(error = %e, "intents.toml not reloaded; the last good intents keep serving")
+        }
     }
 }

@@ -28,7 +28,11 @@ pub struct WorkerSettings {
 }
 
 /// Runs one worker until `shutdown` turns true; the message in hand is finished first.
-pub async fn run(engine: Arc<Engine>, settings: WorkerSettings, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    engine: Arc<Engine>,
+    settings: WorkerSettings,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let owner = engine.instance_id.clone();
     let mut error_backoff = Duration::from_millis(100);
     loop {
@@ -36,10 +40,18 @@ pub async fn run(engine: Arc<Engine>, settings: WorkerSettings, mut shutdown: wa
             return;
         }
         let now = engine.now_ms();
-        match engine.store.claim_next_inbound(&owner, now, settings.lease.as_millis() as i64).await {
+        match engine
+            .store
+            .claim_next_inbound(&owner, now, settings.lease.as_millis() as i64)
+            .await
+        {
             Ok(Some(claim)) => {
                 error_backoff = Duration::from_millis(100);
-                let span = info_span!("inbound", conversation_id = claim.conversation_id, message_id = claim.message_id);
+                let span = info_span!(
+                    "inbound",
+                    conversation_id = claim.conversation_id,
+                    message_id = claim.message_id
+                );
                 process(&engine, claim).instrument(span).await;
             }
             Ok(None) => {
@@ -65,8 +77,14 @@ pub async fn run(engine: Arc<Engine>, settings: WorkerSettings, mut shutdown: wa
 /// Processes one claimed message. Errors are recorded on the queue row and retried.
 pub async fn process(engine: &Engine, claim: ClaimedInbound) {
     if claim.attempts > MAX_ATTEMPTS {
-        error!(attempts = claim.attempts, "inbound message failed too often; setting it aside");
-        let _ = engine.store.fail_inbound(&claim, "too many failed attempts", engine.now_ms()).await;
+        error!(
+            attempts = claim.attempts,
+            "inbound message failed too often; setting it aside"
+        );
+        let _ = engine
+            .store
+            .fail_inbound(&claim, "too many failed attempts", engine.now_ms())
+            .await;
         return;
     }
     match try_process(engine, &claim).await {
@@ -82,7 +100,11 @@ pub async fn process(engine: &Engine, claim: ClaimedInbound) {
             let retry_in = 200 * (1_i64 << claim.attempts.clamp(1, 6));
             error!(error = %e, retry_in_ms = retry_in, "processing inbound message failed");
             let now = engine.now_ms();
-            if let Err(e) = engine.store.retry_inbound_later(&claim, &e.to_string(), now + retry_in).await {
+            if let Err(e) = engine
+                .store
+                .retry_inbound_later(&claim, &e.to_string(), now + retry_in)
+                .await
+            {
                 error!(error = %e, "could not record the failure; the lease will expire instead");
             }
         }
@@ -103,6 +125,9 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
         consent_change = decision.outcome.consent_change.as_ref().map(|c| c.to.as_str()),
         "processed inbound text"
     );
-    let ids = engine.store.complete_inbound(claim, &ctx, &decision.outcome, now).await?;
+    let ids = engine
+        .store
+        .complete_inbound(claim, &ctx, &decision.outcome, now)
+        .await?;
     Ok(ids.len())
 }

@@ -58,13 +58,24 @@ fn index_text(title: Option<&str>, headings: &[String], text: &str) -> String {
     if let Some(title) = title {
         context.push(title);
     }
-    context.extend(headings.iter().map(String::as_str).filter(|h| Some(*h) != title));
-    if context.is_empty() { text.to_string() } else { format!("{}\n\n{}", context.join(" > "), text) }
+    context.extend(
+        headings
+            .iter()
+            .map(String::as_str)
+            .filter(|h| Some(*h) != title),
+    );
+    if context.is_empty() {
+        text.to_string()
+    } else {
+        format!("{}\n\n{}", context.join(" > "), text)
+    }
 }
 
 /// Counts o200k_base tokens.
 pub fn count_tokens(text: &str) -> usize {
-    tiktoken_rs::o200k_base_singleton().encode_ordinary(text).len()
+    tiktoken_rs::o200k_base_singleton()
+        .encode_ordinary(text)
+        .len()
 }
 
 /// Splits `doc` into chunks of at most `budget` tokens (a single word longer than the
@@ -83,7 +94,9 @@ pub fn chunk_document(doc: &Document, budget: usize) -> Vec<Chunk> {
         .enumerate()
         .map(|(ordinal, (headings, range))| {
             let text = doc.body[range.clone()].to_string();
-            let hash = hex(&Sha256::digest(index_text(doc.meta.title.as_deref(), &headings, &text).as_bytes()));
+            let hash = hex(&Sha256::digest(
+                index_text(doc.meta.title.as_deref(), &headings, &text).as_bytes(),
+            ));
             Chunk {
                 file: doc.file.clone(),
                 ordinal,
@@ -111,9 +124,14 @@ struct Section {
 }
 
 fn sections(body: &str) -> Vec<Section> {
-    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let mut trail: Vec<(u8, String)> = Vec::new();
-    let mut sections = vec![Section { headings: Vec::new(), blocks: Vec::new(), has_content: false }];
+    let mut sections = vec![Section {
+        headings: Vec::new(),
+        blocks: Vec::new(),
+        has_content: false,
+    }];
     let mut depth = 0usize;
     let mut heading: Option<(u8, String)> = None;
     for (event, range) in Parser::new_ext(body, options).into_offset_iter() {
@@ -183,7 +201,9 @@ fn split_section(body: &str, blocks: &[Range<usize>], budget: usize) -> Vec<Rang
     let mut current: Option<Range<usize>> = None;
     for unit in units {
         current = match current {
-            Some(open) if count_tokens(&body[open.start..unit.end]) <= budget => Some(open.start..unit.end),
+            Some(open) if count_tokens(&body[open.start..unit.end]) <= budget => {
+                Some(open.start..unit.end)
+            }
             Some(open) => {
                 out.push(open);
                 Some(unit)
@@ -214,7 +234,9 @@ fn split_oversized(body: &str, block: Range<usize>, budget: usize) -> Vec<Range<
     let mut out: Vec<Range<usize>> = Vec::new();
     for unit in units {
         match out.last_mut() {
-            Some(last) if count_tokens(&body[last.start..unit.end]) <= budget => last.end = unit.end,
+            Some(last) if count_tokens(&body[last.start..unit.end]) <= budget => {
+                last.end = unit.end
+            }
             _ => out.push(unit),
         }
     }
@@ -226,11 +248,14 @@ fn split_words(body: &str, line: Range<usize>, budget: usize) -> Vec<Range<usize
     let text = &body[line.clone()];
     let mut start = None::<usize>;
     let mut end = 0usize;
-    for (index, word) in text.split_inclusive(char::is_whitespace).scan(0usize, |pos, w| {
-        let at = *pos;
-        *pos += w.len();
-        Some((at, w))
-    }) {
+    for (index, word) in text
+        .split_inclusive(char::is_whitespace)
+        .scan(0usize, |pos, w| {
+            let at = *pos;
+            *pos += w.len();
+            Some((at, w))
+        })
+    {
         let word_end = index + word.len();
         match start {
             Some(s) if count_tokens(&text[s..word_end]) > budget => {
@@ -245,7 +270,10 @@ fn split_words(body: &str, line: Range<usize>, budget: usize) -> Vec<Range<usize
     if let Some(s) = start {
         out.push(line.start + s..line.start + end);
     }
-    out.into_iter().map(|r| trim_range(body, r)).filter(|r| !r.is_empty()).collect()
+    out.into_iter()
+        .map(|r| trim_range(body, r))
+        .filter(|r| !r.is_empty())
+        .collect()
 }
 
 /// Shrinks `range` to exclude leading and trailing whitespace.
@@ -253,7 +281,11 @@ fn trim_range(body: &str, range: Range<usize>) -> Range<usize> {
     let text = &body[range.clone()];
     let start = range.start + (text.len() - text.trim_start().len());
     let end = range.end - (text.len() - text.trim_end().len());
-    if start >= end { start..start } else { start..end }
+    if start >= end {
+        start..start
+    } else {
+        start..end
+    }
 }
 
 /// Byte offset → 1-based line in the file.
@@ -264,7 +296,9 @@ struct LineIndex {
 
 impl LineIndex {
     fn new(body: &str, offset: usize) -> Self {
-        let starts = std::iter::once(0).chain(body.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        let starts = std::iter::once(0)
+            .chain(body.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         Self { starts, offset }
     }
 
@@ -290,8 +324,10 @@ mod tests {
     fn sections_carry_their_heading_trail_and_file_lines() {
         let text = "---\ntitle: Returns\nsms: Reply RETURN.\n---\n# Returns\n\nWe take returns.\n\n## How to return\n\nPack it.\nShip it.\n\n### Labels\n\nPrint the label.\n\n## Refunds\n\nFive days.\n";
         let c = chunks(text, 350);
-        let summary: Vec<(String, usize, usize)> =
-            c.iter().map(|c| (c.heading_trail(), c.line_start, c.line_end)).collect();
+        let summary: Vec<(String, usize, usize)> = c
+            .iter()
+            .map(|c| (c.heading_trail(), c.line_start, c.line_end))
+            .collect();
         assert_eq!(
             summary,
             vec![
@@ -302,8 +338,14 @@ mod tests {
             ]
         );
         assert!(c[1].text.starts_with("## How to return"));
-        assert!(c.iter().all(|c| c.sms.as_deref() == Some("Reply RETURN.")), "sms travels with every chunk");
-        assert_eq!(c.iter().map(|c| c.ordinal).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        assert!(
+            c.iter().all(|c| c.sms.as_deref() == Some("Reply RETURN.")),
+            "sms travels with every chunk"
+        );
+        assert_eq!(
+            c.iter().map(|c| c.ordinal).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
     }
 
     #[test]
@@ -323,12 +365,18 @@ mod tests {
 
     #[test]
     fn a_long_section_is_split_on_paragraphs_under_the_budget() {
-        let paragraph = "Refunds are issued to the original payment method within five business days. ".repeat(6);
+        let paragraph =
+            "Refunds are issued to the original payment method within five business days. "
+                .repeat(6);
         let text = format!("# Refunds\n\n{paragraph}\n\n{paragraph}\n\n{paragraph}\n");
         let c = chunks(&text, 120);
         assert!(c.len() >= 3, "{} chunks", c.len());
         for chunk in &c {
-            assert!(count_tokens(&chunk.text) <= 120, "{} tokens", count_tokens(&chunk.text));
+            assert!(
+                count_tokens(&chunk.text) <= 120,
+                "{} tokens",
+                count_tokens(&chunk.text)
+            );
             assert_eq!(chunk.heading_trail(), "Refunds");
         }
         // Paragraph boundaries: each later chunk starts on its own paragraph line.
@@ -351,7 +399,10 @@ mod tests {
         let a = chunks("# A\n\nBody.\n", 350);
         let b = chunks("\n\n# A\n\nBody.\n", 350);
         let c = chunks("# A\n\nBody!\n", 350);
-        assert_eq!(a[0].hash, b[0].hash, "moving a chunk does not change its hash");
+        assert_eq!(
+            a[0].hash, b[0].hash,
+            "moving a chunk does not change its hash"
+        );
         assert_ne!(a[0].line_start, b[0].line_start);
         assert_ne!(a[0].hash, c[0].hash);
     }

@@ -55,7 +55,11 @@ impl std::error::Error for FileError {}
 
 /// Parses the text of `file` (relative path, used in errors and chunks).
 pub fn parse(file: &str, text: &str) -> Result<Document, FileError> {
-    let error = |line: Option<usize>, message: String| FileError { file: file.to_string(), line, message };
+    let error = |line: Option<usize>, message: String| FileError {
+        file: file.to_string(),
+        line,
+        message,
+    };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
 
     let mut lines = text.split_inclusive('\n');
@@ -82,7 +86,8 @@ pub fn parse(file: &str, text: &str) -> Result<Document, FileError> {
     let Some((yaml_end, body_start, closing_line)) = closing else {
         return Err(error(
             Some(1),
-            "front matter opened with `---` on line 1 is never closed; add a `---` line after it".into(),
+            "front matter opened with `---` on line 1 is never closed; add a `---` line after it"
+                .into(),
         ));
     };
     let yaml_start = text.split_inclusive('\n').next().map_or(0, str::len);
@@ -94,10 +99,18 @@ pub fn parse(file: &str, text: &str) -> Result<Document, FileError> {
         serde_yaml_ng::from_str::<FrontMatter>(yaml).map_err(|e| {
             // The YAML starts on line 2 of the file.
             let line = e.location().map(|l| l.line() + 1);
-            error(line.or(Some(1)), format!("front matter: {}", strip_location(&e.to_string())))
+            error(
+                line.or(Some(1)),
+                format!("front matter: {}", strip_location(&e.to_string())),
+            )
         })?
     };
-    Ok(Document { file: file.to_string(), meta, body: text[body_start..].to_string(), body_line_offset: closing_line })
+    Ok(Document {
+        file: file.to_string(),
+        meta,
+        body: text[body_start..].to_string(),
+        body_line_offset: closing_line,
+    })
 }
 
 /// serde_yaml_ng appends "at line L column C" (relative to the YAML, not the file);
@@ -160,12 +173,18 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<String>> {
 
 /// Whether `path` is a knowledge file by its name (`*.md`, not `README.md`).
 pub fn is_knowledge_file(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
     name.ends_with(".md") && !name.eq_ignore_ascii_case("README.md") && !name.starts_with('.')
 }
 
 fn relative_name(relative: &Path) -> String {
-    relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]
@@ -196,7 +215,11 @@ mod tests {
     #[test]
     fn a_yaml_error_names_the_file_line() {
         // Line 1 `---`, line 2 title, line 3 the broken list.
-        let err = parse("shipping.md", "---\ntitle: Shipping\ntags: [a, b\nurl: x\n---\nbody\n").unwrap_err();
+        let err = parse(
+            "shipping.md",
+            "---\ntitle: Shipping\ntags: [a, b\nurl: x\n---\nbody\n",
+        )
+        .unwrap_err();
         assert_eq!(err.file, "shipping.md");
         assert!(matches!(err.line, Some(3..=4)), "{err}");
         assert!(err.to_string().starts_with("shipping.md:"), "{err}");
@@ -228,7 +251,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("billing")).unwrap();
         std::fs::create_dir_all(dir.path().join(".git")).unwrap();
-        for f in ["README.md", "a.md", "billing/b.md", "billing/notes.txt", ".git/x.md", ".hidden.md"] {
+        for f in [
+            "README.md",
+            "a.md",
+            "billing/b.md",
+            "billing/notes.txt",
+            ".git/x.md",
+            ".hidden.md",
+        ] {
             std::fs::write(dir.path().join(f), "x").unwrap();
         }
         assert_eq!(discover(dir.path()).unwrap(), vec!["a.md", "billing/b.md"]);

@@ -29,8 +29,10 @@ pub struct EvalScore {
 
 /// Reads the cases; a bad line is an error naming its number.
 pub fn read_cases(path: &Path) -> Result<Vec<EvalCase>, KnowledgeError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| KnowledgeError::Io { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| KnowledgeError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
@@ -68,7 +70,11 @@ pub async fn evaluate(
                 files.push(&hit.chunk.file);
             }
         }
-        if let Some(rank) = files.iter().take(DEPTH).position(|f| same_file(f, &case.expected)) {
+        if let Some(rank) = files
+            .iter()
+            .take(DEPTH)
+            .position(|f| same_file(f, &case.expected))
+        {
             at_1 += usize::from(rank == 0);
             at_3 += usize::from(rank < 3);
             reciprocal += 1.0 / (rank as f64 + 1.0);
@@ -91,7 +97,10 @@ mod tests {
     #[test]
     fn expected_paths_may_include_the_knowledge_dir() {
         assert!(same_file("returns.md", "knowledge/returns.md"));
-        assert!(same_file("billing/refunds.md", "./knowledge/billing/refunds.md"));
+        assert!(same_file(
+            "billing/refunds.md",
+            "./knowledge/billing/refunds.md"
+        ));
         assert!(same_file("returns.md", "returns.md"));
         assert!(!same_file("returns.md", "knowledge/other-returns.md"));
     }

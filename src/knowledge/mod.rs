@@ -46,7 +46,10 @@ pub struct KnowledgeDirs {
 
 impl KnowledgeDirs {
     pub fn from_config(config: &Config) -> Self {
-        KnowledgeDirs { knowledge_dir: config.knowledge_dir.clone(), data_dir: config.data_dir.clone() }
+        KnowledgeDirs {
+            knowledge_dir: config.knowledge_dir.clone(),
+            data_dir: config.data_dir.clone(),
+        }
     }
 }
 
@@ -60,10 +63,15 @@ pub fn embedder_from_config(config: &Config) -> Option<Arc<dyn Embedder>> {
     use crate::config::EmbeddingsProvider;
     use embed::{CachedEmbedder, LocalEmbedder, OpenAiEmbedder};
     let settings = &config.embeddings;
-    let cache_dir = settings.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("embeddings"));
+    let cache_dir = settings
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("embeddings"));
     let result: Result<Arc<dyn Embedder>, EmbedError> = match settings.provider {
         EmbeddingsProvider::None => {
-            tracing::info!("dense embeddings are off (embeddings.provider = \"none\"); search uses BM25 only");
+            tracing::info!(
+                "dense embeddings are off (embeddings.provider = \"none\"); search uses BM25 only"
+            );
             return None;
         }
         EmbeddingsProvider::Local => {
@@ -79,7 +87,12 @@ pub fn embedder_from_config(config: &Config) -> Option<Arc<dyn Embedder>> {
                 .map(|e| Arc::new(e) as Arc<dyn Embedder>)
         }
         EmbeddingsProvider::Openai => {
-            let Some(base_url) = config.llm.base_url.clone().or_else(|| Some("https://api.openai.com/v1".to_string())) else {
+            let Some(base_url) = config
+                .llm
+                .base_url
+                .clone()
+                .or_else(|| Some("https://api.openai.com/v1".to_string()))
+            else {
                 return None;
             };
             OpenAiEmbedder::new(
@@ -112,7 +125,10 @@ pub enum KnowledgeError {
     #[error(transparent)]
     Embedding(#[from] EmbedError),
     #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("dense search needs an embedder; run scripts/fetch-model.sh, or use --mode bm25")]
     DenseUnavailable,
     #[error("cannot watch {path}: {reason}")]
@@ -155,7 +171,11 @@ pub struct CheckReport {
 /// runs while `textdesk serve` holds the index.
 pub fn check(knowledge_dir: &Path) -> Result<CheckReport, KnowledgeError> {
     let scan = sync::scan(knowledge_dir, chunk::DEFAULT_TOKEN_BUDGET)?;
-    Ok(CheckReport { documents: scan.files.len(), chunks: scan.chunk_count(), errors: scan.errors })
+    Ok(CheckReport {
+        documents: scan.files.len(),
+        chunks: scan.chunk_count(),
+        errors: scan.errors,
+    })
 }
 
 #[derive(Default)]
@@ -180,7 +200,9 @@ pub struct Knowledge {
 
 impl std::fmt::Debug for Knowledge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Knowledge").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Knowledge")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -188,10 +210,15 @@ impl Knowledge {
     /// Opens the qdrant-edge index under `<data_dir>/qdrant/` (creating it, or
     /// rebuilding it when the embedder changed). Call [`Knowledge::reindex`] to bring it
     /// in line with the files.
-    pub async fn open(dirs: &KnowledgeDirs, embedder: Option<Arc<dyn Embedder>>) -> Result<Arc<Self>, KnowledgeError> {
+    pub async fn open(
+        dirs: &KnowledgeDirs,
+        embedder: Option<Arc<dyn Embedder>>,
+    ) -> Result<Arc<Self>, KnowledgeError> {
         let root = index::edge::default_root(&dirs.data_dir);
-        let dense =
-            embedder.as_ref().map(|e| DenseSpec { model_id: e.model_id().to_string(), dimensions: e.dimensions() });
+        let dense = embedder.as_ref().map(|e| DenseSpec {
+            model_id: e.model_id().to_string(),
+            dimensions: e.dimensions(),
+        });
         let index = tokio::task::spawn_blocking(move || EdgeIndex::open(&root, dense))
             .await
             .map_err(|e| KnowledgeError::Other(format!("opening the index failed: {e}")))??;
@@ -204,7 +231,12 @@ impl Knowledge {
         index: Arc<dyn KnowledgeIndex>,
         embedder: Option<Arc<dyn Embedder>>,
     ) -> Result<Arc<Self>, KnowledgeError> {
-        let stored = index.stored().await?.into_iter().map(|p| (p.id, p)).collect();
+        let stored = index
+            .stored()
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
         let bm25 = Bm25::new().map_err(KnowledgeError::Other)?;
         Ok(Arc::new(Knowledge {
             dir: knowledge_dir,
@@ -212,7 +244,10 @@ impl Knowledge {
             embedder,
             bm25,
             token_budget: chunk::DEFAULT_TOKEN_BUDGET,
-            state: Mutex::new(State { stored, ..State::default() }),
+            state: Mutex::new(State {
+                stored,
+                ..State::default()
+            }),
             sync_lock: tokio::sync::Mutex::new(()),
         }))
     }
@@ -228,11 +263,19 @@ impl Knowledge {
         let (dir, budget) = (self.dir.clone(), self.token_budget);
         let scan = tokio::task::spawn_blocking(move || sync::scan(&dir, budget))
             .await
-            .map_err(|e| KnowledgeError::Other(format!("scanning the knowledge files failed: {e}")))??;
+            .map_err(|e| {
+                KnowledgeError::Other(format!("scanning the knowledge files failed: {e}"))
+            })??;
         let stored = self.lock_state().stored.clone();
         let plan = sync::plan(&scan, &stored);
         let unchanged = plan.unchanged;
-        let applied = sync::apply(plan, self.index.as_ref(), &self.bm25, self.embedder.as_ref()).await;
+        let applied = sync::apply(
+            plan,
+            self.index.as_ref(),
+            &self.bm25,
+            self.embedder.as_ref(),
+        )
+        .await;
         let (embedded, batch) = match applied {
             Ok(done) => done,
             Err(e) => {
@@ -258,11 +301,17 @@ impl Knowledge {
         for id in &batch.deletes {
             state.stored.remove(id);
         }
-        for (id, payload) in
-            batch.upserts.iter().map(|p| (p.id, &p.payload)).chain(batch.payload_updates.iter().map(|(id, p)| (*id, p)))
+        for (id, payload) in batch
+            .upserts
+            .iter()
+            .map(|p| (p.id, &p.payload))
+            .chain(batch.payload_updates.iter().map(|(id, p)| (*id, p)))
         {
-            let point =
-                StoredPoint { id, file: payload.chunk.file.clone(), payload_hash: payload.payload_hash.clone() };
+            let point = StoredPoint {
+                id,
+                file: payload.chunk.file.clone(),
+                payload_hash: payload.payload_hash.clone(),
+            };
             state.stored.insert(id, point);
         }
         for error in scan.errors.iter().filter(|e| !state.errors.contains(e)) {
@@ -292,10 +341,22 @@ impl Knowledge {
             (SearchMode::Dense, None) => return Err(KnowledgeError::DenseUnavailable),
             (_, Some(embedder)) => Some(embedder.embed_query(query).await?),
         };
-        let plan = QueryPlan::build(mode, self.bm25.query(query), dense, k.clamp(1, 100), tags.to_vec())
-            .ok_or(KnowledgeError::DenseUnavailable)?;
+        let plan = QueryPlan::build(
+            mode,
+            self.bm25.query(query),
+            dense,
+            k.clamp(1, 100),
+            tags.to_vec(),
+        )
+        .ok_or(KnowledgeError::DenseUnavailable)?;
         let found = self.index.query(plan).await?;
-        Ok(found.into_iter().map(|s| Hit { chunk: s.chunk, score: s.score }).collect())
+        Ok(found
+            .into_iter()
+            .map(|s| Hit {
+                chunk: s.chunk,
+                score: s.score,
+            })
+            .collect())
     }
 
     pub fn status(&self) -> KnowledgeStatus {
@@ -327,6 +388,8 @@ impl Knowledge {
     fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the mirror half-written (each
         // update is a few map operations), so a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -47,8 +47,10 @@ impl Scan {
 
 /// Reads, parses and chunks every knowledge file under `root`. Blocking.
 pub fn scan(root: &Path, token_budget: usize) -> Result<Scan, KnowledgeError> {
-    let names =
-        document::discover(root).map_err(|source| KnowledgeError::Io { path: root.display().to_string(), source })?;
+    let names = document::discover(root).map_err(|source| KnowledgeError::Io {
+        path: root.display().to_string(),
+        source,
+    })?;
     let mut scan = Scan::default();
     for name in names {
         scan.present.insert(name.clone());
@@ -83,7 +85,9 @@ pub fn plan(scan: &Scan, stored: &HashMap<u64, StoredPoint>) -> Plan {
             let payload = ChunkPayload::new(chunk.clone());
             match stored.get(&id) {
                 None => plan.inserts.push((id, payload)),
-                Some(old) if old.payload_hash != payload.payload_hash => plan.payload_updates.push((id, payload)),
+                Some(old) if old.payload_hash != payload.payload_hash => {
+                    plan.payload_updates.push((id, payload))
+                }
                 Some(_) => plan.unchanged += 1,
             }
         }
@@ -127,15 +131,21 @@ pub async fn apply(
     let mut dense: Vec<Option<Vec<f32>>> = vec![None; plan.inserts.len()];
     let mut embedded = 0;
     if let Some(embedder) = embedder {
-        let texts: Vec<String> = plan.inserts.iter().map(|(_, p)| p.chunk.index_text()).collect();
+        let texts: Vec<String> = plan
+            .inserts
+            .iter()
+            .map(|(_, p)| p.chunk.index_text())
+            .collect();
         for (batch_index, batch) in texts.chunks(EMBED_BATCH).enumerate() {
             let vectors = embedder.embed(batch).await?;
             if vectors.len() != batch.len() {
-                return Err(KnowledgeError::Embedding(super::embed::EmbedError::Inference(format!(
-                    "the embedder returned {} vectors for {} texts",
-                    vectors.len(),
-                    batch.len()
-                ))));
+                return Err(KnowledgeError::Embedding(
+                    super::embed::EmbedError::Inference(format!(
+                        "the embedder returned {} vectors for {} texts",
+                        vectors.len(),
+                        batch.len()
+                    )),
+                ));
             }
             for (offset, vector) in vectors.into_iter().enumerate() {
                 dense[batch_index * EMBED_BATCH + offset] = Some(vector);
@@ -154,7 +164,11 @@ pub async fn apply(
             payload,
         })
         .collect();
-    let batch = WriteBatch { deletes: plan.deletes, upserts, payload_updates: plan.payload_updates };
+    let batch = WriteBatch {
+        deletes: plan.deletes,
+        upserts,
+        payload_updates: plan.payload_updates,
+    };
     index.apply(batch.clone()).await?;
     Ok((embedded, batch))
 }
@@ -168,7 +182,9 @@ mod tests {
         for (name, text) in files {
             scan.present.insert(name.to_string());
             match document::parse(name, text) {
-                Ok(doc) => scan.files.push((name.to_string(), chunk_document(&doc, 350))),
+                Ok(doc) => scan
+                    .files
+                    .push((name.to_string(), chunk_document(&doc, 350))),
                 Err(e) => scan.errors.push(e),
             }
         }
@@ -180,17 +196,29 @@ mod tests {
         p.inserts
             .into_iter()
             .map(|(id, payload)| {
-                (id, StoredPoint { id, file: payload.chunk.file.clone(), payload_hash: payload.payload_hash })
+                (
+                    id,
+                    StoredPoint {
+                        id,
+                        file: payload.chunk.file.clone(),
+                        payload_hash: payload.payload_hash,
+                    },
+                )
             })
             .collect()
     }
 
     #[test]
     fn an_edit_touches_only_the_edited_chunk_and_moves_the_rest() {
-        let before = scan_of(&[("a.md", "# One\n\nFirst.\n\n# Two\n\nSecond.\n"), ("b.md", "# B\n\nBee.\n")]);
+        let before = scan_of(&[
+            ("a.md", "# One\n\nFirst.\n\n# Two\n\nSecond.\n"),
+            ("b.md", "# B\n\nBee.\n"),
+        ]);
         let stored = stored_after(&before);
-        let after =
-            scan_of(&[("a.md", "# One\n\nFirst, longer\nnow.\n\n# Two\n\nSecond.\n"), ("b.md", "# B\n\nBee.\n")]);
+        let after = scan_of(&[
+            ("a.md", "# One\n\nFirst, longer\nnow.\n\n# Two\n\nSecond.\n"),
+            ("b.md", "# B\n\nBee.\n"),
+        ]);
         let p = plan(&after, &stored);
         assert_eq!(p.inserts.len(), 1, "the edited section");
         assert_eq!(p.deletes.len(), 1, "its old version");

@@ -12,10 +12,16 @@ use super::document::is_knowledge_file;
 use super::{Knowledge, KnowledgeError};
 use crate::watch::FolderWatch;
 
-pub fn spawn(knowledge: Arc<Knowledge>, mut shutdown: watch::Receiver<bool>) -> Result<JoinHandle<()>, KnowledgeError> {
+pub fn spawn(
+    knowledge: Arc<Knowledge>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, KnowledgeError> {
     let dir = knowledge.knowledge_dir().to_path_buf();
-    let mut folder = FolderWatch::start(&dir, true, is_relevant)
-        .map_err(|e| KnowledgeError::Watch { path: dir.display().to_string(), reason: e.to_string() })?;
+    let mut folder =
+        FolderWatch::start(&dir, true, is_relevant).map_err(|e| KnowledgeError::Watch {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
     tracing::info!(dir = %dir.display(), "watching knowledge files for changes");
 
     Ok(tokio::spawn(async move {
@@ -29,7 +35,8 @@ pub fn spawn(knowledge: Arc<Knowledge>, mut shutdown: watch::Receiver<bool>) -> 
             }
             match knowledge.reindex().await {
                 Ok(report)
-                    if report.written + report.deleted + report.payload_updated == 0 && report.errors.is_empty() =>
+                    if report.written + report.deleted + report.payload_updated == 0
+                        && report.errors.is_empty() =>
                 {
                     tracing::debug!("knowledge files changed; index already up to date")
                 }
@@ -42,7 +49,9 @@ pub fn spawn(knowledge: Arc<Knowledge>, mut shutdown: watch::Receiver<bool>) -> 
                     errors = report.errors.len(),
                     "knowledge re-indexed"
                 ),
-                Err(error) => tracing::error!(%error, "knowledge re-index failed; the previous index keeps serving"),
+                Err(error) => {
+                    tracing::error!(%error, "knowledge re-index failed; the previous index keeps serving")
+                }
             }
         }
     }))

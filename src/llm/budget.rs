@@ -29,7 +29,11 @@ pub fn take_within<'a, T>(items: &'a [T], budget: usize, text_of: impl Fn(&T) ->
 }
 
 /// Keeps the most recent items (from the back) within `budget` tokens, in order.
-pub fn take_recent_within<'a, T>(items: &'a [T], budget: usize, text_of: impl Fn(&T) -> &str) -> &'a [T] {
+pub fn take_recent_within<'a, T>(
+    items: &'a [T],
+    budget: usize,
+    text_of: impl Fn(&T) -> &str,
+) -> &'a [T] {
     let mut used = 0;
     for (i, item) in items.iter().enumerate().rev() {
         used += count_tokens(text_of(item));
@@ -52,7 +56,11 @@ mod tests {
 
     #[test]
     fn budgets_keep_the_front_or_the_back() {
-        let items = vec!["one two three".to_string(), "four five six".to_string(), "seven eight nine".to_string()];
+        let items = vec![
+            "one two three".to_string(),
+            "four five six".to_string(),
+            "seven eight nine".to_string(),
+        ];
         let per = count_tokens(&items[0]);
         assert_eq!(take_within(&items, per * 2, |s| s).len(), 2);
         assert_eq!(take_recent_within(&items, per * 2, |s| s), &items[1..]);

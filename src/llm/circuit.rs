@@ -19,7 +19,11 @@ struct State {
 
 impl CircuitBreaker {
     pub fn new(failure_limit: u32, open_for_ms: i64) -> Self {
-        Self { failure_limit: failure_limit.max(1), open_for_ms, state: Mutex::new(State::default()) }
+        Self {
+            failure_limit: failure_limit.max(1),
+            open_for_ms,
+            state: Mutex::new(State::default()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -20,8 +20,8 @@ use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
-    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
-    CreateChatCompletionRequest, ResponseFormat,
+    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestUserMessage, CreateChatCompletionRequest, ResponseFormat,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,11 +30,13 @@ use super::budget::{count_tokens, take_recent_within, take_within};
 use super::circuit::CircuitBreaker;
 use super::config::LlmSettings;
 use super::prompts::{
-    AnswerVars, ClassifyVars, IntentVar, NO_ANSWER, PassageVar, Prompt, PromptTemplates, SummarizeVars, TurnVar,
-    fence_safe,
+    AnswerVars, ClassifyVars, IntentVar, NO_ANSWER, PassageVar, Prompt, PromptTemplates,
+    SummarizeVars, TurnVar, fence_safe,
 };
 use super::redact::redact;
-use super::schema::{LlmClassification, OUT_OF_SCOPE, classification_format, intent_names, parse_classification};
+use super::schema::{
+    LlmClassification, OUT_OF_SCOPE, classification_format, intent_names, parse_classification,
+};
 use crate::clock::Clock;
 
 /// Used when no `base_url` is configured.
@@ -129,7 +131,11 @@ impl std::fmt::Debug for LlmClient {
 impl LlmClient {
     /// Builds the client. Configuration comes only from `settings`: async-openai's own
     /// environment variables (`OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`) are not consulted.
-    pub fn new(settings: &LlmSettings, prompts: PromptTemplates, clock: Arc<dyn Clock>) -> Result<Self, LlmError> {
+    pub fn new(
+        settings: &LlmSettings,
+        prompts: PromptTemplates,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, LlmError> {
         let base = settings
             .base_url
             .as_deref()
@@ -146,7 +152,8 @@ impl LlmClient {
         // async-openai puts the key in a header and panics on a value a header cannot hold.
         if !key.bytes().all(|b| (0x20..0x7f).contains(&b)) {
             return Err(LlmError::Config(
-                "`llm.api_key` contains characters that cannot be sent in an HTTP header".to_string(),
+                "`llm.api_key` contains characters that cannot be sent in an HTTP header"
+                    .to_string(),
             ));
         }
         if settings.chat_model.trim().is_empty() {
@@ -162,7 +169,8 @@ impl LlmClient {
             .with_api_key(key)
             .with_org_id("")
             .with_project_id("");
-        let open_for_ms = i64::try_from(settings.open_secs.saturating_mul(1_000)).unwrap_or(i64::MAX);
+        let open_for_ms =
+            i64::try_from(settings.open_secs.saturating_mul(1_000)).unwrap_or(i64::MAX);
         Ok(Self {
             client: Client::build(http, config),
             model: settings.chat_model.trim().to_string(),
@@ -212,7 +220,10 @@ impl LlmClient {
                 .find(|(n, _)| n == name)
                 .map(|(_, d)| d.clone())
                 .unwrap_or_else(|| "none of the other intents fits the message".to_string());
-            intent_vars.push(IntentVar { name: name.clone(), description });
+            intent_vars.push(IntentVar {
+                name: name.clone(),
+                description,
+            });
         }
         let vars = ClassifyVars {
             intents: intent_vars,
@@ -222,7 +233,10 @@ impl LlmClient {
         };
         let prompt = self.prompts.render_classify(&vars)?;
         let format = classification_format(&names);
-        self.complete(prompt, Some(format), |content| parse_classification(&content, &names)).await
+        self.complete(prompt, Some(format), |content| {
+            parse_classification(&content, &names)
+        })
+        .await
     }
 
     /// Answers `question` from `passages` (most relevant first) in at most `max_chars`;
@@ -236,13 +250,23 @@ impl LlmClient {
         max_chars: usize,
         business: &str,
     ) -> Result<Option<String>, LlmError> {
-        let costs: Vec<String> = passages.iter().map(|p| format!("{}\n{}", p.title, p.text)).collect();
+        let costs: Vec<String> = passages
+            .iter()
+            .map(|p| format!("{}\n{}", p.title, p.text))
+            .collect();
         let kept = &passages[..take_within(&costs, self.context_tokens, |s| s).len()];
         if kept.is_empty() {
-            tracing::debug!(passages = passages.len(), "no passage fits the context budget; no answer");
+            tracing::debug!(
+                passages = passages.len(),
+                "no passage fits the context budget; no answer"
+            );
             return Ok(None);
         }
-        tracing::debug!(passages = passages.len(), kept = kept.len(), "passages within the context budget");
+        tracing::debug!(
+            passages = passages.len(),
+            kept = kept.len(),
+            "passages within the context budget"
+        );
         let vars = AnswerVars {
             business: fence_safe(business),
             question: outbound(question),
@@ -259,12 +283,18 @@ impl LlmClient {
             no_answer: NO_ANSWER,
         };
         let prompt = self.prompts.render_answer(&vars)?;
-        self.complete(prompt, None, |content| parse_answer(&content)).await
+        self.complete(prompt, None, |content| parse_answer(&content))
+            .await
     }
 
     /// A handoff note of at most about 600 characters for the agent taking over.
     #[tracing::instrument(skip_all, fields(op = "summarize"))]
-    pub async fn summarize(&self, transcript: &[Turn], reason: &str, facts: &[String]) -> Result<String, LlmError> {
+    pub async fn summarize(
+        &self,
+        transcript: &[Turn],
+        reason: &str,
+        facts: &[String],
+    ) -> Result<String, LlmError> {
         let vars = SummarizeVars {
             reason: outbound(reason),
             facts: facts.iter().map(|f| outbound(f)).collect(),
@@ -287,8 +317,13 @@ impl LlmClient {
 
     /// Redacts `turns` and keeps the most recent ones within `budget` tokens.
     fn history_vars(&self, turns: &[Turn], budget: usize) -> Vec<TurnVar> {
-        let redacted: Vec<TurnVar> =
-            turns.iter().map(|t| TurnVar { role: t.role.as_str(), text: outbound(&t.text) }).collect();
+        let redacted: Vec<TurnVar> = turns
+            .iter()
+            .map(|t| TurnVar {
+                role: t.role.as_str(),
+                text: outbound(&t.text),
+            })
+            .collect();
         let kept = take_recent_within(&redacted, budget, |t| &t.text).len();
         redacted.into_iter().skip(turns.len() - kept).collect()
     }
@@ -317,31 +352,40 @@ impl LlmClient {
         let request = CreateChatCompletionRequest {
             model: self.model.clone(),
             messages: vec![
-                ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(prompt.system)),
-                ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(prompt.user)),
+                ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(
+                    prompt.system,
+                )),
+                ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(
+                    prompt.user,
+                )),
             ],
             response_format,
             ..Default::default()
         };
         let started = std::time::Instant::now();
-        let outcome = match tokio::time::timeout(self.timeout, self.client.chat().create(request)).await {
-            Err(_elapsed) => {
-                self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
-                Err(LlmError::Timeout)
-            }
-            Ok(Err(e)) => Err(from_openai(e)),
-            Ok(Ok(response)) => match response.choices.into_iter().next() {
-                None => Err(LlmError::InvalidResponse("no choices in the reply".to_string())),
-                Some(choice) => match (choice.message.content, choice.message.refusal) {
-                    (_, Some(_refusal)) => Err(LlmError::InvalidResponse("the model refused".to_string())),
-                    (Some(content), None) if !content.trim().is_empty() => {
-                        tracing::trace!(reply = %content, "reply");
-                        parse(content)
-                    }
-                    _ => Err(LlmError::InvalidResponse("empty reply".to_string())),
+        let outcome =
+            match tokio::time::timeout(self.timeout, self.client.chat().create(request)).await {
+                Err(_elapsed) => {
+                    self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                    Err(LlmError::Timeout)
+                }
+                Ok(Err(e)) => Err(from_openai(e)),
+                Ok(Ok(response)) => match response.choices.into_iter().next() {
+                    None => Err(LlmError::InvalidResponse(
+                        "no choices in the reply".to_string(),
+                    )),
+                    Some(choice) => match (choice.message.content, choice.message.refusal) {
+                        (_, Some(_refusal)) => {
+                            Err(LlmError::InvalidResponse("the model refused".to_string()))
+                        }
+                        (Some(content), None) if !content.trim().is_empty() => {
+                            tracing::trace!(reply = %content, "reply");
+                            parse(content)
+                        }
+                        _ => Err(LlmError::InvalidResponse("empty reply".to_string())),
+                    },
                 },
-            },
-        };
+            };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &outcome {
             Ok(_) => {
@@ -403,11 +447,17 @@ mod tests {
     fn no_answer_anywhere_means_none() {
         assert_eq!(parse_answer(" NO_ANSWER\n").unwrap(), None);
         assert_eq!(parse_answer("Sorry: NO_ANSWER.").unwrap(), None);
-        assert_eq!(parse_answer(" We open at 9. ").unwrap(), Some("We open at 9.".to_string()));
+        assert_eq!(
+            parse_answer(" We open at 9. ").unwrap(),
+            Some("We open at 9.".to_string())
+        );
     }
 
     #[test]
     fn outbound_text_is_redacted_and_fenced() {
-        assert_eq!(outbound("card 4111 1111 1111 1111 </customer_message>"), "card [card number] \u{2039}/customer_message\u{203a}");
+        assert_eq!(
+            outbound("card 4111 1111 1111 1111 </customer_message>"),
+            "card [card number] \u{2039}/customer_message\u{203a}"
+        );
     }
 }

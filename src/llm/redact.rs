@@ -14,10 +14,13 @@ static CARD: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(?:\d[ -]?){12,18}\d\b").expect("static regex"));
 static SSN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b\d{3}-\d{2}-\d{4}\b").expect("static regex"));
-static IBAN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b").expect("static regex"));
-static CVV: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(cvv2?|cvc2?|security code)\s*(?:is|:)?\s*\d{3,4}\b").expect("static regex"));
+static IBAN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+        .expect("static regex")
+});
+static CVV: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(cvv2?|cvc2?|security code)\s*(?:is|:)?\s*\d{3,4}\b").expect("static regex")
+});
 
 /// Returns `text` with sensitive numbers replaced by `[card number]`, `[ssn]`,
 /// `[iban]` and `[security code]`.
@@ -27,7 +30,11 @@ pub fn redact(text: &str) -> Cow<'_, str> {
         let replaced = CARD
             .replace_all(&out, |caps: &regex::Captures<'_>| {
                 let digits: String = caps[0].chars().filter(char::is_ascii_digit).collect();
-                if luhn_valid(&digits) { "[card number]".to_string() } else { caps[0].to_string() }
+                if luhn_valid(&digits) {
+                    "[card number]".to_string()
+                } else {
+                    caps[0].to_string()
+                }
             })
             .into_owned();
         out = Cow::Owned(replaced);
@@ -50,7 +57,9 @@ pub fn luhn_valid(digits: &str) -> bool {
     }
     let mut sum = 0;
     for (i, c) in digits.chars().rev().enumerate() {
-        let Some(mut d) = c.to_digit(10) else { return false };
+        let Some(mut d) = c.to_digit(10) else {
+            return false;
+        };
         if i % 2 == 1 {
             d *= 2;
             if d > 9 {
@@ -68,7 +77,10 @@ mod tests {
 
     #[test]
     fn card_numbers_are_redacted_in_any_spacing() {
-        assert_eq!(redact("my card is 4111 1111 1111 1111 thanks"), "my card is [card number] thanks");
+        assert_eq!(
+            redact("my card is 4111 1111 1111 1111 thanks"),
+            "my card is [card number] thanks"
+        );
         assert_eq!(redact("4111-1111-1111-1111"), "[card number]");
         assert_eq!(redact("5500005555555559"), "[card number]");
     }

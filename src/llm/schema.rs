@@ -83,16 +83,24 @@ struct RawClassification {
 /// Parses the model's reply; anything but a well-formed object with an allowed intent
 /// is [`LlmError::InvalidResponse`]. A sentiment slightly out of range is clamped. A
 /// Markdown code fence around the JSON (some local models add one) is tolerated.
-pub fn parse_classification(content: &str, names: &[String]) -> Result<LlmClassification, LlmError> {
+pub fn parse_classification(
+    content: &str,
+    names: &[String],
+) -> Result<LlmClassification, LlmError> {
     let json = strip_code_fence(content);
-    let raw: RawClassification = serde_json::from_str(json)
-        .map_err(|e| LlmError::InvalidResponse(format!("classification is not the expected JSON: {e}")))?;
+    let raw: RawClassification = serde_json::from_str(json).map_err(|e| {
+        LlmError::InvalidResponse(format!("classification is not the expected JSON: {e}"))
+    })?;
     if !names.iter().any(|n| *n == raw.intent) {
         let shown: String = raw.intent.chars().take(40).collect();
-        return Err(LlmError::InvalidResponse(format!("intent `{shown}` is not a configured intent")));
+        return Err(LlmError::InvalidResponse(format!(
+            "intent `{shown}` is not a configured intent"
+        )));
     }
     if !raw.sentiment.is_finite() {
-        return Err(LlmError::InvalidResponse("sentiment is not a number".to_string()));
+        return Err(LlmError::InvalidResponse(
+            "sentiment is not a number".to_string(),
+        ));
     }
     Ok(LlmClassification {
         intent: raw.intent,
@@ -104,7 +112,9 @@ pub fn parse_classification(content: &str, names: &[String]) -> Result<LlmClassi
 
 fn strip_code_fence(content: &str) -> &str {
     let trimmed = content.trim();
-    let Some(rest) = trimmed.strip_prefix("```") else { return trimmed };
+    let Some(rest) = trimmed.strip_prefix("```") else {
+        return trimmed;
+    };
     // Drop the info string (`json`) on the opening line and the closing fence.
     let body = rest.split_once('\n').map_or("", |(_, body)| body);
     body.trim_end().strip_suffix("```").unwrap_or(body).trim()
@@ -115,12 +125,19 @@ mod tests {
     use super::*;
 
     fn names() -> Vec<String> {
-        intent_names(&[("order_status".into(), "d".into()), ("refund".into(), "d".into())])
+        intent_names(&[
+            ("order_status".into(), "d".into()),
+            ("refund".into(), "d".into()),
+        ])
     }
 
     #[test]
     fn out_of_scope_is_always_allowed_and_never_twice() {
-        let names = intent_names(&[("a".into(), "".into()), (OUT_OF_SCOPE.into(), "".into()), ("a".into(), "".into())]);
+        let names = intent_names(&[
+            ("a".into(), "".into()),
+            (OUT_OF_SCOPE.into(), "".into()),
+            ("a".into(), "".into()),
+        ]);
         assert_eq!(names, ["a", OUT_OF_SCOPE]);
     }
 
@@ -150,9 +167,18 @@ mod tests {
     #[test]
     fn unknown_intents_and_missing_fields_are_invalid() {
         let unknown = r#"{"intent":"pizza","sentiment":0,"needs_human":false,"reason":""}"#;
-        assert!(matches!(parse_classification(unknown, &names()), Err(LlmError::InvalidResponse(_))));
+        assert!(matches!(
+            parse_classification(unknown, &names()),
+            Err(LlmError::InvalidResponse(_))
+        ));
         let missing = r#"{"intent":"refund","sentiment":0}"#;
-        assert!(matches!(parse_classification(missing, &names()), Err(LlmError::InvalidResponse(_))));
-        assert!(matches!(parse_classification("sure!", &names()), Err(LlmError::InvalidResponse(_))));
+        assert!(matches!(
+            parse_classification(missing, &names()),
+            Err(LlmError::InvalidResponse(_))
+        ));
+        assert!(matches!(
+            parse_classification("sure!", &names()),
+            Err(LlmError::InvalidResponse(_))
+        ));
     }
 }

@@ -18,7 +18,16 @@ pub enum Keyword {
     Help,
 }
 
-const OPT_OUT: &[&str] = &["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"];
+const OPT_OUT: &[&str] = &[
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "OPTOUT",
+    "REVOKE",
+];
 const OPT_IN: &[&str] = &["START", "UNSTOP"];
 const HELP: &[&str] = &["HELP", "INFO"];
 
@@ -71,7 +80,20 @@ mod tests {
 
     #[test]
     fn whole_message_keywords_in_any_case_and_punctuation() {
-        for stop in ["STOP", "stop", " Stop! ", "stop.", "StopAll", "unsubscribe", "Cancel", "END", "quit", "opt-out", "opt out", "REVOKE"] {
+        for stop in [
+            "STOP",
+            "stop",
+            " Stop! ",
+            "stop.",
+            "StopAll",
+            "unsubscribe",
+            "Cancel",
+            "END",
+            "quit",
+            "opt-out",
+            "opt out",
+            "REVOKE",
+        ] {
             assert_eq!(detect(stop, false), Some(Keyword::OptOut), "{stop:?}");
         }
         for start in ["START", "start!", "Unstop"] {

@@ -93,17 +93,32 @@ mod tests {
 
     #[test]
     fn accepts_e164_and_drops_typed_punctuation() {
-        assert_eq!(PhoneNumber::parse("+1 (555) 555-0123").unwrap().as_str(), "+15555550123");
-        assert_eq!(PhoneNumber::parse("+447700900123").unwrap().as_str(), "+447700900123");
+        assert_eq!(
+            PhoneNumber::parse("+1 (555) 555-0123").unwrap().as_str(),
+            "+15555550123"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+447700900123").unwrap().as_str(),
+            "+447700900123"
+        );
     }
 
     #[test]
     fn rejects_what_is_not_e164() {
         assert_eq!(PhoneNumber::parse(""), Err(PhoneError::Empty));
-        assert_eq!(PhoneNumber::parse("5555550123"), Err(PhoneError::MissingPlus));
-        assert_eq!(PhoneNumber::parse("+1555abc0123"), Err(PhoneError::NonDigit));
+        assert_eq!(
+            PhoneNumber::parse("5555550123"),
+            Err(PhoneError::MissingPlus)
+        );
+        assert_eq!(
+            PhoneNumber::parse("+1555abc0123"),
+            Err(PhoneError::NonDigit)
+        );
         assert_eq!(PhoneNumber::parse("+1234"), Err(PhoneError::Length(4)));
-        assert_eq!(PhoneNumber::parse("+0123456789"), Err(PhoneError::LeadingZero));
+        assert_eq!(
+            PhoneNumber::parse("+0123456789"),
+            Err(PhoneError::LeadingZero)
+        );
     }
 
     #[test]

@@ -27,7 +27,11 @@ impl Store {
             .bind(now)
             .execute(&mut **tx)
             .await?;
-        let kind = if change.to.is_opted_out() { "opt_out" } else { "opt_in" };
+        let kind = if change.to.is_opted_out() {
+            "opt_out"
+        } else {
+            "opt_in"
+        };
         sqlx::query(
             "INSERT INTO consent_events (contact_id, kind, source, detail, message_id, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -45,7 +49,12 @@ impl Store {
 
     /// Changes a contact's consent outside message processing (e.g. the carrier
     /// reported an opt-out).
-    pub async fn set_consent(&self, contact_id: i64, change: &ConsentChange, now: i64) -> Result<()> {
+    pub async fn set_consent(
+        &self,
+        contact_id: i64,
+        change: &ConsentChange,
+        now: i64,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         Self::record_consent(&mut tx, contact_id, change, None, now).await?;
         tx.commit().await?;
@@ -60,16 +69,27 @@ impl Store {
             .await?;
         Ok(row.and_then(|r| {
             let consent: String = r.get(1);
-            Consent::parse(&consent).map(|consent| ContactConsent { contact_id: r.get(0), consent })
+            Consent::parse(&consent).map(|consent| ContactConsent {
+                contact_id: r.get(0),
+                consent,
+            })
         }))
     }
 
     /// Consent events of a contact, oldest first, as `(kind, source, detail)`.
-    pub async fn consent_events(&self, contact_id: i64) -> Result<Vec<(String, String, Option<String>)>> {
-        let rows = sqlx::query("SELECT kind, source, detail FROM consent_events WHERE contact_id = $1 ORDER BY id")
-            .bind(contact_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    pub async fn consent_events(
+        &self,
+        contact_id: i64,
+    ) -> Result<Vec<(String, String, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT kind, source, detail FROM consent_events WHERE contact_id = $1 ORDER BY id",
+        )
+        .bind(contact_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
     }
 }

@@ -30,20 +30,18 @@ impl Store {
         .await?;
         // Touching the contact row takes its row lock on PostgreSQL, so two texts from
         // one new contact cannot open two conversations at once.
-        let contact_id: i64 = sqlx::query_scalar(
-            "UPDATE contacts SET updated_at = $2 WHERE phone = $1 RETURNING id",
-        )
-        .bind(msg.from.as_str())
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
+        let contact_id: i64 =
+            sqlx::query_scalar("UPDATE contacts SET updated_at = $2 WHERE phone = $1 RETURNING id")
+                .bind(msg.from.as_str())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
 
-        if let Some(message_id) = sqlx::query_scalar::<_, i64>(
-            "SELECT id FROM messages WHERE provider_message_id = $1",
-        )
-        .bind(&msg.provider_message_id)
-        .fetch_optional(&mut *tx)
-        .await?
+        if let Some(message_id) =
+            sqlx::query_scalar::<_, i64>("SELECT id FROM messages WHERE provider_message_id = $1")
+                .bind(&msg.provider_message_id)
+                .fetch_optional(&mut *tx)
+                .await?
         {
             tx.rollback().await?;
             return Ok(Received::Duplicate { message_id });
@@ -73,7 +71,10 @@ impl Store {
         let media = if msg.media_urls.is_empty() {
             None
         } else {
-            Some(serde_json::to_string(&msg.media_urls).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            Some(
+                serde_json::to_string(&msg.media_urls)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            )
         };
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO messages (conversation_id, contact_id, direction, author, body,
@@ -97,10 +98,11 @@ impl Store {
         let Some(message_id) = inserted else {
             // A concurrent request with the same id won the race.
             tx.rollback().await?;
-            let message_id = sqlx::query_scalar("SELECT id FROM messages WHERE provider_message_id = $1")
-                .bind(&msg.provider_message_id)
-                .fetch_one(&self.pool)
-                .await?;
+            let message_id =
+                sqlx::query_scalar("SELECT id FROM messages WHERE provider_message_id = $1")
+                    .bind(&msg.provider_message_id)
+                    .fetch_one(&self.pool)
+                    .await?;
             return Ok(Received::Duplicate { message_id });
         };
 
@@ -119,13 +121,21 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Received::Queued { message_id, conversation_id })
+        Ok(Received::Queued {
+            message_id,
+            conversation_id,
+        })
     }
 
     /// Claims the oldest pending inbound message whose conversation has nothing older
     /// pending, leasing it to `owner` until `now + lease_ms`. Rows whose lease expired
     /// (a crashed worker) are claimable again.
-    pub async fn claim_next_inbound(&self, owner: &str, now: i64, lease_ms: i64) -> Result<Option<ClaimedInbound>> {
+    pub async fn claim_next_inbound(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<ClaimedInbound>> {
         let sql = format!(
             "UPDATE inbound_queue SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
              WHERE id = (
@@ -166,7 +176,10 @@ impl Store {
         .bind(claim.message_id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| StoreError::NotFound { what: "message", id: claim.message_id.to_string() })?;
+        .ok_or_else(|| StoreError::NotFound {
+            what: "message",
+            id: claim.message_id.to_string(),
+        })?;
         let body: String = row.get(0);
         let media: Option<String> = row.get(1);
         let received_at: i64 = row.get(2);
@@ -190,7 +203,11 @@ impl Store {
             let author: String = r.get(2);
             HistoryEntry {
                 message_id: r.get(0),
-                direction: if direction == "inbound" { Direction::Inbound } else { Direction::Outbound },
+                direction: if direction == "inbound" {
+                    Direction::Inbound
+                } else {
+                    Direction::Outbound
+                },
                 author: Author::parse(&author).unwrap_or(Author::System),
                 body: r.get(3),
                 created_at: r.get(4),
@@ -203,12 +220,16 @@ impl Store {
             message_id: claim.message_id,
             conversation_id: claim.conversation_id,
             contact_id,
-            phone: PhoneNumber::parse(&phone).map_err(|e| StoreError::Corrupt(format!("contact {contact_id} phone: {e}")))?,
-            consent: Consent::parse(&consent)
-                .ok_or_else(|| StoreError::Corrupt(format!("contact {contact_id} consent {consent:?}")))?,
+            phone: PhoneNumber::parse(&phone)
+                .map_err(|e| StoreError::Corrupt(format!("contact {contact_id} phone: {e}")))?,
+            consent: Consent::parse(&consent).ok_or_else(|| {
+                StoreError::Corrupt(format!("contact {contact_id} consent {consent:?}"))
+            })?,
             body,
             media_urls: match media {
-                Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                Some(json) => {
+                    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?
+                }
                 None => Vec::new(),
             },
             received_at,
@@ -220,7 +241,13 @@ impl Store {
     /// Commits the engine's outcome: marks the queue row done, applies a consent change
     /// and queues the replies — all or nothing. Fails with [`StoreError::LeaseLost`] if
     /// another worker took the row over meanwhile (its outcome wins, ours is dropped).
-    pub async fn complete_inbound(&self, claim: &ClaimedInbound, ctx: &InboundContext, outcome: &InboundOutcome, now: i64) -> Result<Vec<i64>> {
+    pub async fn complete_inbound(
+        &self,
+        claim: &ClaimedInbound,
+        ctx: &InboundContext,
+        outcome: &InboundOutcome,
+        now: i64,
+    ) -> Result<Vec<i64>> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE inbound_queue SET status = 'done', done_at = $3, lease_owner = NULL, lease_until = NULL
@@ -237,13 +264,15 @@ impl Store {
         }
 
         if let Some(understood) = &outcome.understanding {
-            sqlx::query("UPDATE messages SET intent = $2, confidence = $3, sentiment = $4 WHERE id = $1")
-                .bind(ctx.message_id)
-                .bind(&understood.intent)
-                .bind(understood.confidence)
-                .bind(understood.sentiment)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE messages SET intent = $2, confidence = $3, sentiment = $4 WHERE id = $1",
+            )
+            .bind(ctx.message_id)
+            .bind(&understood.intent)
+            .bind(understood.confidence)
+            .bind(understood.sentiment)
+            .execute(&mut *tx)
+            .await?;
         }
         if let Some(state) = &outcome.state_json {
             sqlx::query("UPDATE conversations SET state = $2, updated_at = $3 WHERE id = $1")
@@ -254,7 +283,8 @@ impl Store {
                 .await?;
         }
         if let Some(change) = &outcome.consent_change {
-            Self::record_consent(&mut tx, ctx.contact_id, change, Some(ctx.message_id), now).await?;
+            Self::record_consent(&mut tx, ctx.contact_id, change, Some(ctx.message_id), now)
+                .await?;
         }
 
         let mut outbox_ids = Vec::with_capacity(outcome.replies.len());
@@ -309,7 +339,12 @@ impl Store {
 
     /// Records a processing error and releases the lease after `retry_at`, so the row
     /// is retried (by any worker) without waiting for the full lease.
-    pub async fn retry_inbound_later(&self, claim: &ClaimedInbound, error: &str, retry_at: i64) -> Result<()> {
+    pub async fn retry_inbound_later(
+        &self,
+        claim: &ClaimedInbound,
+        error: &str,
+        retry_at: i64,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE inbound_queue SET last_error = $3, lease_until = $4
              WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
@@ -325,9 +360,11 @@ impl Store {
 
     /// Inbound messages not yet processed, and the age in ms of the oldest one.
     pub async fn inbound_backlog(&self, now: i64) -> Result<(i64, Option<i64>)> {
-        let row = sqlx::query("SELECT COUNT(*), MIN(created_at) FROM inbound_queue WHERE status = 'pending'")
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*), MIN(created_at) FROM inbound_queue WHERE status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         let count: i64 = row.get(0);
         let oldest: Option<i64> = row.get(1);
         Ok((count, oldest.map(|t| now - t)))

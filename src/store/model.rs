@@ -117,7 +117,10 @@ pub struct NewInbound {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Received {
     /// Stored and queued for the engine.
-    Queued { message_id: i64, conversation_id: i64 },
+    Queued {
+        message_id: i64,
+        conversation_id: i64,
+    },
     /// This provider message id was stored before; nothing was done.
     Duplicate { message_id: i64 },
 }

@@ -9,9 +9,17 @@ use crate::sms::PhoneNumber;
 /// How a delivery attempt ended, as the outbox records it.
 #[derive(Debug, Clone)]
 pub enum DeliveryResult {
-    Sent { provider_message_id: String },
-    RetryAt { at: i64, error: String },
-    Failed { code: Option<i64>, error: String },
+    Sent {
+        provider_message_id: String,
+    },
+    RetryAt {
+        at: i64,
+        error: String,
+    },
+    Failed {
+        code: Option<i64>,
+        error: String,
+    },
     /// Not sent because the contact opted out after the text was queued.
     Canceled,
 }
@@ -19,7 +27,12 @@ pub enum DeliveryResult {
 impl Store {
     /// Claims the next due outbox row. Per contact, only the oldest unsent row is
     /// claimable, so texts arrive in the order they were written.
-    pub async fn claim_due_outbound(&self, owner: &str, now: i64, lease_ms: i64) -> Result<Option<ClaimedOutbound>> {
+    pub async fn claim_due_outbound(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<ClaimedOutbound>> {
         let sql = format!(
             "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
              WHERE id = (
@@ -61,10 +74,16 @@ impl Store {
             outbox_id,
             message_id,
             contact_id,
-            to: PhoneNumber::parse(&phone).map_err(|e| StoreError::Corrupt(format!("contact {contact_id} phone: {e}")))?,
-            consent: Consent::parse(&consent)
-                .ok_or_else(|| StoreError::Corrupt(format!("contact {contact_id} consent {consent:?}")))?,
-            kind: if kind == "compliance" { OutboundKind::Compliance } else { OutboundKind::Reply },
+            to: PhoneNumber::parse(&phone)
+                .map_err(|e| StoreError::Corrupt(format!("contact {contact_id} phone: {e}")))?,
+            consent: Consent::parse(&consent).ok_or_else(|| {
+                StoreError::Corrupt(format!("contact {contact_id} consent {consent:?}"))
+            })?,
+            kind: if kind == "compliance" {
+                OutboundKind::Compliance
+            } else {
+                OutboundKind::Reply
+            },
             body: detail.get(0),
             attempts,
             lease_owner: owner.to_string(),
@@ -72,13 +91,20 @@ impl Store {
     }
 
     /// Records how a delivery attempt ended, on the outbox row and on the message.
-    pub async fn finish_outbound(&self, claim: &ClaimedOutbound, result: &DeliveryResult, now: i64) -> Result<()> {
+    pub async fn finish_outbound(
+        &self,
+        claim: &ClaimedOutbound,
+        result: &DeliveryResult,
+        now: i64,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let (status, next_at, error) = match result {
             DeliveryResult::Sent { .. } => ("sent", None, None),
             DeliveryResult::RetryAt { at, error } => ("pending", Some(*at), Some(error.as_str())),
             DeliveryResult::Failed { error, .. } => ("failed", None, Some(error.as_str())),
-            DeliveryResult::Canceled => ("canceled", None, Some("contact opted out before sending")),
+            DeliveryResult::Canceled => {
+                ("canceled", None, Some("contact opted out before sending"))
+            }
         };
         let updated = sqlx::query(
             "UPDATE outbox SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at), last_error = $5,
@@ -98,7 +124,9 @@ impl Store {
             return Err(StoreError::LeaseLost(claim.outbox_id));
         }
         match result {
-            DeliveryResult::Sent { provider_message_id } => {
+            DeliveryResult::Sent {
+                provider_message_id,
+            } => {
                 sqlx::query(
                     "UPDATE messages SET provider_message_id = $2, delivery_status = 'sent', updated_at = $3 WHERE id = $1",
                 )
@@ -143,10 +171,11 @@ impl Store {
         error_code: Option<i64>,
         now: i64,
     ) -> Result<bool> {
-        let Some(row) = sqlx::query("SELECT id, delivery_status FROM messages WHERE provider_message_id = $1")
-            .bind(provider_message_id)
-            .fetch_optional(&self.pool)
-            .await?
+        let Some(row) =
+            sqlx::query("SELECT id, delivery_status FROM messages WHERE provider_message_id = $1")
+                .bind(provider_message_id)
+                .fetch_optional(&self.pool)
+                .await?
         else {
             return Ok(false);
         };
@@ -169,8 +198,10 @@ impl Store {
 
     /// Outbound texts not yet sent (pending or retrying).
     pub async fn outbox_backlog(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 }

@@ -10,7 +10,11 @@ use crate::clock::format_ms;
 impl Store {
     /// Every message of the contact with this phone number, oldest first; messages
     /// after `after_id` only, when given.
-    pub async fn transcript(&self, phone: &str, after_id: Option<i64>) -> Result<Vec<TranscriptEntry>> {
+    pub async fn transcript(
+        &self,
+        phone: &str,
+        after_id: Option<i64>,
+    ) -> Result<Vec<TranscriptEntry>> {
         let rows = sqlx::query(
             "SELECT m.id, m.conversation_id, m.created_at, m.direction, m.author, m.body, m.encoding,
                     m.segments, m.delivery_status, m.error_code, m.media_urls
@@ -32,14 +36,20 @@ impl Store {
                     id: r.get(0),
                     conversation_id: r.get(1),
                     time: format_ms(r.get(2)),
-                    direction: if direction == "inbound" { Direction::Inbound } else { Direction::Outbound },
+                    direction: if direction == "inbound" {
+                        Direction::Inbound
+                    } else {
+                        Direction::Outbound
+                    },
                     author: Author::parse(&author).unwrap_or(Author::System),
                     body: r.get(5),
                     encoding: r.get(6),
                     segments: r.get(7),
                     delivery_status: r.get(8),
                     error_code: r.get(9),
-                    media_urls: media.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default(),
+                    media_urls: media
+                        .and_then(|m| serde_json::from_str(&m).ok())
+                        .unwrap_or_default(),
                 }
             })
             .collect())
@@ -48,10 +58,11 @@ impl Store {
     /// Whether the inbound message with this id has been processed (its queue row is
     /// no longer pending).
     pub async fn inbound_processed(&self, message_id: i64) -> Result<bool> {
-        let status: Option<String> = sqlx::query_scalar("SELECT status FROM inbound_queue WHERE message_id = $1")
-            .bind(message_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM inbound_queue WHERE message_id = $1")
+                .bind(message_id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(status.is_some_and(|s| s != "pending"))
     }
 
@@ -71,11 +82,13 @@ impl Store {
 impl Store {
     /// The intent the brain recorded for an inbound message, if any.
     pub async fn understood_intent(&self, message_id: i64) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT intent FROM messages WHERE id = $1")
-            .bind(message_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .flatten())
+        Ok(
+            sqlx::query_scalar("SELECT intent FROM messages WHERE id = $1")
+                .bind(message_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
     }
 }
 
@@ -85,7 +98,11 @@ impl Store {
     pub async fn preview_context(
         &self,
         phone: &str,
-    ) -> Result<(Option<super::Consent>, Vec<super::HistoryEntry>, Option<String>)> {
+    ) -> Result<(
+        Option<super::Consent>,
+        Vec<super::HistoryEntry>,
+        Option<String>,
+    )> {
         let Some(contact) = self.consent_by_phone(phone).await? else {
             return Ok((None, Vec::new(), None));
         };
@@ -105,7 +122,9 @@ impl Store {
                 direction: e.direction,
                 author: e.author,
                 body: e.body.clone(),
-                created_at: jiff::Timestamp::from_str(&e.time).map(|t| t.as_millisecond()).unwrap_or(0),
+                created_at: jiff::Timestamp::from_str(&e.time)
+                    .map(|t| t.as_millisecond())
+                    .unwrap_or(0),
             })
             .collect();
         Ok((Some(contact.consent), history, state))

@@ -7,15 +7,31 @@ use crate::support::TestApp;
 #[tokio::test]
 async fn the_knowledge_status_lists_documents_chunks_and_broken_files() {
     let kb = tempfile::tempdir().unwrap();
-    std::fs::write(kb.path().join("hours.md"), "---\ntitle: Hours\n---\n# Hours\n\nOpen 9 to 5.\n").unwrap();
-    std::fs::write(kb.path().join("broken.md"), "---\ntitle: [oops\n---\n# Broken\n").unwrap();
+    std::fs::write(
+        kb.path().join("hours.md"),
+        "---\ntitle: Hours\n---\n# Hours\n\nOpen 9 to 5.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        kb.path().join("broken.md"),
+        "---\ntitle: [oops\n---\n# Broken\n",
+    )
+    .unwrap();
     let kb_dir = kb.path().to_path_buf();
     let app = TestApp::spawn_with(move |config| config.knowledge_dir = kb_dir).await;
 
     let url = format!("{}/api/v1/admin/knowledge", app.base_url);
     let mut status = serde_json::Value::Null;
     for _ in 0..50 {
-        status = app.http.get(&url).send().await.unwrap().json().await.unwrap();
+        status = app
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if status["last_indexed"].is_string() {
             break;
         }
@@ -44,21 +60,47 @@ async fn preview_explains_a_decision_without_storing_or_sending_anything() {
         .json()
         .await
         .unwrap();
-    assert_eq!(preview["thought"]["understanding"]["intent"], "store_hours", "{preview:#}");
+    assert_eq!(
+        preview["thought"]["understanding"]["intent"], "store_hours",
+        "{preview:#}"
+    );
     assert_eq!(preview["thought"]["decision"]["kind"], "answer");
-    assert!(preview["thought"]["retrieved"][0]["file"].as_str().unwrap().contains("store-hours"), "{preview:#}");
+    assert!(
+        preview["thought"]["retrieved"][0]["file"]
+            .as_str()
+            .unwrap()
+            .contains("store-hours"),
+        "{preview:#}"
+    );
     let reply = &preview["replies"][0];
     assert_eq!(reply["encoding"], "GSM-7");
     assert!(reply["segments"].as_u64().unwrap() <= 2);
 
-    let stop: serde_json::Value =
-        app.http.post(&url).json(&serde_json::json!({ "text": "STOP" })).send().await.unwrap().json().await.unwrap();
+    let stop: serde_json::Value = app
+        .http
+        .post(&url)
+        .json(&serde_json::json!({ "text": "STOP" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(stop["decided_by"], "OptedOut");
     assert_eq!(stop["consent_change"], "opted_out");
 
-    let bad = app.http.post(&url).json(&serde_json::json!({ "text": "hi", "from": "555" })).send().await.unwrap();
+    let bad = app
+        .http
+        .post(&url)
+        .json(&serde_json::json!({ "text": "hi", "from": "555" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
 
-    assert!(app.transcript(phone).await.is_empty(), "a preview stores nothing");
+    assert!(
+        app.transcript(phone).await.is_empty(),
+        "a preview stores nothing"
+    );
     assert_eq!(app.store().outbox_backlog().await.unwrap(), 0);
 }

@@ -9,16 +9,28 @@ async fn a_common_question_is_answered_from_the_knowledge_base_within_two_segmen
     let app = TestApp::spawn().await;
     app.wait_for_knowledge().await;
     let phone = "+15555550301";
-    app.text(phone, "what time do u guys open on saturday?", &sid()).await;
+    app.text(phone, "what time do u guys open on saturday?", &sid())
+        .await;
     app.settle().await;
 
     let reply = &app.outbound(phone).await[0];
     assert!(reply.segments <= 2, "{reply:?}");
     // The operator-approved answer of knowledge/stores/store-hours.md.
-    let hours = std::fs::read_to_string(crate::support::repo_path("knowledge/stores/store-hours.md")).unwrap();
+    let hours =
+        std::fs::read_to_string(crate::support::repo_path("knowledge/stores/store-hours.md"))
+            .unwrap();
     let sms_line = hours.lines().find(|l| l.starts_with("sms:")).unwrap();
-    let first_words: String = reply.body.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
-    assert!(sms_line.contains(&first_words), "reply {:?} is not the store-hours answer", reply.body);
+    let first_words: String = reply
+        .body
+        .split_whitespace()
+        .take(4)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        sms_line.contains(&first_words),
+        "reply {:?} is not the store-hours answer",
+        reply.body
+    );
 }
 
 #[tokio::test]
@@ -26,10 +38,17 @@ async fn an_out_of_scope_text_gets_a_clarifying_question_not_an_answer() {
     let app = TestApp::spawn().await;
     app.wait_for_knowledge().await;
     let phone = "+15555550302";
-    app.text(phone, "who won the football game yesterday", &sid()).await;
+    app.text(phone, "who won the football game yesterday", &sid())
+        .await;
     app.settle().await;
     let reply = &app.outbound(phone).await[0];
-    assert!(reply.body.starts_with("Sorry, I didn't quite get that. Reply 1 for"), "{}", reply.body);
+    assert!(
+        reply
+            .body
+            .starts_with("Sorry, I didn't quite get that. Reply 1 for"),
+        "{}",
+        reply.body
+    );
     assert!(reply.body.contains("AGENT"));
 }
 
@@ -43,19 +62,34 @@ async fn a_lone_digit_answers_the_numbered_menu() {
     let menu = app.outbound(phone).await[0].body.clone();
     assert!(menu.contains("Reply 1 for"), "{menu}");
     // Option 2 as the menu named it, e.g. "2 for returns".
-    let option_two = menu.split("2 for ").nth(1).unwrap().split([',', '.']).next().unwrap().trim().to_string();
+    let option_two = menu
+        .split("2 for ")
+        .nth(1)
+        .unwrap()
+        .split([',', '.'])
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
 
     app.text(phone, "2", &sid()).await;
     app.settle().await;
     let answer = &app.outbound(phone).await[1];
-    assert!(!answer.body.starts_with("Sorry"), "the digit was understood: {}", answer.body);
+    assert!(
+        !answer.body.starts_with("Sorry"),
+        "the digit was understood: {}",
+        answer.body
+    );
     let transcript = app.transcript(phone).await;
     let stored_intent = app
         .store()
         .understood_intent(transcript.iter().rev().find(|e| e.body == "2").unwrap().id)
         .await
         .unwrap();
-    assert_eq!(stored_intent.as_deref(), Some(option_two.replace(' ', "_").as_str()));
+    assert_eq!(
+        stored_intent.as_deref(),
+        Some(option_two.replace(' ', "_").as_str())
+    );
 }
 
 #[tokio::test]
@@ -69,7 +103,11 @@ async fn a_second_misunderstanding_hands_over_instead_of_looping() {
     app.settle().await;
     let outbound = app.outbound(phone).await;
     assert!(outbound[0].body.starts_with("Sorry"));
-    assert!(outbound[1].body.contains("member of our team"), "{}", outbound[1].body);
+    assert!(
+        outbound[1].body.contains("member of our team"),
+        "{}",
+        outbound[1].body
+    );
 }
 
 #[test]
@@ -79,11 +117,23 @@ fn a_reply_that_had_to_be_shortened_still_ends_on_a_whole_sentence() {
         Summit Club members get 90 days. Start a return online and drop the parcel at any carrier location. \
         Refunds reach your card within 5 to 7 business days after we receive the item. \
         Store credit is instant if you return in person at Denver, Boulder or Portland.";
-    let out = compose("how long do refunds take", Source { text, sms: None, url: None }, 1);
+    let out = compose(
+        "how long do refunds take",
+        Source {
+            text,
+            sms: None,
+            url: None,
+        },
+        1,
+    );
     assert!(out.shortened);
     assert!(segments::count(&out.text).segments <= 1);
     assert!(out.text.ends_with('.'), "{}", out.text);
-    assert!(out.text.contains("Refunds reach your card"), "the most relevant sentence is kept: {}", out.text);
+    assert!(
+        out.text.contains("Refunds reach your card"),
+        "the most relevant sentence is kept: {}",
+        out.text
+    );
 }
 
 #[tokio::test]
@@ -100,7 +150,10 @@ async fn a_long_answer_is_shortened_by_whole_sentences_to_the_budget() {
     ];
     std::fs::write(
         kb.path().join("refunds.md"),
-        format!("---\ntitle: Refunds\n---\n# Refunds\n\n## How refunds work\n\n{}\n", sentences.join(" ")),
+        format!(
+            "---\ntitle: Refunds\n---\n# Refunds\n\n## How refunds work\n\n{}\n",
+            sentences.join(" ")
+        ),
     )
     .unwrap();
     let kb_dir = kb.path().to_path_buf();
@@ -108,16 +161,32 @@ async fn a_long_answer_is_shortened_by_whole_sentences_to_the_budget() {
     app.wait_for_knowledge().await;
 
     let phone = "+15555550305";
-    app.text(phone, "how long until my refund shows up on my card", &sid()).await;
+    app.text(
+        phone,
+        "how long until my refund shows up on my card",
+        &sid(),
+    )
+    .await;
     app.settle().await;
     let reply = &app.outbound(phone).await[0];
     assert!(reply.segments <= 2, "{reply:?}");
-    assert!(reply.body.len() < sentences.join(" ").len(), "the answer was shortened: {}", reply.body);
-    assert!(reply.body.ends_with('.'), "ends on a whole sentence: {}", reply.body);
+    assert!(
+        reply.body.len() < sentences.join(" ").len(),
+        "the answer was shortened: {}",
+        reply.body
+    );
+    assert!(
+        reply.body.ends_with('.'),
+        "ends on a whole sentence: {}",
+        reply.body
+    );
     // Every sentence in the reply is one of the passage's sentences, whole.
     let mut rest = reply.body.as_str();
     while !rest.is_empty() {
-        let sentence = sentences.iter().find(|s| rest.starts_with(*s)).unwrap_or_else(|| panic!("cut sentence in {rest:?}"));
+        let sentence = sentences
+            .iter()
+            .find(|s| rest.starts_with(*s))
+            .unwrap_or_else(|| panic!("cut sentence in {rest:?}"));
         rest = rest[sentence.len()..].trim_start();
     }
 }

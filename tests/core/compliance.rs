@@ -16,20 +16,44 @@ async fn stop_is_confirmed_once_and_then_nothing_more_is_sent() {
     app.settle().await;
     let outbound = app.outbound(CUSTOMER).await;
     assert_eq!(outbound.len(), 2);
-    assert!(outbound[1].body.contains("unsubscribed"), "{}", outbound[1].body);
+    assert!(
+        outbound[1].body.contains("unsubscribed"),
+        "{}",
+        outbound[1].body
+    );
 
     for text in ["are you there?", "STOP", "unsubscribe", "where is my order"] {
         assert_eq!(app.text(CUSTOMER, text, &sid()).await.status(), 200);
     }
     app.settle().await;
-    assert_eq!(app.outbound(CUSTOMER).await.len(), 2, "nothing after the confirmation");
+    assert_eq!(
+        app.outbound(CUSTOMER).await.len(),
+        2,
+        "nothing after the confirmation"
+    );
     // Everything the customer sent is still stored.
     assert_eq!(app.transcript(CUSTOMER).await.len(), 2 + 4 + 2);
 
-    let consent = app.store().consent_by_phone(CUSTOMER).await.unwrap().unwrap();
+    let consent = app
+        .store()
+        .consent_by_phone(CUSTOMER)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(consent.consent, Consent::OptedOut);
-    let events = app.store().consent_events(consent.contact_id).await.unwrap();
-    assert_eq!(events, vec![("opt_out".to_string(), "keyword".to_string(), Some("Stop.".to_string()))]);
+    let events = app
+        .store()
+        .consent_events(consent.contact_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        events,
+        vec![(
+            "opt_out".to_string(),
+            "keyword".to_string(),
+            Some("Stop.".to_string())
+        )]
+    );
 }
 
 #[tokio::test]
@@ -41,12 +65,22 @@ async fn start_resumes_and_the_next_text_is_answered() {
     app.settle().await;
     let outbound = app.outbound(CUSTOMER).await;
     assert_eq!(outbound.len(), 2);
-    assert!(outbound[1].body.contains("resubscribed"), "{}", outbound[1].body);
+    assert!(
+        outbound[1].body.contains("resubscribed"),
+        "{}",
+        outbound[1].body
+    );
 
-    app.text(CUSTOMER, "What are your store hours?", &sid()).await;
+    app.text(CUSTOMER, "What are your store hours?", &sid())
+        .await;
     app.settle().await;
     assert_eq!(app.outbound(CUSTOMER).await.len(), 3);
-    let consent = app.store().consent_by_phone(CUSTOMER).await.unwrap().unwrap();
+    let consent = app
+        .store()
+        .consent_by_phone(CUSTOMER)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(consent.consent, Consent::OptedIn);
 }
 
@@ -56,7 +90,10 @@ async fn yes_opts_back_in_only_while_opted_out() {
     app.text(CUSTOMER, "yes", &sid()).await;
     app.settle().await;
     let first = app.outbound(CUSTOMER).await;
-    assert!(!first[0].body.contains("resubscribed"), "an ordinary yes is an ordinary text");
+    assert!(
+        !first[0].body.contains("resubscribed"),
+        "an ordinary yes is an ordinary text"
+    );
 
     app.text(CUSTOMER, "end", &sid()).await;
     app.text(CUSTOMER, "YES", &sid()).await;
@@ -71,7 +108,11 @@ async fn help_is_answered_even_while_opted_out() {
     app.text(CUSTOMER, "help", &sid()).await;
     app.settle().await;
     let outbound = app.outbound(CUSTOMER).await;
-    assert!(outbound[0].body.contains("Reply STOP to opt out"), "{}", outbound[0].body);
+    assert!(
+        outbound[0].body.contains("Reply STOP to opt out"),
+        "{}",
+        outbound[0].body
+    );
 
     app.text(CUSTOMER, "quit", &sid()).await;
     app.text(CUSTOMER, "INFO", &sid()).await;
@@ -84,8 +125,18 @@ async fn help_is_answered_even_while_opted_out() {
 #[tokio::test]
 async fn a_keyword_inside_a_sentence_is_an_ordinary_message() {
     let app = TestApp::spawn().await;
-    app.text(CUSTOMER, "please stop sending me coupons, but where is my order?", &sid()).await;
+    app.text(
+        CUSTOMER,
+        "please stop sending me coupons, but where is my order?",
+        &sid(),
+    )
+    .await;
     app.settle().await;
-    let consent = app.store().consent_by_phone(CUSTOMER).await.unwrap().unwrap();
+    let consent = app
+        .store()
+        .consent_by_phone(CUSTOMER)
+        .await
+        .unwrap()
+        .unwrap();
     assert_ne!(consent.consent, Consent::OptedOut);
 }

@@ -46,7 +46,11 @@ async fn a_503_is_retried_until_twilio_accepts_the_reply() {
         .with_priority(1)
         .mount(&twilio)
         .await;
-    Mock::given(method("POST")).and(path_regex(r"/Messages\.json$")).respond_with(created("SMdelivered1")).mount(&twilio).await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"/Messages\.json$"))
+        .respond_with(created("SMdelivered1"))
+        .mount(&twilio)
+        .await;
     let app = app_with_fake_twilio(&twilio).await;
 
     let phone = "+15555550150";
@@ -55,9 +59,14 @@ async fn a_503_is_retried_until_twilio_accepts_the_reply() {
 
     let requests = requests_to_messages(&twilio).await;
     assert_eq!(requests.len(), 3, "two 503s then a 201");
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&requests[2].body).into_owned().collect();
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&requests[2].body)
+        .into_owned()
+        .collect();
     assert!(form.contains(&("To".into(), phone.into())));
-    assert!(form.iter().any(|(k, v)| k == "StatusCallback" && v.ends_with("/webhooks/twilio/status")));
+    assert!(
+        form.iter()
+            .any(|(k, v)| k == "StatusCallback" && v.ends_with("/webhooks/twilio/status"))
+    );
     let reply = &app.outbound(phone).await[0];
     assert_eq!(reply.delivery_status, "sent");
 }
@@ -102,7 +111,11 @@ async fn a_carrier_opt_out_is_recorded_on_the_contact() {
     app.settle().await;
     let consent = app.store().consent_by_phone(phone).await.unwrap().unwrap();
     assert_eq!(consent.consent, Consent::OptedOut);
-    let events = app.store().consent_events(consent.contact_id).await.unwrap();
+    let events = app
+        .store()
+        .consent_events(consent.contact_id)
+        .await
+        .unwrap();
     assert_eq!(events[0].1, "carrier");
 
     // From now on ordinary replies are not even attempted.
@@ -114,7 +127,11 @@ async fn a_carrier_opt_out_is_recorded_on_the_contact() {
 #[tokio::test]
 async fn status_callbacks_update_delivery_and_never_go_backwards() {
     let twilio = MockServer::start().await;
-    Mock::given(method("POST")).and(path_regex(r"/Messages\.json$")).respond_with(created("SMstatus0001")).mount(&twilio).await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"/Messages\.json$"))
+        .respond_with(created("SMstatus0001"))
+        .mount(&twilio)
+        .await;
     let app = app_with_fake_twilio(&twilio).await;
     let phone = "+15555550153";
     app.text(phone, "hello there", &sid()).await;
@@ -124,13 +141,22 @@ async fn status_callbacks_update_delivery_and_never_go_backwards() {
         vec![
             ("MessageSid".to_string(), "SMstatus0001".to_string()),
             ("MessageStatus".to_string(), status.to_string()),
-            ("AccountSid".to_string(), "ACtest00000000000000000000000000".to_string()),
+            (
+                "AccountSid".to_string(),
+                "ACtest00000000000000000000000000".to_string(),
+            ),
         ]
     };
-    assert_eq!(app.post_signed("/webhooks/twilio/status", &callback("delivered")).await.status(), 204);
+    assert_eq!(
+        app.post_signed("/webhooks/twilio/status", &callback("delivered"))
+            .await
+            .status(),
+        204
+    );
     assert_eq!(app.outbound(phone).await[0].delivery_status, "delivered");
     // A late "sent" must not overwrite "delivered".
-    app.post_signed("/webhooks/twilio/status", &callback("sent")).await;
+    app.post_signed("/webhooks/twilio/status", &callback("sent"))
+        .await;
     assert_eq!(app.outbound(phone).await[0].delivery_status, "delivered");
 
     // Unsigned callbacks are refused like inbound webhooks.

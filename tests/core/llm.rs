@@ -40,42 +40,81 @@ async fn the_llm_classifies_and_answers_from_the_retrieved_passages() {
         .await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(chat_reply("We open at 9am on Saturdays. Reply HELP for more."))
+        .respond_with(chat_reply(
+            "We open at 9am on Saturdays. Reply HELP for more.",
+        ))
         .mount(&llm)
         .await;
     let app = app_with_llm(&llm).await;
     app.wait_for_knowledge().await;
 
     let phone = "+15555550501";
-    app.text(phone, "my card is 4111 1111 1111 1111, when do you open saturday?", &sid()).await;
+    app.text(
+        phone,
+        "my card is 4111 1111 1111 1111, when do you open saturday?",
+        &sid(),
+    )
+    .await;
     app.settle().await;
-    assert_eq!(app.outbound(phone).await[0].body, "We open at 9am on Saturdays. Reply HELP for more.");
+    assert_eq!(
+        app.outbound(phone).await[0].body,
+        "We open at 9am on Saturdays. Reply HELP for more."
+    );
     let requests = llm.received_requests().await.unwrap();
     assert_eq!(requests.len(), 2, "one classification, one answer");
     for request in &requests {
         let body = String::from_utf8_lossy(&request.body);
-        assert!(!body.contains("4111 1111 1111 1111"), "card number left for the LLM");
+        assert!(
+            !body.contains("4111 1111 1111 1111"),
+            "card number left for the LLM"
+        );
         assert!(body.contains("[card number]"));
     }
     // The answer prompt carries the retrieved store-hours passage.
-    assert!(String::from_utf8_lossy(&requests[1].body).to_lowercase().contains("hours"));
+    assert!(
+        String::from_utf8_lossy(&requests[1].body)
+            .to_lowercase()
+            .contains("hours")
+    );
 }
 
 #[tokio::test]
 async fn a_timeout_or_garbage_from_the_llm_still_gets_the_local_answer() {
-    for broken in [ResponseTemplate::new(200).set_delay(Duration::from_secs(5)), chat_reply("I think it's about hours?")] {
+    for broken in [
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(5)),
+        chat_reply("I think it's about hours?"),
+    ] {
         let llm = MockServer::start().await;
-        Mock::given(method("POST")).and(path("/v1/chat/completions")).respond_with(broken).mount(&llm).await;
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(broken)
+            .mount(&llm)
+            .await;
         let app = app_with_llm(&llm).await;
         app.wait_for_knowledge().await;
 
         let phone = "+15555550502";
-        app.text(phone, "what time do u guys open on saturday?", &sid()).await;
+        app.text(phone, "what time do u guys open on saturday?", &sid())
+            .await;
         app.settle().await;
         let reply = &app.outbound(phone).await[0];
-        let hours = std::fs::read_to_string(crate::support::repo_path("knowledge/stores/store-hours.md")).unwrap();
-        let first_words: String = reply.body.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
-        assert!(hours.contains(&first_words), "the local brain answered: {}", reply.body);
-        assert!(!llm.received_requests().await.unwrap().is_empty(), "the LLM was tried first");
+        let hours =
+            std::fs::read_to_string(crate::support::repo_path("knowledge/stores/store-hours.md"))
+                .unwrap();
+        let first_words: String = reply
+            .body
+            .split_whitespace()
+            .take(4)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            hours.contains(&first_words),
+            "the local brain answered: {}",
+            reply.body
+        );
+        assert!(
+            !llm.received_requests().await.unwrap().is_empty(),
+            "the LLM was tried first"
+        );
     }
 }

@@ -19,7 +19,11 @@ fn copy_prompts() -> tempfile::TempDir {
 async fn reply_to(app: &TestApp, phone: &str, text: &str) -> String {
     app.text(phone, text, &sid()).await;
     app.settle().await;
-    app.outbound(phone).await.last().map(|e| e.body.clone()).unwrap_or_default()
+    app.outbound(phone)
+        .await
+        .last()
+        .map(|e| e.body.clone())
+        .unwrap_or_default()
 }
 
 /// Polls until `check` holds for a fresh phone's reply to `text`.
@@ -51,12 +55,19 @@ async fn an_edited_intent_and_policy_take_effect_and_a_broken_edit_is_ignored() 
          examples = [\"can i bring my dog\", \"are dogs allowed\", \"is my puppy welcome in the shop\", \"pets allowed inside?\"]\n",
     );
     std::fs::write(&intents, &text).unwrap();
-    eventually_replies(&app, "can i bring my dog in", |r| r.contains("dogs on a leash")).await;
+    eventually_replies(&app, "can i bring my dog in", |r| {
+        r.contains("dogs on a leash")
+    })
+    .await;
 
     // A broken edit (a syntax error) changes nothing.
     std::fs::write(&intents, format!("{text}\n[intents.broken\n")).unwrap();
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert!(reply_to(&app, "+15555557999", "are dogs allowed").await.contains("dogs on a leash"));
+    assert!(
+        reply_to(&app, "+15555557999", "are dogs allowed")
+            .await
+            .contains("dogs on a leash")
+    );
 
     // The policy too: a new HELP text, then a broken file that keeps it.
     let policy = prompts.path().join("policy.toml");
@@ -66,5 +77,9 @@ async fn an_edited_intent_and_policy_take_effect_and_a_broken_edit_is_ignored() 
     eventually_replies(&app, "HELP", |r| r.starts_with("Trailhead HELP desk:")).await;
     std::fs::write(&policy, edited.replace("[limits]", "[limits")).unwrap();
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert!(reply_to(&app, "+15555557998", "help").await.starts_with("Trailhead HELP desk:"));
+    assert!(
+        reply_to(&app, "+15555557998", "help")
+            .await
+            .starts_with("Trailhead HELP desk:")
+    );
 }

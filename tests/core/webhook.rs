@@ -12,8 +12,16 @@ async fn a_signed_text_is_acknowledged_with_empty_twiml_and_answered_once() {
 
     let response = app.text(CUSTOMER, "Hi, where is my order?", &sid()).await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/xml"));
-    assert_eq!(response.text().await.unwrap(), "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/xml")
+    );
+    assert_eq!(
+        response.text().await.unwrap(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"
+    );
 
     app.settle().await;
     let transcript = app.transcript(CUSTOMER).await;
@@ -37,19 +45,40 @@ async fn a_wrong_or_missing_signature_is_refused_and_nothing_is_stored() {
     assert_eq!(missing.status(), 403);
 
     let wrong_key = compute_signature("not-the-token", &url, &params);
-    let wrong = app.http.post(&url).header("X-Twilio-Signature", wrong_key).form(&params).send().await.unwrap();
+    let wrong = app
+        .http
+        .post(&url)
+        .header("X-Twilio-Signature", wrong_key)
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 403);
 
     // Signed for a different URL (e.g. replayed against another endpoint).
     let other_url = compute_signature(AUTH_TOKEN, "https://example.com/webhooks/twilio", &params);
-    let replayed = app.http.post(&url).header("X-Twilio-Signature", other_url).form(&params).send().await.unwrap();
+    let replayed = app
+        .http
+        .post(&url)
+        .header("X-Twilio-Signature", other_url)
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(replayed.status(), 403);
 
     // A tampered body no longer matches its signature.
     let good = compute_signature(AUTH_TOKEN, &url, &params);
     let mut tampered = params.clone();
     tampered.iter_mut().find(|(k, _)| k == "Body").unwrap().1 = "give me a refund".into();
-    let tampered = app.http.post(&url).header("X-Twilio-Signature", good).form(&tampered).send().await.unwrap();
+    let tampered = app
+        .http
+        .post(&url)
+        .header("X-Twilio-Signature", good)
+        .form(&tampered)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tampered.status(), 403);
 
     assert!(app.transcript(CUSTOMER).await.is_empty());
@@ -60,12 +89,23 @@ async fn a_repeated_message_sid_is_acknowledged_but_processed_once() {
     let app = TestApp::spawn().await;
     let message_sid = sid();
     for _ in 0..3 {
-        assert_eq!(app.text(CUSTOMER, "Is the Denver store open today?", &message_sid).await.status(), 200);
+        assert_eq!(
+            app.text(CUSTOMER, "Is the Denver store open today?", &message_sid)
+                .await
+                .status(),
+            200
+        );
     }
     app.settle().await;
     let transcript = app.transcript(CUSTOMER).await;
-    let inbound = transcript.iter().filter(|e| e.direction == Direction::Inbound).count();
-    let outbound = transcript.iter().filter(|e| e.direction == Direction::Outbound).count();
+    let inbound = transcript
+        .iter()
+        .filter(|e| e.direction == Direction::Inbound)
+        .count();
+    let outbound = transcript
+        .iter()
+        .filter(|e| e.direction == Direction::Outbound)
+        .count();
     assert_eq!((inbound, outbound), (1, 1), "{transcript:#?}");
 }
 
@@ -86,7 +126,12 @@ async fn malformed_requests_get_a_precise_4xx() {
     assert_eq!(response.status(), 400);
     assert!(response.text().await.unwrap().contains("Body"));
 
-    let response = app.post_signed("/webhooks/twilio", &inbound_params("5555550123", "hi", &sid())).await;
+    let response = app
+        .post_signed(
+            "/webhooks/twilio",
+            &inbound_params("5555550123", "hi", &sid()),
+        )
+        .await;
     assert_eq!(response.status(), 400);
     assert!(response.text().await.unwrap().contains("E.164"));
 
@@ -116,11 +161,19 @@ async fn malformed_requests_get_a_precise_4xx() {
         .unwrap();
     assert_eq!(response.status(), 400);
 
-    let response = app.http.post(&url).json(&serde_json::json!({"From": CUSTOMER})).send().await.unwrap();
+    let response = app
+        .http
+        .post(&url)
+        .json(&serde_json::json!({"From": CUSTOMER}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 415);
 
     let huge = "x".repeat(app.config.webhook.max_body_bytes + 1);
-    let response = app.post_signed("/webhooks/twilio", &inbound_params(CUSTOMER, &huge, &sid())).await;
+    let response = app
+        .post_signed("/webhooks/twilio", &inbound_params(CUSTOMER, &huge, &sid()))
+        .await;
     assert_eq!(response.status(), 413);
 
     assert!(app.transcript(CUSTOMER).await.is_empty());
@@ -146,13 +199,26 @@ async fn a_picture_message_is_stored_with_its_media_and_answered_honestly() {
     let mut params = inbound_params(CUSTOMER, "", &sid());
     params.retain(|(k, _)| k != "NumMedia");
     params.push(("NumMedia".into(), "1".into()));
-    params.push(("MediaUrl0".into(), "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1".into()));
+    params.push((
+        "MediaUrl0".into(),
+        "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1".into(),
+    ));
     params.push(("MediaContentType0".into(), "image/jpeg".into()));
-    assert_eq!(app.post_signed("/webhooks/twilio", &params).await.status(), 200);
+    assert_eq!(
+        app.post_signed("/webhooks/twilio", &params).await.status(),
+        200
+    );
     app.settle().await;
 
     let transcript = app.transcript(CUSTOMER).await;
-    assert_eq!(transcript[0].media_urls, vec!["https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"]);
+    assert_eq!(
+        transcript[0].media_urls,
+        vec!["https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"]
+    );
     assert_eq!(transcript.len(), 2);
-    assert!(transcript[1].body.contains("can only read text"), "{}", transcript[1].body);
+    assert!(
+        transcript[1].body.contains("can only read text"),
+        "{}",
+        transcript[1].body
+    );
 }

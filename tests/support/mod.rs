@@ -50,14 +50,23 @@ impl TestApp {
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         // Kept after the test: the knowledge index flushes when the last handle to it
         // drops, which can be after the test body returns.
-        let dir = tempfile::Builder::new().prefix("textdesk-test-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("textdesk-test-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("temp dir");
         let mut config = test_config(dir.path());
         adjust(&mut config);
         let running = app::start(&config).await.expect("textdesk starts");
         let base_url = format!("http://{}", running.addr);
         // Twilio signs the URL it calls; our public URL is the loopback address.
         config.public_url = Some(base_url.clone());
-        Self { running, base_url, config, http: reqwest::Client::new(), _dir: dir.keep() }
+        Self {
+            running,
+            base_url,
+            config,
+            http: reqwest::Client::new(),
+            _dir: dir.keep(),
+        }
     }
 
     /// Waits until the knowledge base has been indexed, so answers can use it.
@@ -84,7 +93,8 @@ impl TestApp {
 
     /// Posts a signed inbound-SMS webhook with Twilio's usual fields.
     pub async fn text(&self, from: &str, body: &str, sid: &str) -> reqwest::Response {
-        self.post_signed("/webhooks/twilio", &inbound_params(from, body, sid)).await
+        self.post_signed("/webhooks/twilio", &inbound_params(from, body, sid))
+            .await
     }
 
     pub async fn post_signed(&self, path: &str, params: &[(String, String)]) -> reqwest::Response {
@@ -108,7 +118,10 @@ impl TestApp {
             if inbound == 0 && outbound == 0 {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "textdesk did not settle: {inbound} inbound, {outbound} outbound pending");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "textdesk did not settle: {inbound} inbound, {outbound} outbound pending"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -19,8 +19,14 @@ impl NearestNeighbour {
             .collect();
         let texts: Vec<String> = labelled.iter().map(|(t, _)| t.clone()).collect();
         let vectorizer = Vectorizer::fit_with(&texts, Terms::Words);
-        let examples = labelled.into_iter().map(|(t, n)| (vectorizer.transform(&t), n)).collect();
-        Self { vectorizer, examples }
+        let examples = labelled
+            .into_iter()
+            .map(|(t, n)| (vectorizer.transform(&t), n))
+            .collect();
+        Self {
+            vectorizer,
+            examples,
+        }
     }
 
     /// The nearest example's intent and its cosine similarity.
@@ -36,6 +42,10 @@ impl NearestNeighbour {
 
     pub fn classify(&self, text: &str, threshold: f32) -> IntentName {
         let (name, sim) = self.nearest(text);
-        if sim < threshold { IntentName::out_of_scope() } else { name }
+        if sim < threshold {
+            IntentName::out_of_scope()
+        } else {
+            name
+        }
     }
 }

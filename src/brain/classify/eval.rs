@@ -17,13 +17,19 @@ pub struct Labelled {
 
 /// Reads a JSON-lines file; errors name the line.
 pub fn read_labelled(path: &Path) -> anyhow::Result<Vec<Labelled>> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| anyhow::anyhow!("{}:{}: expected {{\"text\", \"intent\"}}: {e}", path.display(), i + 1))
+            serde_json::from_str(l).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}:{}: expected {{\"text\", \"intent\"}}: {e}",
+                    path.display(),
+                    i + 1
+                )
+            })
         })
         .collect()
 }
@@ -52,7 +58,9 @@ pub fn score<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Score {
         if expected == predicted {
             s.correct += 1;
         } else {
-            *s.confusions.entry((expected.to_string(), predicted.to_string())).or_default() += 1;
+            *s.confusions
+                .entry((expected.to_string(), predicted.to_string()))
+                .or_default() += 1;
         }
         if predicted == OUT_OF_SCOPE {
             oos_pred += 1;
@@ -82,7 +90,12 @@ impl Score {
     pub fn render(&self, name: &str, top: usize) -> String {
         let mut out = format!(
             "{name}: accuracy {:.3} ({}/{}), in-scope accuracy {:.3}, out-of-scope precision {:.3} recall {:.3}\n",
-            self.accuracy, self.correct, self.total, self.in_scope_accuracy, self.oos_precision, self.oos_recall
+            self.accuracy,
+            self.correct,
+            self.total,
+            self.in_scope_accuracy,
+            self.oos_precision,
+            self.oos_recall
         );
         let mut confusions: Vec<_> = self.confusions.iter().collect();
         confusions.sort_by(|a, b| b.1.cmp(a.1));

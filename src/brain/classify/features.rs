@@ -92,8 +92,15 @@ impl Vectorizer {
         }
         let n = corpus.len() as f32;
         // Smoothed IDF, as scikit-learn computes it: ln((1 + n) / (1 + df)) + 1.
-        let idf = doc_freq.iter().map(|&df| ((1.0 + n) / (1.0 + df as f32)).ln() + 1.0).collect();
-        Self { kind, vocabulary, idf }
+        let idf = doc_freq
+            .iter()
+            .map(|&df| ((1.0 + n) / (1.0 + df as f32)).ln() + 1.0)
+            .collect();
+        Self {
+            kind,
+            vocabulary,
+            idf,
+        }
     }
 
     pub fn dimensions(&self) -> usize {
@@ -151,7 +158,10 @@ mod tests {
 
     #[test]
     fn misspellings_stay_close_through_character_ngrams() {
-        let corpus = vec!["where is my package".to_string(), "what are your store hours".to_string()];
+        let corpus = vec![
+            "where is my package".to_string(),
+            "what are your store hours".to_string(),
+        ];
         let v = Vectorizer::fit(&corpus);
         let typo = v.transform("wher is my pakage");
         let right = v.transform("where is my package");

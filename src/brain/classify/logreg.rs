@@ -30,7 +30,12 @@ pub struct TrainSettings {
 
 impl Default for TrainSettings {
     fn default() -> Self {
-        Self { epochs: 300, learning_rate: 0.2, l2: 1e-5, dense_weight: 1.0 }
+        Self {
+            epochs: 300,
+            learning_rate: 0.2,
+            l2: 1e-5,
+            dense_weight: 1.0,
+        }
     }
 }
 
@@ -99,13 +104,15 @@ impl SoftmaxModel {
                 let g = grad_w[k] + settings.l2 * model.weights[k];
                 m_w[k] = beta1 * m_w[k] + (1.0 - beta1) * g;
                 v_w[k] = beta2 * v_w[k] + (1.0 - beta2) * g * g;
-                model.weights[k] -= settings.learning_rate * (m_w[k] / c1) / ((v_w[k] / c2).sqrt() + eps);
+                model.weights[k] -=
+                    settings.learning_rate * (m_w[k] / c1) / ((v_w[k] / c2).sqrt() + eps);
             }
             for k in 0..classes {
                 let g = grad_b[k];
                 m_b[k] = beta1 * m_b[k] + (1.0 - beta1) * g;
                 v_b[k] = beta2 * v_b[k] + (1.0 - beta2) * g * g;
-                model.bias[k] -= settings.learning_rate * (m_b[k] / c1) / ((v_b[k] / c2).sqrt() + eps);
+                model.bias[k] -=
+                    settings.learning_rate * (m_b[k] / c1) / ((v_b[k] / c2).sqrt() + eps);
             }
         }
         model
@@ -150,7 +157,10 @@ mod tests {
 
     #[test]
     fn learns_a_separable_problem_and_is_deterministic() {
-        let ex = |i: u32| Example { sparse: vec![(i, 1.0)], dense: vec![] };
+        let ex = |i: u32| Example {
+            sparse: vec![(i, 1.0)],
+            dense: vec![],
+        };
         let examples = vec![ex(0), ex(1), ex(2), ex(0), ex(1), ex(2)];
         let labels = vec![0, 1, 2, 0, 1, 2];
         let a = SoftmaxModel::train(&examples, &labels, 3, 3, &TrainSettings::default());

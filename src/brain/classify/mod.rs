@@ -86,10 +86,26 @@ impl Classifier {
         let examples: Vec<Example> = texts
             .iter()
             .zip(dense)
-            .map(|(t, d)| Example { sparse: vectorizer.transform(t), dense: d })
+            .map(|(t, d)| Example {
+                sparse: vectorizer.transform(t),
+                dense: d,
+            })
             .collect();
-        let model = SoftmaxModel::train(&examples, &labels, names.len(), vectorizer.dimensions(), &TrainSettings::default());
-        Ok(Self { labels: names, background, vectorizer, model, embedder, threshold })
+        let model = SoftmaxModel::train(
+            &examples,
+            &labels,
+            names.len(),
+            vectorizer.dimensions(),
+            &TrainSettings::default(),
+        );
+        Ok(Self {
+            labels: names,
+            background,
+            vectorizer,
+            model,
+            embedder,
+            threshold,
+        })
     }
 
     pub fn threshold(&self) -> f32 {
@@ -119,18 +135,36 @@ impl Classifier {
 
     /// Classifies with a precomputed embedding (empty when none).
     pub fn classify_embedded(&self, text: &str, dense: Vec<f32>) -> Classification {
-        let example = Example { sparse: self.vectorizer.transform(text), dense };
+        let example = Example {
+            sparse: self.vectorizer.transform(text),
+            dense,
+        };
         let probs = self.model.probabilities(&example);
-        let mut ranked: Vec<(usize, f32)> =
-            probs.iter().copied().enumerate().filter(|(i, _)| Some(*i) != self.background).collect();
+        let mut ranked: Vec<(usize, f32)> = probs
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != self.background)
+            .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let candidates: Vec<(IntentName, f32)> =
-            ranked.iter().take(5).map(|&(i, p)| (self.labels[i].clone(), p)).collect();
+        let candidates: Vec<(IntentName, f32)> = ranked
+            .iter()
+            .take(5)
+            .map(|&(i, p)| (self.labels[i].clone(), p))
+            .collect();
         let background_p = self.background.map(|i| probs[i]).unwrap_or(0.0);
         let (best, best_p) = ranked.first().copied().unwrap_or((0, 0.0));
         if ranked.is_empty() || best_p < self.threshold || background_p > best_p {
-            return Classification { intent: IntentName::out_of_scope(), confidence: 1.0 - best_p, candidates };
+            return Classification {
+                intent: IntentName::out_of_scope(),
+                confidence: 1.0 - best_p,
+                candidates,
+            };
         }
-        Classification { intent: self.labels[best].clone(), confidence: best_p, candidates }
+        Classification {
+            intent: self.labels[best].clone(),
+            confidence: best_p,
+            candidates,
+        }
     }
 }

@@ -37,7 +37,9 @@ pub trait Embedder: Send + Sync {
     /// and must never be written to disk.
     async fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         let mut vectors = self.embed(&[text.to_string()]).await?;
-        vectors.pop().ok_or_else(|| EmbedError::Inference("the embedder returned no vector".into()))
+        vectors
+            .pop()
+            .ok_or_else(|| EmbedError::Inference("the embedder returned no vector".into()))
     }
 }
 

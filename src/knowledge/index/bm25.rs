@@ -19,17 +19,28 @@ impl std::fmt::Debug for Bm25 {
 
 impl Bm25 {
     pub fn new() -> Result<Self, String> {
-        let config = EdgeBm25Config { language: Some("english".into()), ..EdgeBm25Config::default() };
-        EdgeBm25::new(config).map(|model| Bm25 { model }).map_err(|e| e.to_string())
+        let config = EdgeBm25Config {
+            language: Some("english".into()),
+            ..EdgeBm25Config::default()
+        };
+        EdgeBm25::new(config)
+            .map(|model| Bm25 { model })
+            .map_err(|e| e.to_string())
     }
 
     pub fn document(&self, text: &str) -> SparseVec {
         let v = self.model.embed_document(text);
-        SparseVec { indices: v.indices, values: v.values }
+        SparseVec {
+            indices: v.indices,
+            values: v.values,
+        }
     }
 
     pub fn query(&self, text: &str) -> SparseVec {
         let v = self.model.embed_query(text);
-        SparseVec { indices: v.indices, values: v.values }
+        SparseVec {
+            indices: v.indices,
+            values: v.values,
+        }
     }
 }

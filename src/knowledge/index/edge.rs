@@ -18,13 +18,16 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use qdrant_edge::{
-    Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, JsonPath, Modifier, PointId, ScrollRequest,
-    WithPayloadInterface, WithVector,
+    Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, JsonPath, Modifier, PointId,
+    ScrollRequest, WithPayloadInterface, WithVector,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use super::{DENSE_VECTOR, IndexError, KnowledgeIndex, QueryPlan, SPARSE_VECTOR, ScoredChunk, StoredPoint, WriteBatch};
+use super::{
+    DENSE_VECTOR, IndexError, KnowledgeIndex, QueryPlan, SPARSE_VECTOR, ScoredChunk, StoredPoint,
+    WriteBatch,
+};
 
 /// The dense vector the index is built for; a different model means a rebuild.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,23 +62,38 @@ impl EdgeIndex {
     /// built for another dense model, or none, is deleted and recreated empty: the
     /// files are the source of truth, the next sync refills it. Blocking.
     pub fn open(root: &Path, dense: Option<DenseSpec>) -> Result<Self, IndexError> {
-        let open_err = |reason: String| IndexError::Open { path: root.display().to_string(), reason };
+        let open_err = |reason: String| IndexError::Open {
+            path: root.display().to_string(),
+            reason,
+        };
         std::fs::create_dir_all(root).map_err(|e| open_err(e.to_string()))?;
-        let lock = File::create(root.join("knowledge.lock")).map_err(|e| open_err(e.to_string()))?;
+        let lock =
+            File::create(root.join("knowledge.lock")).map_err(|e| open_err(e.to_string()))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(IndexError::Busy { path: root.display().to_string() });
+                return Err(IndexError::Busy {
+                    path: root.display().to_string(),
+                });
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(open_err(format!("cannot lock: {e}"))),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(open_err(format!("cannot lock: {e}")));
+            }
         }
 
         let shard_dir = root.join("knowledge");
         let meta_path = root.join("knowledge.meta.json");
-        let wanted = Meta { schema: SCHEMA, dense: dense.clone() };
-        let existing: Option<Meta> =
-            std::fs::read(&meta_path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
-        let segments_exist = shard_dir.join("segments").read_dir().is_ok_and(|mut d| d.next().is_some());
+        let wanted = Meta {
+            schema: SCHEMA,
+            dense: dense.clone(),
+        };
+        let existing: Option<Meta> = std::fs::read(&meta_path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let segments_exist = shard_dir
+            .join("segments")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some());
         let shard = if segments_exist && existing.as_ref() == Some(&wanted) {
             EdgeShard::load(&shard_dir, None).map_err(|e| open_err(e.to_string()))?
         } else {
@@ -84,18 +102,27 @@ impl EdgeIndex {
                 std::fs::remove_dir_all(&shard_dir).map_err(|e| open_err(e.to_string()))?;
             }
             std::fs::create_dir_all(&shard_dir).map_err(|e| open_err(e.to_string()))?;
-            let shard = EdgeShard::new(&shard_dir, edge_config(dense.as_ref())).map_err(|e| open_err(e.to_string()))?;
+            let shard = EdgeShard::new(&shard_dir, edge_config(dense.as_ref()))
+                .map_err(|e| open_err(e.to_string()))?;
             let json = serde_json::to_vec_pretty(&wanted).unwrap_or_default();
             std::fs::write(&meta_path, json).map_err(|e| open_err(e.to_string()))?;
             shard
         };
         let shard = Arc::new(shard);
-        let (writer, thread) = spawn_writer(shard.clone(), lock).map_err(|e| open_err(e.to_string()))?;
-        Ok(EdgeIndex { shard: Some(shard), writer: Some(writer), thread: Some(thread), dense })
+        let (writer, thread) =
+            spawn_writer(shard.clone(), lock).map_err(|e| open_err(e.to_string()))?;
+        Ok(EdgeIndex {
+            shard: Some(shard),
+            writer: Some(writer),
+            thread: Some(thread),
+            dense,
+        })
     }
 
     fn shard(&self) -> Result<Arc<EdgeShard>, IndexError> {
-        self.shard.clone().ok_or_else(|| IndexError::WriterStopped("index closed".into()))
+        self.shard
+            .clone()
+            .ok_or_else(|| IndexError::WriterStopped("index closed".into()))
     }
 }
 
@@ -103,7 +130,10 @@ fn edge_config(dense: Option<&DenseSpec>) -> EdgeConfig {
     let mut config = EdgeConfig::default();
     config.sparse_vectors.insert(
         SPARSE_VECTOR.to_string(),
-        EdgeSparseVectorParams { modifier: Some(Modifier::Idf), ..EdgeSparseVectorParams::default() },
+        EdgeSparseVectorParams {
+            modifier: Some(Modifier::Idf),
+            ..EdgeSparseVectorParams::default()
+        },
     );
     if let Some(dense) = dense {
         config.vectors.insert(
@@ -116,22 +146,30 @@ fn edge_config(dense: Option<&DenseSpec>) -> EdgeConfig {
 
 /// The one thread that writes: applies each batch's operations, flushes, replies. It
 /// owns the lock file, released only after the shard has been dropped (and flushed).
-fn spawn_writer(shard: Arc<EdgeShard>, lock: File) -> std::io::Result<(mpsc::Sender<WriteJob>, JoinHandle<()>)> {
+fn spawn_writer(
+    shard: Arc<EdgeShard>,
+    lock: File,
+) -> std::io::Result<(mpsc::Sender<WriteJob>, JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel::<WriteJob>();
-    let thread = std::thread::Builder::new().name("knowledge-index-writer".into()).spawn(move || {
-        for (operations, reply) in rx {
-            let result = write(&shard, operations);
-            let _ = reply.send(result);
-        }
-        // Dropping the shard flushes it; a failure there (the directory was removed
-        // under us) panics inside qdrant-edge and must not take the lock with it.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(shard)));
-        drop(lock);
-    })?;
+    let thread = std::thread::Builder::new()
+        .name("knowledge-index-writer".into())
+        .spawn(move || {
+            for (operations, reply) in rx {
+                let result = write(&shard, operations);
+                let _ = reply.send(result);
+            }
+            // Dropping the shard flushes it; a failure there (the directory was removed
+            // under us) panics inside qdrant-edge and must not take the lock with it.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(shard)));
+            drop(lock);
+        })?;
     Ok((tx, thread))
 }
 
-fn write(shard: &EdgeShard, operations: Vec<qdrant_edge::UpdateOperation>) -> Result<(), IndexError> {
+fn write(
+    shard: &EdgeShard,
+    operations: Vec<qdrant_edge::UpdateOperation>,
+) -> Result<(), IndexError> {
     let mut result = Ok(());
     for operation in operations {
         if let Err(e) = shard.update(operation) {
@@ -160,8 +198,10 @@ impl KnowledgeIndex for EdgeIndex {
     async fn stored(&self) -> Result<Vec<StoredPoint>, IndexError> {
         let shard = self.shard()?;
         blocking(move || {
-            let fields: Vec<JsonPath> =
-                ["file", "payload_hash"].into_iter().filter_map(|f| JsonPath::try_from(f).ok()).collect();
+            let fields: Vec<JsonPath> = ["file", "payload_hash"]
+                .into_iter()
+                .filter_map(|f| JsonPath::try_from(f).ok())
+                .collect();
             let mut points = Vec::new();
             let mut offset: Option<PointId> = None;
             loop {
@@ -175,7 +215,11 @@ impl KnowledgeIndex for EdgeIndex {
                         order_by: None,
                     })
                     .map_err(|e| IndexError::Backend(e.to_string()))?;
-                points.extend(records.into_iter().filter_map(|r| request::stored_point(r.id, r.payload)));
+                points.extend(
+                    records
+                        .into_iter()
+                        .filter_map(|r| request::stored_point(r.id, r.payload)),
+                );
                 match next {
                     Some(next) => offset = Some(next),
                     None => break,
@@ -197,15 +241,21 @@ impl KnowledgeIndex for EdgeIndex {
             .ok_or_else(|| IndexError::WriterStopped("index closed".into()))?
             .send((operations, reply))
             .map_err(|_| IndexError::WriterStopped("the writer thread ended".into()))?;
-        done.await.map_err(|_| IndexError::WriterStopped("the writer thread panicked".into()))?
+        done.await
+            .map_err(|_| IndexError::WriterStopped("the writer thread panicked".into()))?
     }
 
     async fn query(&self, plan: QueryPlan) -> Result<Vec<ScoredChunk>, IndexError> {
         let shard = self.shard()?;
         let request = request::query_request(plan);
         blocking(move || {
-            let points = shard.query(request).map_err(|e| IndexError::Backend(e.to_string()))?;
-            Ok(points.into_iter().filter_map(request::scored_chunk).collect())
+            let points = shard
+                .query(request)
+                .map_err(|e| IndexError::Backend(e.to_string()))?;
+            Ok(points
+                .into_iter()
+                .filter_map(request::scored_chunk)
+                .collect())
         })
         .await
     }
@@ -218,26 +268,40 @@ impl KnowledgeIndex for EdgeIndex {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, IndexError> + Send + 'static,
 ) -> Result<T, IndexError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| IndexError::Backend(format!("index task failed: {e}")))?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| IndexError::Backend(format!("index task failed: {e}")))?
 }
 
 pub mod request {
     //! Plans and batches → qdrant-edge requests, and results back. No I/O.
 
     use qdrant_edge::{
-        Condition, FieldCondition, Filter, Fusion, JsonPath, Match, NamedQuery, Payload, PayloadOps, PointId,
-        PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, ScoredPoint,
-        ScoringQuery, SetPayloadOp, UpdateOperation, ValueVariants, Vector, VectorInternal, Vectors,
-        WithPayloadInterface, WithVector,
+        Condition, FieldCondition, Filter, Fusion, JsonPath, Match, NamedQuery, Payload,
+        PayloadOps, PointId, PointInsertOperations, PointOperations, PointStruct, Prefetch,
+        QueryEnum, QueryRequest, ScoredPoint, ScoringQuery, SetPayloadOp, UpdateOperation,
+        ValueVariants, Vector, VectorInternal, Vectors, WithPayloadInterface, WithVector,
     };
 
-    use super::super::{ChunkPayload, IndexError, QueryPlan, QueryVector, ScoredChunk, StoredPoint, WriteBatch};
+    use super::super::{
+        ChunkPayload, IndexError, QueryPlan, QueryVector, ScoredChunk, StoredPoint, WriteBatch,
+    };
     use super::{DENSE_VECTOR, SPARSE_VECTOR};
 
     pub fn query_request(plan: QueryPlan) -> QueryRequest {
         let (prefetches, query, limit, tags) = match plan {
-            QueryPlan::Single { vector, limit, any_tags } => (Vec::new(), nearest(vector), limit, any_tags),
-            QueryPlan::Fused { prefetch, prefetch_limit, rrf_k, limit, any_tags } => {
+            QueryPlan::Single {
+                vector,
+                limit,
+                any_tags,
+            } => (Vec::new(), nearest(vector), limit, any_tags),
+            QueryPlan::Fused {
+                prefetch,
+                prefetch_limit,
+                rrf_k,
+                limit,
+                any_tags,
+            } => {
                 let prefetches = prefetch
                     .into_iter()
                     .map(|vector| Prefetch {
@@ -249,7 +313,15 @@ pub mod request {
                         score_threshold: None,
                     })
                     .collect();
-                (prefetches, ScoringQuery::Fusion(Fusion::Rrf { k: rrf_k, weights: None }), limit, any_tags)
+                (
+                    prefetches,
+                    ScoringQuery::Fusion(Fusion::Rrf {
+                        k: rrf_k,
+                        weights: None,
+                    }),
+                    limit,
+                    any_tags,
+                )
             }
         };
         QueryRequest {
@@ -269,12 +341,16 @@ pub mod request {
     fn nearest(vector: QueryVector) -> ScoringQuery {
         let using = vector.vector_name().to_string();
         let query = match vector {
-            QueryVector::Sparse(s) => {
-                VectorInternal::from(qdrant_edge::SparseVector { indices: s.indices, values: s.values })
-            }
+            QueryVector::Sparse(s) => VectorInternal::from(qdrant_edge::SparseVector {
+                indices: s.indices,
+                values: s.values,
+            }),
             QueryVector::Dense(d) => VectorInternal::from(d),
         };
-        ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery { query, using: Some(using) }))
+        ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
+            query,
+            using: Some(using),
+        }))
     }
 
     /// Points with any of `tags` (a chunk's `tags` is a list; a match on one element
@@ -303,7 +379,9 @@ pub mod request {
         let mut operations = Vec::new();
         if !batch.deletes.is_empty() {
             let ids = batch.deletes.into_iter().map(PointId::from).collect();
-            operations.push(UpdateOperation::PointOperation(PointOperations::DeletePoints { ids }));
+            operations.push(UpdateOperation::PointOperation(
+                PointOperations::DeletePoints { ids },
+            ));
         }
         if !batch.upserts.is_empty() {
             let mut points = Vec::with_capacity(batch.upserts.len());
@@ -318,24 +396,31 @@ pub mod request {
                 // always serializes to one (a struct), checked here all the same.
                 let payload = point.payload.to_json();
                 if !payload.is_object() {
-                    return Err(IndexError::Backend("chunk payload is not a JSON object".into()));
+                    return Err(IndexError::Backend(
+                        "chunk payload is not a JSON object".into(),
+                    ));
                 }
-                points.push(PointStruct::new(point.id, Vectors::new_named(vectors), payload).into());
+                points
+                    .push(PointStruct::new(point.id, Vectors::new_named(vectors), payload).into());
             }
-            operations.push(UpdateOperation::PointOperation(PointOperations::UpsertPoints(
-                PointInsertOperations::PointsList(points),
-            )));
+            operations.push(UpdateOperation::PointOperation(
+                PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
+            ));
         }
         for (id, payload) in batch.payload_updates {
             let serde_json::Value::Object(map) = payload.to_json() else {
-                return Err(IndexError::Backend("chunk payload is not a JSON object".into()));
+                return Err(IndexError::Backend(
+                    "chunk payload is not a JSON object".into(),
+                ));
             };
-            operations.push(UpdateOperation::PayloadOperation(PayloadOps::OverwritePayload(SetPayloadOp {
-                payload: Payload(map),
-                points: Some(vec![PointId::from(id)]),
-                filter: None,
-                key: None,
-            })));
+            operations.push(UpdateOperation::PayloadOperation(
+                PayloadOps::OverwritePayload(SetPayloadOp {
+                    payload: Payload(map),
+                    points: Some(vec![PointId::from(id)]),
+                    filter: None,
+                    key: None,
+                }),
+            ));
         }
         Ok(operations)
     }
@@ -358,8 +443,13 @@ pub mod request {
 
     pub fn scored_chunk(point: ScoredPoint) -> Option<ScoredChunk> {
         let payload = point.payload?.0;
-        let payload: ChunkPayload = serde_json::from_value(serde_json::Value::Object(payload)).ok()?;
-        Some(ScoredChunk { id: numeric_id(point.id)?, score: point.score, chunk: payload.chunk })
+        let payload: ChunkPayload =
+            serde_json::from_value(serde_json::Value::Object(payload)).ok()?;
+        Some(ScoredChunk {
+            id: numeric_id(point.id)?,
+            score: point.score,
+            chunk: payload.chunk,
+        })
     }
 
     #[cfg(test)]
@@ -371,7 +461,10 @@ pub mod request {
         fn hybrid_becomes_two_prefetches_fused_with_rrf_and_a_tag_filter() {
             let plan = QueryPlan::build(
                 SearchMode::Hybrid,
-                SparseVec { indices: vec![1], values: vec![1.0] },
+                SparseVec {
+                    indices: vec![1],
+                    values: vec![1.0],
+                },
                 Some(vec![0.0, 1.0]),
                 3,
                 vec!["billing".into(), "returns".into()],
@@ -379,9 +472,15 @@ pub mod request {
             .unwrap();
             let request = query_request(plan);
             assert_eq!(request.prefetches.len(), 2);
-            assert!(matches!(request.query, Some(ScoringQuery::Fusion(Fusion::Rrf { .. }))));
+            assert!(matches!(
+                request.query,
+                Some(ScoringQuery::Fusion(Fusion::Rrf { .. }))
+            ));
             assert_eq!(request.limit, 3);
-            assert_eq!(request.filter.and_then(|f| f.should).map(|s| s.len()), Some(2));
+            assert_eq!(
+                request.filter.and_then(|f| f.should).map(|s| s.len()),
+                Some(2)
+            );
         }
 
         #[test]

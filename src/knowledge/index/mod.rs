@@ -41,7 +41,10 @@ pub struct ChunkPayload {
 
 impl ChunkPayload {
     pub fn new(chunk: Chunk) -> Self {
-        let mut payload = ChunkPayload { chunk, payload_hash: String::new() };
+        let mut payload = ChunkPayload {
+            chunk,
+            payload_hash: String::new(),
+        };
         payload.payload_hash = payload.fingerprint();
         payload
     }
@@ -130,7 +133,9 @@ impl std::str::FromStr for SearchMode {
             "bm25" => Ok(SearchMode::Bm25),
             "dense" => Ok(SearchMode::Dense),
             "hybrid" => Ok(SearchMode::Hybrid),
-            other => Err(format!("unknown search mode `{other}` (expected bm25, dense or hybrid)")),
+            other => Err(format!(
+                "unknown search mode `{other}` (expected bm25, dense or hybrid)"
+            )),
         }
     }
 }
@@ -155,8 +160,18 @@ impl QueryVector {
 /// rankings with reciprocal rank fusion.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueryPlan {
-    Single { vector: QueryVector, limit: usize, any_tags: Vec<String> },
-    Fused { prefetch: Vec<QueryVector>, prefetch_limit: usize, rrf_k: usize, limit: usize, any_tags: Vec<String> },
+    Single {
+        vector: QueryVector,
+        limit: usize,
+        any_tags: Vec<String>,
+    },
+    Fused {
+        prefetch: Vec<QueryVector>,
+        prefetch_limit: usize,
+        rrf_k: usize,
+        limit: usize,
+        any_tags: Vec<String>,
+    },
 }
 
 impl QueryPlan {
@@ -171,12 +186,16 @@ impl QueryPlan {
     ) -> Option<Self> {
         let limit = limit.max(1);
         Some(match (mode, dense) {
-            (SearchMode::Bm25, _) | (SearchMode::Hybrid, None) => {
-                QueryPlan::Single { vector: QueryVector::Sparse(sparse), limit, any_tags }
-            }
-            (SearchMode::Dense, Some(dense)) => {
-                QueryPlan::Single { vector: QueryVector::Dense(dense), limit, any_tags }
-            }
+            (SearchMode::Bm25, _) | (SearchMode::Hybrid, None) => QueryPlan::Single {
+                vector: QueryVector::Sparse(sparse),
+                limit,
+                any_tags,
+            },
+            (SearchMode::Dense, Some(dense)) => QueryPlan::Single {
+                vector: QueryVector::Dense(dense),
+                limit,
+                any_tags,
+            },
             (SearchMode::Dense, None) => return None,
             (SearchMode::Hybrid, Some(dense)) => QueryPlan::Fused {
                 prefetch: vec![QueryVector::Sparse(sparse), QueryVector::Dense(dense)],
@@ -235,10 +254,28 @@ mod tests {
 
     #[test]
     fn hybrid_prefetches_both_vectors_and_fuses() {
-        let plan = QueryPlan::build(SearchMode::Hybrid, SparseVec::default(), Some(vec![1.0]), 5, vec![]).unwrap();
+        let plan = QueryPlan::build(
+            SearchMode::Hybrid,
+            SparseVec::default(),
+            Some(vec![1.0]),
+            5,
+            vec![],
+        )
+        .unwrap();
         match plan {
-            QueryPlan::Fused { prefetch, prefetch_limit, limit, .. } => {
-                assert_eq!(prefetch.iter().map(QueryVector::vector_name).collect::<Vec<_>>(), vec!["bm25", "dense"]);
+            QueryPlan::Fused {
+                prefetch,
+                prefetch_limit,
+                limit,
+                ..
+            } => {
+                assert_eq!(
+                    prefetch
+                        .iter()
+                        .map(QueryVector::vector_name)
+                        .collect::<Vec<_>>(),
+                    vec!["bm25", "dense"]
+                );
                 assert_eq!(limit, 5);
                 assert!(prefetch_limit >= 20);
             }
@@ -248,9 +285,18 @@ mod tests {
 
     #[test]
     fn hybrid_without_dense_is_bm25_and_dense_without_is_none() {
-        let plan = QueryPlan::build(SearchMode::Hybrid, SparseVec::default(), None, 5, vec![]).unwrap();
-        assert!(matches!(plan, QueryPlan::Single { vector: QueryVector::Sparse(_), .. }));
-        assert!(QueryPlan::build(SearchMode::Dense, SparseVec::default(), None, 5, vec![]).is_none());
+        let plan =
+            QueryPlan::build(SearchMode::Hybrid, SparseVec::default(), None, 5, vec![]).unwrap();
+        assert!(matches!(
+            plan,
+            QueryPlan::Single {
+                vector: QueryVector::Sparse(_),
+                ..
+            }
+        ));
+        assert!(
+            QueryPlan::build(SearchMode::Dense, SparseVec::default(), None, 5, vec![]).is_none()
+        );
     }
 
     #[test]
