@@ -100,10 +100,13 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         insecure_skip_signature: config.webhook.insecure_skip_signature,
         max_body_bytes: config.webhook.max_body_bytes,
         knowledge,
+        failed_attempts: Default::default(),
     };
     let app = api::router(state);
     let mut http_shutdown = shutdown_rx.clone();
     tasks.spawn(async move {
+        // The peer address keys the rate limit on failed sign-ins.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = http_shutdown.wait_for(|stop| *stop).await;
         });
@@ -218,6 +221,12 @@ pub fn spawn_engine(
         status_callback: (config.provider == ProviderKind::Twilio)
             .then(|| format!("{}/webhooks/twilio/status", config.public_base_url())),
     };
+    tasks.spawn(crate::engine::events::run(engine.clone(), shutdown.clone()));
+    tasks.spawn(crate::engine::holding::run(
+        engine.clone(),
+        crate::engine::holding::SWEEP_EVERY,
+        shutdown.clone(),
+    ));
     for _ in 0..config.worker.concurrency {
         tasks.spawn(worker::run(
             engine.clone(),

@@ -91,6 +91,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Knowledge { command } => {
             textdesk::cli::knowledge::run(&config, command, std::io::stdout().lock()).await
         }
+        Command::Agent { command } => {
+            let store = textdesk::store::Store::open(&config.database_url()).await?;
+            textdesk::cli::agent::run(&store, command, std::io::stdout().lock()).await
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::engine::preview;
 use crate::sms::PhoneNumber;
 
 use super::AppState;
+use super::auth::AdminAgent;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -21,7 +22,7 @@ pub fn router() -> Router<AppState> {
 
 /// Documents and chunks indexed, when, and the files that could not be used (with
 /// their line), so an operator sees a broken edit without reading logs.
-async fn knowledge(State(state): State<AppState>) -> Response {
+async fn knowledge(AdminAgent(_): AdminAgent, State(state): State<AppState>) -> Response {
     match &state.knowledge {
         Some(knowledge) => Json(knowledge.status()).into_response(),
         None => (
@@ -42,6 +43,7 @@ struct PreviewRequest {
 /// Runs the whole pipeline on a text without storing or sending anything, and shows
 /// the intent, retrieval, decision and fitted reply.
 async fn preview_text(
+    AdminAgent(_): AdminAgent,
     State(state): State<AppState>,
     Json(request): Json<PreviewRequest>,
 ) -> Result<Response, super::ApiError> {

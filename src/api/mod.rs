@@ -1,9 +1,16 @@
-//! The HTTP surface (axum): provider webhooks, health probes and the admin API. Handlers parse,
-//! authenticate and hand over to the store and engine; business rules live there.
+//! The HTTP surface (axum): provider webhooks, health probes, the agent API (handoffs,
+//! conversations, live events, its OpenAPI document) and the admin API. Handlers
+//! parse, authenticate and hand over to the store and engine; business rules live
+//! there.
 
 mod admin;
+pub mod auth;
+mod conversations;
 mod error;
+mod events;
+mod handoffs;
 mod health;
+pub mod openapi;
 mod webhooks;
 
 use std::sync::Arc;
@@ -28,6 +35,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// The knowledge base, when it opened.
     pub knowledge: Option<Arc<Knowledge>>,
+    /// Failed sign-ins per client address, for rate limiting.
+    pub failed_attempts: Arc<auth::FailedAttempts>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -35,6 +44,10 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router(state.max_body_bytes))
         .merge(health::router())
         .merge(admin::router())
+        .merge(handoffs::router())
+        .merge(conversations::router())
+        .merge(events::router())
+        .merge(openapi::router())
         // Spans carry the path only: query strings may hold phone numbers.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())

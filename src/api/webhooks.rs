@@ -124,13 +124,13 @@ fn signed_form(
     if !state.insecure_skip_signature {
         let Some(token) = state.auth_token.as_deref() else {
             return Err(ApiError::Forbidden(
-                "webhook signatures cannot be checked: TWILIO_AUTH_TOKEN is not set",
+                "webhook signatures cannot be checked: TWILIO_AUTH_TOKEN is not set".into(),
             ));
         };
         let signature = headers
             .get("x-twilio-signature")
             .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Forbidden("missing X-Twilio-Signature header"))?;
+            .ok_or_else(|| ApiError::Forbidden("missing X-Twilio-Signature header".into()))?;
         let path_and_query = uri
             .path_and_query()
             .map(|pq| pq.as_str())
@@ -138,7 +138,7 @@ fn signed_form(
         let url = format!("{}{}", state.public_base_url, path_and_query);
         if !twilio::verify_signature(token, &url, &params, signature) {
             return Err(ApiError::Forbidden(
-                "X-Twilio-Signature does not match this request",
+                "X-Twilio-Signature does not match this request".into(),
             ));
         }
     }

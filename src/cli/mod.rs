@@ -1,6 +1,7 @@
 //! The command-line interface: argument parsing and one module per command. Commands
 //! are thin: they open what they need and call the same library code the server runs.
 
+pub mod agent;
 pub mod ask;
 pub mod chat;
 pub mod classify;
@@ -98,5 +99,10 @@ pub enum Command {
     Knowledge {
         #[command(subcommand)]
         command: knowledge::KnowledgeCommand,
+    },
+    /// Manage the agents who use the agent API and inbox (bearer tokens).
+    Agent {
+        #[command(subcommand)]
+        command: agent::AgentCommand,
     },
 }

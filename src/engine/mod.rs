@@ -7,7 +7,10 @@
 //! through [`crate::sms::providers`]; it knows nothing about HTTP.
 
 pub mod dispatcher;
+pub mod events;
 pub mod guard;
+pub mod handoff;
+pub mod holding;
 pub mod pipeline;
 pub mod policy;
 pub mod preview;
@@ -16,11 +19,11 @@ pub mod worker;
 
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 
 use crate::brain::think::Brain;
 use crate::clock::Clock;
-use crate::store::Store;
+use crate::store::{Event, Store};
 use policy::Policy;
 
 /// What the workers and dispatchers of one process share.
@@ -35,6 +38,10 @@ pub struct Engine {
     pub inbound_ready: Notify,
     /// Woken when replies were put in the outbox by this process.
     pub outbound_ready: Notify,
+    /// Woken when this process wrote to the event log (handoffs, agent actions).
+    pub events_ready: Notify,
+    /// New events, in id order, for this process's live subscribers.
+    pub events: broadcast::Sender<Arc<Event>>,
     /// Identifies this process's leases in the queue tables.
     pub instance_id: String,
 }
@@ -53,6 +60,8 @@ impl Engine {
             policy: RwLock::new(Arc::new(policy)),
             inbound_ready: Notify::new(),
             outbound_ready: Notify::new(),
+            events_ready: Notify::new(),
+            events: events::channel(),
             instance_id: format!("td-{:016x}", rand::random::<u64>()),
         })
     }

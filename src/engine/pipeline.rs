@@ -4,12 +4,18 @@
 //!
 //! Steps, in order (see ARCHITECTURE.md):
 //! 1. compliance: STOP/START/HELP families; an opted-out contact gets silence;
-//! 2. guards: flood cap and bot-loop detection;
-//! 3. pictures: the bot cannot read them and says so;
-//! 4. the brain: understand, decide (answer / reply / clarify / escalate), compose.
+//! 2. ownership: a conversation with an open handoff belongs to people: the text is
+//!    stored and pushed to agents (the summary refreshed), the bot says nothing;
+//! 3. guards: flood cap and bot-loop detection (a contact the bot has already
+//!    answered too often goes to a person, silently);
+//! 4. pictures: the bot cannot read them and says so;
+//! 5. the brain: understand, decide (answer / reply / clarify / escalate), compose.
+//!    An escalation opens a handoff with a summary and tells the customer what to
+//!    expect.
 //!
-//! Steps 1–3 are pure; step 4 may call the knowledge index and an LLM, each with its
-//! own fallback, so a decision is always reached.
+//! Steps 1–4 need nothing but the context; step 5 (and the summaries) may call the
+//! knowledge index and an LLM, each with its own fallback, so a decision is always
+//! reached.
 
 use crate::brain::state::ConversationState;
 use crate::brain::think::{Brain, Decision as BrainDecision, Thought, TurnInput};
@@ -19,8 +25,8 @@ use crate::llm::{Turn, TurnRole};
 use crate::sms::keywords::{self, Keyword};
 use crate::sms::segments;
 use crate::store::{
-    Author, Consent, ConsentChange, Direction, InboundContext, InboundOutcome, NewOutbound,
-    OutboundKind, Understood,
+    Author, Consent, ConsentChange, Direction, HandoffChange, HandoffStatus, InboundContext,
+    InboundOutcome, NewHandoff, NewOutbound, OutboundKind, Understood,
 };
 
 /// What the pipeline decided, with the reason kept for logs and tests.
@@ -47,6 +53,8 @@ pub enum Reason {
     Answered,
     Clarified,
     Escalated,
+    /// The conversation is with a person: stored and shown to agents, no bot reply.
+    WithHuman,
 }
 
 /// Runs the steps that need no brain; `None` means the brain must decide.
@@ -107,6 +115,10 @@ pub fn decide_without_brain(ctx: &InboundContext, policy: &Policy, now: i64) -> 
         None => {}
     }
 
+    if ctx.handoff.is_some() {
+        return Some(silent(Reason::WithHuman));
+    }
+
     let limits = guard::Limits {
         max_bot_replies: policy.limits.max_bot_replies,
         window_ms: (policy.limits.window_secs as i64).saturating_mul(1000),
@@ -140,7 +152,35 @@ pub async fn decide(
     now: i64,
 ) -> Decision {
     if let Some(decided) = decide_without_brain(ctx, policy, now) {
-        return decided;
+        return match (decided.reason, brain) {
+            (Reason::WithHuman, Some(brain)) => with_human(ctx, brain).await,
+            (Reason::Silenced(Silence::FloodCap), Some(brain)) => {
+                // The bot has answered this contact a lot and they keep texting: a
+                // person should look, but the cap means no more bot texts, so the
+                // handoff opens silently.
+                let limits = &policy.limits;
+                let why = Escalation {
+                    priority: 3,
+                    rule: "bot_loop".into(),
+                    reason: format!(
+                        "the bot already sent {} replies within {} minutes",
+                        limits.max_bot_replies,
+                        limits.window_secs / 60
+                    ),
+                    intent: None,
+                };
+                let handoff = open_handoff(ctx, brain, &why).await;
+                Decision {
+                    outcome: InboundOutcome {
+                        handoff: Some(handoff),
+                        ..Default::default()
+                    },
+                    reason: Reason::Escalated,
+                    thought: None,
+                }
+            }
+            _ => decided,
+        };
     }
     let max_segments = policy.replies.max_segments;
     let Some(brain) = brain else {
@@ -167,28 +207,113 @@ pub async fn decide(
             business: &policy.business.name,
         })
         .await;
-    let (text, reason) = match (&thought.decision, &thought.reply) {
-        (BrainDecision::Escalate { .. }, _) | (_, None) => {
-            (policy.texts.handoff.clone(), Reason::Escalated)
-        }
-        (BrainDecision::Clarify { .. }, Some(text)) => (text.clone(), Reason::Clarified),
-        (_, Some(text)) => (text.clone(), Reason::Answered),
-    };
     let understood = Understood {
         intent: thought.understanding.intent.to_string(),
         confidence: f64::from(thought.understanding.confidence),
         sentiment: thought.understanding.sentiment.map(f64::from),
     };
+    let mut outcome = InboundOutcome {
+        understanding: Some(understood),
+        state_json: Some(thought.state.to_json()),
+        ..Default::default()
+    };
+    let reason = match (&thought.decision, &thought.reply) {
+        (BrainDecision::Escalate { reason }, _) => {
+            let why = Escalation {
+                priority: 3,
+                rule: "brain".into(),
+                reason: reason.clone(),
+                intent: Some(thought.understanding.intent.to_string()),
+            };
+            outcome.handoff = Some(open_handoff(ctx, brain, &why).await);
+            let text = policy
+                .handoff
+                .expectation(policy.team_back(now), ctx.usual_wait_ms);
+            outcome
+                .replies
+                .push(reply(&text, OutboundKind::Reply, max_segments));
+            Reason::Escalated
+        }
+        (BrainDecision::Clarify { .. }, Some(text)) => {
+            outcome
+                .replies
+                .push(reply(text, OutboundKind::Reply, max_segments));
+            Reason::Clarified
+        }
+        (_, Some(text)) => {
+            outcome
+                .replies
+                .push(reply(text, OutboundKind::Reply, max_segments));
+            Reason::Answered
+        }
+        (_, None) => {
+            // The brain always writes a reply unless it escalates; if it ever does
+            // not, the customer still hears that we got the message.
+            outcome.replies.push(reply(
+                &policy.texts.acknowledgement,
+                OutboundKind::Reply,
+                max_segments,
+            ));
+            Reason::Acknowledged
+        }
+    };
     Decision {
-        outcome: InboundOutcome {
-            consent_change: None,
-            replies: vec![reply(&text, OutboundKind::Reply, max_segments)],
-            understanding: Some(understood),
-            state_json: Some(thought.state.to_json()),
-        },
+        outcome,
         reason,
         thought: Some(thought),
     }
+}
+
+/// Why a conversation goes to a person, as the handoff records it.
+struct Escalation {
+    priority: i64,
+    rule: String,
+    reason: String,
+    intent: Option<String>,
+}
+
+async fn open_handoff(ctx: &InboundContext, brain: &Brain, why: &Escalation) -> HandoffChange {
+    let (summary, summary_by) = summarize(ctx, brain, &why.rule, &why.reason).await;
+    HandoffChange::Open(NewHandoff {
+        priority: why.priority,
+        rule: why.rule.clone(),
+        reason: why.reason.clone(),
+        intent: why.intent.clone(),
+        summary,
+        summary_by,
+    })
+}
+
+/// A text on a conversation that is with a person: no bot reply; while nobody has
+/// claimed it yet, the summary is rewritten to include the new text.
+async fn with_human(ctx: &InboundContext, brain: &Brain) -> Decision {
+    let mut outcome = InboundOutcome::default();
+    if let Some(handoff) = ctx.handoff.filter(|h| h.status == HandoffStatus::Waiting) {
+        let (summary, summary_by) = summarize(ctx, brain, "", "").await;
+        outcome.handoff = Some(HandoffChange::Refresh {
+            handoff_id: handoff.id,
+            summary,
+            summary_by,
+        });
+    }
+    let _ = brain;
+    Decision {
+        outcome,
+        reason: Reason::WithHuman,
+        thought: None,
+    }
+}
+
+/// The handoff note for the agent.
+async fn summarize(
+    ctx: &InboundContext,
+    _brain: &Brain,
+    rule: &str,
+    reason: &str,
+) -> (String, &'static str) {
+    let mut text = format!("Why: {rule} ({reason}). Last: {}", ctx.body);
+    text.truncate(600);
+    (text, "local")
 }
 
 /// The conversation so far, as turns for the brain (oldest first).

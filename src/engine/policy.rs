@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use super::handoff::HandoffTexts;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
@@ -13,6 +15,7 @@ pub struct Policy {
     pub texts: Texts,
     pub replies: Replies,
     pub limits: Limits,
+    pub handoff: HandoffTexts,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -29,7 +32,6 @@ pub struct Texts {
     pub opt_out: String,
     pub opt_in: String,
     pub media_unsupported: String,
-    pub handoff: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +59,20 @@ pub enum PolicyError {
 }
 
 impl Policy {
+    /// Whether the team is working at `now` (always, until hours are configured).
+    pub fn team_is_in(&self, _now: i64) -> bool {
+        true
+    }
+
+    /// When the team is next in, in the customer's words, if it is out at `now`.
+    pub fn team_back(&self, now: i64) -> Option<String> {
+        if self.team_is_in(now) {
+            None
+        } else {
+            Some("as soon as they're back".into())
+        }
+    }
+
     /// Loads `policy.toml` from the prompts directory.
     pub fn load(prompts_dir: &Path) -> Result<Self, PolicyError> {
         let path = prompts_dir.join("policy.toml");
@@ -84,13 +100,13 @@ impl Policy {
             ("texts.opt_out", &self.texts.opt_out),
             ("texts.opt_in", &self.texts.opt_in),
             ("texts.media_unsupported", &self.texts.media_unsupported),
-            ("texts.handoff", &self.texts.handoff),
         ];
         for (key, text) in texts {
             if text.trim().is_empty() {
                 return Err(format!("`{key}` must not be empty"));
             }
         }
+        self.handoff.validate()?;
         if !(1..=10).contains(&self.replies.max_segments) {
             return Err("`replies.max_segments` must be between 1 and 10".into());
         }

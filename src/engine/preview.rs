@@ -57,6 +57,8 @@ pub async fn preview(
         media_urls: Vec::new(),
         received_at: now,
         state_json,
+        handoff: None,
+        usual_wait_ms: None,
         history,
     };
     let decision = pipeline::decide(&ctx, &engine.policy(), engine.brain.as_deref(), now).await;

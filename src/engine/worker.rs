@@ -129,5 +129,8 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
         .store
         .complete_inbound(claim, &ctx, &decision.outcome, now)
         .await?;
+    if ctx.handoff.is_some() || decision.outcome.handoff.is_some() {
+        engine.events_ready.notify_one();
+    }
     Ok(ids.len())
 }

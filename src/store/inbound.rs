@@ -1,16 +1,21 @@
 //! The inbound side: storing a webhook's text (idempotently) and queueing it, then
 //! claiming queue rows one conversation at a time and committing the engine's outcome.
 
+use serde_json::json;
 use sqlx::Row;
 
+use super::events::NewEvent;
 use super::{
-    ClaimedInbound, Consent, Direction, HistoryEntry, InboundContext, InboundOutcome, NewInbound,
-    Received, Result, Store, StoreError, model::Author,
+    ClaimedInbound, Consent, Direction, HandoffChange, HistoryEntry, InboundContext,
+    InboundOutcome, NewInbound, Received, Result, Store, StoreError, model::Author,
 };
 use crate::sms::PhoneNumber;
 
 /// How many earlier messages the engine sees.
 const HISTORY_LIMIT: i64 = 30;
+
+/// How far back "the usual wait" for a human looks.
+const USUAL_WAIT_WINDOW_MS: i64 = 14 * 24 * 3600 * 1000;
 
 impl Store {
     /// Stores an inbound text and queues it, in one transaction, so that a `200` to the
@@ -234,6 +239,10 @@ impl Store {
             },
             received_at,
             state_json,
+            handoff: self.open_handoff_of(claim.conversation_id).await?,
+            usual_wait_ms: self
+                .median_first_response_ms(USUAL_WAIT_WINDOW_MS, received_at)
+                .await?,
             history,
         })
     }
@@ -287,35 +296,68 @@ impl Store {
                 .await?;
         }
 
+        match &outcome.handoff {
+            Some(HandoffChange::Open(new)) => {
+                Self::open_handoff(
+                    &mut tx,
+                    ctx.conversation_id,
+                    ctx.contact_id,
+                    ctx.message_id,
+                    new,
+                    now,
+                )
+                .await?;
+            }
+            Some(HandoffChange::Refresh {
+                handoff_id,
+                summary,
+                summary_by,
+            }) => {
+                Self::refresh_summary(
+                    &mut tx,
+                    *handoff_id,
+                    ctx.conversation_id,
+                    summary,
+                    summary_by,
+                    now,
+                )
+                .await?;
+            }
+            None => {}
+        }
+        // Agents see every customer text of a conversation they own, as it arrives.
+        if let Some(handoff) = &ctx.handoff {
+            Self::append_event(
+                &mut tx,
+                NewEvent {
+                    kind: "message.inbound",
+                    handoff_id: Some(handoff.id),
+                    conversation_id: Some(ctx.conversation_id),
+                    payload: json!({
+                        "message_id": ctx.message_id,
+                        "body": ctx.body,
+                        "intent": outcome.understanding.as_ref().map(|u| &u.intent),
+                        "sentiment": outcome.understanding.as_ref().and_then(|u| u.sentiment),
+                        "consent": outcome.consent_change.as_ref().map(|c| c.to.as_str()),
+                    }),
+                },
+                now,
+            )
+            .await?;
+        }
+
         let mut outbox_ids = Vec::with_capacity(outcome.replies.len());
         for reply in &outcome.replies {
-            let message_id: i64 = sqlx::query_scalar(
-                "INSERT INTO messages (conversation_id, contact_id, direction, author, body, encoding,
-                     segments, units, delivery_status, created_at, updated_at)
-                 VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, 'queued', $8, $8)
-                 RETURNING id",
+            let queued = Self::queue_outbound(
+                &mut tx,
+                ctx.conversation_id,
+                ctx.contact_id,
+                reply,
+                None,
+                now,
             )
-            .bind(ctx.conversation_id)
-            .bind(ctx.contact_id)
-            .bind(reply.author.as_str())
-            .bind(&reply.body)
-            .bind(reply.encoding)
-            .bind(i64::from(reply.segments))
-            .bind(i64::from(reply.units))
-            .bind(now)
-            .fetch_one(&mut *tx)
             .await?;
-            let outbox_id: i64 = sqlx::query_scalar(
-                "INSERT INTO outbox (message_id, contact_id, kind, status, next_attempt_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, 'pending', $4, $4, $4) RETURNING id",
-            )
-            .bind(message_id)
-            .bind(ctx.contact_id)
-            .bind(reply.kind.as_str())
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            outbox_ids.push(outbox_id);
+            outbox_ids.push(queued.outbox_id);
         }
         tx.commit().await?;
         Ok(outbox_ids)

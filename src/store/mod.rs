@@ -8,12 +8,20 @@
 //! [`Dialect`]. Every transaction starts with a write so SQLite takes its write lock up
 //! front instead of failing a read→write upgrade under concurrency.
 
+mod agents;
+pub use agents::{Agent, AgentCredential, Role};
 mod contacts;
 pub use contacts::ContactConsent;
+mod conversations;
+pub use conversations::*;
+mod events;
+pub use events::Event;
+mod handoffs;
+pub use handoffs::*;
 mod inbound;
 pub mod model;
 mod outbox;
-pub use outbox::DeliveryResult;
+pub use outbox::{DeliveryResult, QueuedOutbound};
 mod transcript;
 
 use std::path::Path;
@@ -50,6 +58,12 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
+    /// The change conflicts with the current state (taken name, already claimed).
+    #[error("{0}")]
+    Conflict(String),
+    /// The change is not allowed (e.g. texting a contact who opted out).
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

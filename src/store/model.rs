@@ -3,7 +3,7 @@
 use crate::sms::PhoneNumber;
 
 /// Whether textdesk may text a contact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Consent {
     /// The contact texted us first; replying is allowed.
@@ -35,7 +35,7 @@ impl Consent {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Inbound,
@@ -53,7 +53,7 @@ impl Direction {
 
 /// Who wrote a message (Chatwoot's vocabulary: incoming from the customer, outgoing
 /// from the bot or an agent, activity from the system).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Author {
     Customer,
@@ -148,6 +148,10 @@ pub struct InboundContext {
     pub received_at: i64,
     /// The conversation's engine state (JSON), if any was saved.
     pub state_json: Option<String>,
+    /// The conversation's open handoff: while there is one, people answer, not the bot.
+    pub handoff: Option<super::OpenHandoff>,
+    /// The recent median time from handoff to first agent reply, when known.
+    pub usual_wait_ms: Option<i64>,
     /// The contact's other messages, in id order (bounded to the most recent). Replies
     /// to earlier texts may have larger ids than this text when texts arrived in a
     /// burst, so this is "everything else we know", not "everything before".
@@ -191,6 +195,8 @@ pub struct InboundOutcome {
     pub understanding: Option<Understood>,
     /// The conversation's new engine state (JSON); `None` leaves it unchanged.
     pub state_json: Option<String>,
+    /// A handoff to open, or the open one's refreshed summary.
+    pub handoff: Option<super::HandoffChange>,
 }
 
 /// The brain's reading of one inbound text.

@@ -1,9 +1,9 @@
 //! The outbox: outbound texts waiting for (or retrying) delivery through a provider,
 //! and delivery-status updates from the provider's callbacks.
 
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
-use super::{ClaimedOutbound, Consent, OutboundKind, Result, Store, StoreError};
+use super::{ClaimedOutbound, Consent, NewOutbound, OutboundKind, Result, Store, StoreError};
 use crate::sms::PhoneNumber;
 
 /// How a delivery attempt ended, as the outbox records it.
@@ -24,7 +24,57 @@ pub enum DeliveryResult {
     Canceled,
 }
 
+/// Where an outbound text was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedOutbound {
+    pub message_id: i64,
+    pub outbox_id: i64,
+}
+
 impl Store {
+    /// Writes an outbound message and its outbox row inside the caller's transaction;
+    /// the dispatcher sends it. `agent_id` names the agent who wrote it, if one did.
+    pub(super) async fn queue_outbound(
+        tx: &mut Transaction<'static, Any>,
+        conversation_id: i64,
+        contact_id: i64,
+        reply: &NewOutbound,
+        agent_id: Option<i64>,
+        now: i64,
+    ) -> Result<QueuedOutbound> {
+        let message_id: i64 = sqlx::query_scalar(
+            "INSERT INTO messages (conversation_id, contact_id, direction, author, body, encoding,
+                 segments, units, delivery_status, agent_id, created_at, updated_at)
+             VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, 'queued', $8, $9, $9)
+             RETURNING id",
+        )
+        .bind(conversation_id)
+        .bind(contact_id)
+        .bind(reply.author.as_str())
+        .bind(&reply.body)
+        .bind(reply.encoding)
+        .bind(i64::from(reply.segments))
+        .bind(i64::from(reply.units))
+        .bind(agent_id)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+        let outbox_id: i64 = sqlx::query_scalar(
+            "INSERT INTO outbox (message_id, contact_id, kind, status, next_attempt_at, created_at, updated_at)
+             VALUES ($1, $2, $3, 'pending', $4, $4, $4) RETURNING id",
+        )
+        .bind(message_id)
+        .bind(contact_id)
+        .bind(reply.kind.as_str())
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(QueuedOutbound {
+            message_id,
+            outbox_id,
+        })
+    }
+
     /// Claims the next due outbox row. Per contact, only the oldest unsent row is
     /// claimable, so texts arrive in the order they were written.
     pub async fn claim_due_outbound(

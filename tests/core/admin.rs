@@ -19,6 +19,7 @@ async fn the_knowledge_status_lists_documents_chunks_and_broken_files() {
     .unwrap();
     let kb_dir = kb.path().to_path_buf();
     let app = TestApp::spawn_with(move |config| config.knowledge_dir = kb_dir).await;
+    let admin = app.add_agent("root", textdesk::store::Role::Admin).await;
 
     let url = format!("{}/api/v1/admin/knowledge", app.base_url);
     let mut status = serde_json::Value::Null;
@@ -26,6 +27,7 @@ async fn the_knowledge_status_lists_documents_chunks_and_broken_files() {
         status = app
             .http
             .get(&url)
+            .bearer_auth(&admin.token)
             .send()
             .await
             .unwrap()
@@ -46,6 +48,7 @@ async fn the_knowledge_status_lists_documents_chunks_and_broken_files() {
 #[tokio::test]
 async fn preview_explains_a_decision_without_storing_or_sending_anything() {
     let app = crate::support::TestApp::spawn().await;
+    let admin = app.add_agent("root", textdesk::store::Role::Admin).await;
     app.wait_for_knowledge().await;
     let url = format!("{}/api/v1/admin/preview", app.base_url);
     let phone = "+15555550399";
@@ -53,6 +56,7 @@ async fn preview_explains_a_decision_without_storing_or_sending_anything() {
     let preview: serde_json::Value = app
         .http
         .post(&url)
+        .bearer_auth(&admin.token)
         .json(&serde_json::json!({ "text": "what time do you open on sunday", "from": phone }))
         .send()
         .await
@@ -79,6 +83,7 @@ async fn preview_explains_a_decision_without_storing_or_sending_anything() {
     let stop: serde_json::Value = app
         .http
         .post(&url)
+        .bearer_auth(&admin.token)
         .json(&serde_json::json!({ "text": "STOP" }))
         .send()
         .await
@@ -92,6 +97,7 @@ async fn preview_explains_a_decision_without_storing_or_sending_anything() {
     let bad = app
         .http
         .post(&url)
+        .bearer_auth(&admin.token)
         .json(&serde_json::json!({ "text": "hi", "from": "555" }))
         .send()
         .await

@@ -9,6 +9,7 @@ mod brain;
 mod compliance;
 mod delivery;
 mod floods;
+mod handoff;
 mod llm;
 mod reload;
 mod webhook;

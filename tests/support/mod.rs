@@ -2,10 +2,14 @@
 //! loopback port against a fresh SQLite file, and talk to it like Twilio does.
 #![allow(dead_code)]
 
+pub mod agents;
+
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use textdesk::app::{self, Running};
+use textdesk::clock::{Clock, SystemClock};
 use textdesk::config::Config;
 use textdesk::sms::twilio::compute_signature;
 use textdesk::store::{Store, TranscriptEntry};
@@ -48,6 +52,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_with_clock(Arc::new(SystemClock), adjust).await
+    }
+
+    /// Starts textdesk on the given clock (e.g. a [`ManualClock`] pinned to a time).
+    pub async fn spawn_with_clock(clock: Arc<dyn Clock>, adjust: impl FnOnce(&mut Config)) -> Self {
         // Kept after the test: the knowledge index flushes when the last handle to it
         // drops, which can be after the test body returns.
         let dir = tempfile::Builder::new()
@@ -56,7 +65,9 @@ impl TestApp {
             .expect("temp dir");
         let mut config = test_config(dir.path());
         adjust(&mut config);
-        let running = app::start(&config).await.expect("textdesk starts");
+        let running = app::start_with_clock(&config, clock)
+            .await
+            .expect("textdesk starts");
         let base_url = format!("http://{}", running.addr);
         // Twilio signs the URL it calls; our public URL is the loopback address.
         config.public_url = Some(base_url.clone());

@@ -1,0 +1,255 @@
+//! The handoff queue for agents: list, claim, release, transfer, resolve.
+//!
+//! Who may do what: any agent lists and claims; only the assignee (or an admin)
+//! releases, transfers or resolves. The store makes each change a single conditional
+//! update, so a lost race is a 409, never a double assignment.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::CurrentAgent;
+use super::{ApiError, AppState};
+use crate::store::{Actor, Agent, Handoff, HandoffStatus};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/handoffs", get(list))
+        .route("/api/v1/handoffs/{id}", get(show))
+        .route("/api/v1/handoffs/{id}/claim", post(claim))
+        .route("/api/v1/handoffs/{id}/release", post(release))
+        .route("/api/v1/handoffs/{id}/transfer", post(transfer))
+        .route("/api/v1/handoffs/{id}/resolve", post(resolve))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// waiting | assigned | resolved; all when absent.
+    status: Option<String>,
+}
+
+/// A handoff as the queue shows it: the stored handoff plus how long it has waited.
+#[derive(Serialize, ToSchema)]
+pub struct HandoffView {
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub handoff: Handoff,
+    /// The customer's number masked for display, e.g. +1303•••0199.
+    pub phone_masked: String,
+    /// Milliseconds from creation to claim (or to now, while waiting).
+    pub wait_ms: i64,
+}
+
+impl HandoffView {
+    fn new(handoff: Handoff, now: i64) -> Self {
+        let wait_ms = handoff.claimed_at.unwrap_or(now) - handoff.created_at;
+        Self {
+            phone_masked: handoff.phone.masked().to_string(),
+            handoff,
+            wait_ms,
+        }
+    }
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/handoffs", tag = "handoffs",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Handoffs, most urgent first, then oldest", body = [HandoffView]),
+        (status = 400, description = "Unknown status"),
+        (status = 401, description = "Missing or invalid token"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    _agent: CurrentAgent,
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<HandoffView>>, ApiError> {
+    let status = match query.status.as_deref() {
+        None | Some("") | Some("all") => None,
+        Some(s) => Some(HandoffStatus::parse(s).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "unknown status {s:?}: use waiting, assigned or resolved"
+            ))
+        })?),
+    };
+    let now = state.engine.now_ms();
+    let handoffs = state.engine.store.list_handoffs(status).await?;
+    Ok(Json(
+        handoffs
+            .into_iter()
+            .map(|h| HandoffView::new(h, now))
+            .collect(),
+    ))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/handoffs/{id}", tag = "handoffs",
+    params(("id" = i64, Path, description = "Handoff id")),
+    responses((status = 200, body = HandoffView), (status = 404, description = "No such handoff")),
+    security(("bearer" = []))
+)]
+pub async fn show(
+    _agent: CurrentAgent,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<HandoffView>, ApiError> {
+    let handoff = find(&state, id).await?;
+    Ok(Json(HandoffView::new(handoff, state.engine.now_ms())))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/handoffs/{id}/claim", tag = "handoffs",
+    params(("id" = i64, Path, description = "Handoff id")),
+    responses(
+        (status = 200, description = "Claimed: assigned to you", body = HandoffView),
+        (status = 404, description = "No such handoff"),
+        (status = 409, description = "Already claimed (by whom) or resolved"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn claim(
+    agent: CurrentAgent,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<HandoffView>, ApiError> {
+    let now = state.engine.now_ms();
+    let handoff = state.engine.store.claim_handoff(id, agent.id, now).await?;
+    state.engine.events_ready.notify_one();
+    Ok(Json(HandoffView::new(handoff, now)))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/handoffs/{id}/release", tag = "handoffs",
+    params(("id" = i64, Path, description = "Handoff id")),
+    responses(
+        (status = 200, description = "Back in the waiting queue", body = HandoffView),
+        (status = 403, description = "Assigned to another agent"),
+        (status = 409, description = "Not assigned"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn release(
+    agent: CurrentAgent,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<HandoffView>, ApiError> {
+    let actor = authorize(&state, &agent, id).await?;
+    let now = state.engine.now_ms();
+    let handoff = state.engine.store.release_handoff(id, actor, now).await?;
+    state.engine.events_ready.notify_one();
+    Ok(Json(HandoffView::new(handoff, now)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TransferRequest {
+    /// The name of the agent who takes the conversation over.
+    pub agent: String,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/handoffs/{id}/transfer", tag = "handoffs",
+    params(("id" = i64, Path, description = "Handoff id")),
+    request_body = TransferRequest,
+    responses(
+        (status = 200, description = "Assigned to the named agent", body = HandoffView),
+        (status = 400, description = "No active agent by that name"),
+        (status = 403, description = "Assigned to another agent"),
+        (status = 409, description = "Not assigned to you, or resolved"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn transfer(
+    agent: CurrentAgent,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Json(request): Json<TransferRequest>,
+) -> Result<Json<HandoffView>, ApiError> {
+    let actor = authorize(&state, &agent, id).await?;
+    let to = state
+        .engine
+        .store
+        .agent_by_name(&request.agent)
+        .await?
+        .filter(|a| a.revoked_at.is_none())
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!("no active agent named {:?}", request.agent))
+        })?;
+    let now = state.engine.now_ms();
+    let handoff = state
+        .engine
+        .store
+        .transfer_handoff(id, actor, to.id, now)
+        .await?;
+    state.engine.events_ready.notify_one();
+    Ok(Json(HandoffView::new(handoff, now)))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct ResolveRequest {
+    /// Hand the conversation back to the bot: it answers the customer's next text in
+    /// the same conversation. Otherwise the conversation is closed and the next text
+    /// starts a new one.
+    #[serde(default)]
+    pub hand_back: bool,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/handoffs/{id}/resolve", tag = "handoffs",
+    params(("id" = i64, Path, description = "Handoff id")),
+    request_body(content = ResolveRequest, description = "Optional; `{}` or no body resolves without hand-back"),
+    responses(
+        (status = 200, description = "Resolved", body = HandoffView),
+        (status = 403, description = "Assigned to another agent"),
+        (status = 409, description = "Already resolved, or still waiting (claim it first)"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn resolve(
+    agent: CurrentAgent,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Option<Json<ResolveRequest>>,
+) -> Result<Json<HandoffView>, ApiError> {
+    let request = body.map(|Json(r)| r).unwrap_or_default();
+    let actor = authorize(&state, &agent, id).await?;
+    let now = state.engine.now_ms();
+    let handoff = state
+        .engine
+        .store
+        .resolve_handoff(id, actor, request.hand_back, now)
+        .await?;
+    state.engine.events_ready.notify_one();
+    Ok(Json(HandoffView::new(handoff, now)))
+}
+
+async fn find(state: &AppState, id: i64) -> Result<Handoff, ApiError> {
+    state
+        .engine
+        .store
+        .handoff(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("handoff {id} not found")))
+}
+
+/// An agent may act on a handoff assigned to them; an admin on any. A handoff that
+/// is someone else's is a 403; state conflicts (waiting, resolved) are left to the
+/// store's conditional update, which reports them as 409.
+async fn authorize(state: &AppState, agent: &Agent, id: i64) -> Result<Actor, ApiError> {
+    let handoff = find(state, id).await?;
+    if !agent.is_admin() {
+        if let Some(owner) = handoff.assignee_id.filter(|owner| *owner != agent.id) {
+            let name = handoff.assignee.as_deref().unwrap_or("another agent");
+            return Err(ApiError::Forbidden(format!(
+                "handoff {id} is assigned to {name}, not to you (owner id {owner})"
+            )));
+        }
+    }
+    Ok(Actor {
+        agent_id: agent.id,
+        admin: agent.is_admin(),
+    })
+}

@@ -1,0 +1,57 @@
+//! `GET /api/v1/openapi.json`: the API's OpenAPI 3 document, generated from the
+//! handlers' annotations and the types they exchange, so it cannot drift from the code.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{AppState, conversations, events, handoffs};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "textdesk agent API",
+        description = "Pick up escalated SMS conversations, reply, and follow the queue live. \
+            Every endpoint needs `Authorization: Bearer <token>` (`textdesk agent add`)."
+    ),
+    paths(
+        handoffs::list,
+        handoffs::show,
+        handoffs::claim,
+        handoffs::release,
+        handoffs::transfer,
+        handoffs::resolve,
+        conversations::list,
+        conversations::show,
+        conversations::send_message,
+        conversations::add_note,
+        events::events,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "handoffs", description = "The queue of conversations handed to people"),
+        (name = "conversations", description = "Threads, replies and private notes"),
+        (name = "events", description = "Live updates (Server-Sent Events)"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/openapi.json",
+        get(|| async { Json(ApiDoc::openapi()) }),
+    )
+}

@@ -1,0 +1,245 @@
+//! Conversations as agents read them: the thread with who wrote what and what the
+//! bot understood, the private notes, and the contact's consent.
+
+use serde_json::json;
+use sqlx::Row;
+
+use super::events::NewEvent;
+use super::{Author, Consent, Direction, Handoff, Result, Store, StoreError};
+use crate::sms::PhoneNumber;
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ConversationInfo {
+    pub id: i64,
+    pub contact_id: i64,
+    #[serde(serialize_with = "serialize_e164")]
+    #[schema(value_type = String)]
+    pub phone: PhoneNumber,
+    pub consent: Consent,
+    /// bot | queued | assigned | resolved
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub resolved_at: Option<i64>,
+}
+
+fn serialize_e164<S: serde::Serializer>(phone: &PhoneNumber, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(phone.as_str())
+}
+
+/// One message of a thread, with what the brain made of it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ThreadMessage {
+    pub id: i64,
+    pub direction: Direction,
+    pub author: Author,
+    /// The agent who wrote it, for agent messages.
+    pub agent: Option<String>,
+    pub body: String,
+    pub intent: Option<String>,
+    pub confidence: Option<f64>,
+    pub sentiment: Option<f64>,
+    pub encoding: String,
+    pub segments: i64,
+    pub delivery_status: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Note {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub handoff_id: Option<i64>,
+    pub agent: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+/// Everything an agent sees about one conversation.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ConversationDetail {
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub info: ConversationInfo,
+    pub handoff: Option<Handoff>,
+    pub messages: Vec<ThreadMessage>,
+    pub notes: Vec<Note>,
+}
+
+const INFO: &str =
+    "SELECT v.id, v.contact_id, c.phone, c.consent, v.status, v.created_at, v.updated_at,
+        v.resolved_at
+    FROM conversations v JOIN contacts c ON c.id = v.contact_id";
+
+fn info_from_row(r: &sqlx::any::AnyRow) -> Result<ConversationInfo> {
+    let phone: String = r.get(2);
+    let consent: String = r.get(3);
+    Ok(ConversationInfo {
+        id: r.get(0),
+        contact_id: r.get(1),
+        phone: PhoneNumber::parse(&phone)
+            .map_err(|e| StoreError::Corrupt(format!("contact phone: {e}")))?,
+        consent: Consent::parse(&consent)
+            .ok_or_else(|| StoreError::Corrupt(format!("consent {consent:?}")))?,
+        status: r.get(4),
+        created_at: r.get(5),
+        updated_at: r.get(6),
+        resolved_at: r.get(7),
+    })
+}
+
+impl Store {
+    /// The contact's conversations, newest first.
+    pub async fn conversations_of(&self, phone: &PhoneNumber) -> Result<Vec<ConversationInfo>> {
+        sqlx::query(&format!("{INFO} WHERE c.phone = $1 ORDER BY v.id DESC"))
+            .bind(phone.as_str())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(info_from_row)
+            .collect()
+    }
+
+    pub async fn conversation_info(&self, id: i64) -> Result<Option<ConversationInfo>> {
+        sqlx::query(&format!("{INFO} WHERE v.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(info_from_row)
+            .transpose()
+    }
+
+    pub async fn conversation_detail(&self, id: i64) -> Result<Option<ConversationDetail>> {
+        let Some(info) = self.conversation_info(id).await? else {
+            return Ok(None);
+        };
+        let messages = sqlx::query(
+            "SELECT m.id, m.direction, m.author, a.name, m.body, m.intent, m.confidence, m.sentiment,
+                    m.encoding, m.segments, m.delivery_status, m.created_at
+             FROM messages m LEFT JOIN agents a ON a.id = m.agent_id
+             WHERE m.conversation_id = $1 ORDER BY m.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let direction: String = r.get(1);
+            let author: String = r.get(2);
+            ThreadMessage {
+                id: r.get(0),
+                direction: if direction == "inbound" {
+                    Direction::Inbound
+                } else {
+                    Direction::Outbound
+                },
+                author: Author::parse(&author).unwrap_or(Author::System),
+                agent: r.get(3),
+                body: r.get(4),
+                intent: r.get(5),
+                confidence: r.get(6),
+                sentiment: r.get(7),
+                encoding: r.get(8),
+                segments: r.get(9),
+                delivery_status: r.get(10),
+                created_at: r.get(11),
+            }
+        })
+        .collect();
+        let notes = self.notes_of(id).await?;
+        let handoff = self.latest_handoff_of(id).await?;
+        Ok(Some(ConversationDetail {
+            info,
+            handoff,
+            messages,
+            notes,
+        }))
+    }
+
+    async fn notes_of(&self, conversation_id: i64) -> Result<Vec<Note>> {
+        Ok(sqlx::query(
+            "SELECT n.id, n.conversation_id, n.handoff_id, a.name, n.body, n.created_at
+             FROM notes n JOIN agents a ON a.id = n.agent_id
+             WHERE n.conversation_id = $1 ORDER BY n.id",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| Note {
+            id: r.get(0),
+            conversation_id: r.get(1),
+            handoff_id: r.get(2),
+            agent: r.get(3),
+            body: r.get(4),
+            created_at: r.get(5),
+        })
+        .collect())
+    }
+
+    /// Adds an agent's private note (never sent to the customer).
+    pub async fn add_note(
+        &self,
+        conversation_id: i64,
+        agent_id: i64,
+        body: &str,
+        now: i64,
+    ) -> Result<Note> {
+        let mut tx = self.pool.begin().await?;
+        let touched = sqlx::query("UPDATE conversations SET updated_at = $2 WHERE id = $1")
+            .bind(conversation_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if touched.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Err(StoreError::NotFound {
+                what: "conversation",
+                id: conversation_id.to_string(),
+            });
+        }
+        let handoff_id: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM handoffs WHERE conversation_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(conversation_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "INSERT INTO notes (conversation_id, handoff_id, agent_id, body, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(conversation_id)
+        .bind(handoff_id)
+        .bind(agent_id)
+        .bind(body)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = row.get(0);
+        let agent: String = sqlx::query_scalar("SELECT name FROM agents WHERE id = $1")
+            .bind(agent_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        Self::append_event(
+            &mut tx,
+            NewEvent {
+                kind: "note.created",
+                handoff_id,
+                conversation_id: Some(conversation_id),
+                payload: json!({ "note_id": id, "agent": agent, "body": body }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Note {
+            id,
+            conversation_id,
+            handoff_id,
+            agent,
+            body: body.to_string(),
+            created_at: now,
+        })
+    }
+}

@@ -1,0 +1,659 @@
+//! The handoff queue: conversations the bot gave to a human. A handoff goes
+//! `waiting` → `assigned` → `resolved`; while it is open the conversation belongs to
+//! people and the bot only answers compliance keywords.
+//!
+//! Every state change is one conditional `UPDATE` (e.g. claim only `WHERE status =
+//! 'waiting'`), so two agents racing for the same handoff cannot both win, on SQLite
+//! or across PostgreSQL instances. Each change appends its event in the same
+//! transaction (see [`super::events`]).
+
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::events::NewEvent;
+use super::{NewOutbound, QueuedOutbound, Result, Store, StoreError};
+use crate::sms::PhoneNumber;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffStatus {
+    Waiting,
+    Assigned,
+    Resolved,
+}
+
+impl HandoffStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            HandoffStatus::Waiting => "waiting",
+            HandoffStatus::Assigned => "assigned",
+            HandoffStatus::Resolved => "resolved",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "waiting" => Some(HandoffStatus::Waiting),
+            "assigned" => Some(HandoffStatus::Assigned),
+            "resolved" => Some(HandoffStatus::Resolved),
+            _ => None,
+        }
+    }
+}
+
+/// A handoff the engine decided to open, committed with the inbound message.
+#[derive(Debug, Clone)]
+pub struct NewHandoff {
+    /// 1 urgent … 4 low.
+    pub priority: i64,
+    pub rule: String,
+    pub reason: String,
+    pub intent: Option<String>,
+    pub summary: String,
+    pub summary_by: &'static str,
+}
+
+/// What an inbound message does to the conversation's handoff.
+#[derive(Debug, Clone)]
+pub enum HandoffChange {
+    Open(NewHandoff),
+    /// The customer texted again while waiting: a fresh summary.
+    Refresh {
+        handoff_id: i64,
+        summary: String,
+        summary_by: &'static str,
+    },
+}
+
+/// The open handoff of a conversation, as the engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenHandoff {
+    pub id: i64,
+    pub status: HandoffStatus,
+    pub assignee_id: Option<i64>,
+}
+
+/// The last customer text of a handoff, for the queue view.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LastMessage {
+    pub body: String,
+    pub at: i64,
+}
+
+/// A handoff with what an agent needs to pick it up.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Handoff {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub contact_id: i64,
+    /// The customer's number, E.164.
+    #[serde(serialize_with = "serialize_e164")]
+    #[schema(value_type = String)]
+    pub phone: PhoneNumber,
+    pub status: HandoffStatus,
+    pub priority: i64,
+    pub rule: String,
+    pub reason: String,
+    pub intent: Option<String>,
+    pub summary: String,
+    pub summary_by: String,
+    pub assignee_id: Option<i64>,
+    pub assignee: Option<String>,
+    pub hand_back: Option<bool>,
+    pub created_at: i64,
+    pub claimed_at: Option<i64>,
+    pub first_response_at: Option<i64>,
+    pub holding_sent_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub last_message: Option<LastMessage>,
+}
+
+fn serialize_e164<S: serde::Serializer>(phone: &PhoneNumber, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(phone.as_str())
+}
+
+const SELECT: &str =
+    "SELECT h.id, h.conversation_id, h.contact_id, c.phone, h.status, h.priority, h.rule,
+        h.reason, h.intent, h.summary, h.summary_by, h.assignee_id, a.name, h.hand_back,
+        h.created_at, h.claimed_at, h.first_response_at, h.holding_sent_at, h.resolved_at,
+        (SELECT m.body FROM messages m WHERE m.conversation_id = h.conversation_id
+           AND m.direction = 'inbound' ORDER BY m.id DESC LIMIT 1),
+        (SELECT m.created_at FROM messages m WHERE m.conversation_id = h.conversation_id
+           AND m.direction = 'inbound' ORDER BY m.id DESC LIMIT 1)
+    FROM handoffs h JOIN contacts c ON c.id = h.contact_id
+    LEFT JOIN agents a ON a.id = h.assignee_id";
+
+fn handoff_from_row(r: &AnyRow) -> Result<Handoff> {
+    let phone: String = r.get(3);
+    let status: String = r.get(4);
+    let hand_back: Option<i64> = r.get(13);
+    let last_body: Option<String> = r.get(19);
+    let last_at: Option<i64> = r.get(20);
+    Ok(Handoff {
+        id: r.get(0),
+        conversation_id: r.get(1),
+        contact_id: r.get(2),
+        phone: PhoneNumber::parse(&phone)
+            .map_err(|e| StoreError::Corrupt(format!("contact phone: {e}")))?,
+        status: HandoffStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("handoff status {status:?}")))?,
+        priority: r.get(5),
+        rule: r.get(6),
+        reason: r.get(7),
+        intent: r.get(8),
+        summary: r.get(9),
+        summary_by: r.get(10),
+        assignee_id: r.get(11),
+        assignee: r.get(12),
+        hand_back: hand_back.map(|v| v != 0),
+        created_at: r.get(14),
+        claimed_at: r.get(15),
+        first_response_at: r.get(16),
+        holding_sent_at: r.get(17),
+        resolved_at: r.get(18),
+        last_message: last_body
+            .zip(last_at)
+            .map(|(body, at)| LastMessage { body, at }),
+    })
+}
+
+/// Who is acting on a handoff: an admin may act on any, an agent only on their own.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub agent_id: i64,
+    pub admin: bool,
+}
+
+impl Store {
+    /// Opens a handoff inside the inbound message's transaction.
+    pub(super) async fn open_handoff(
+        tx: &mut Transaction<'static, Any>,
+        conversation_id: i64,
+        contact_id: i64,
+        trigger_message_id: i64,
+        new: &NewHandoff,
+        now: i64,
+    ) -> Result<i64> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO handoffs (conversation_id, contact_id, status, priority, rule, reason, intent,
+                 summary, summary_by, trigger_message_id, created_at, updated_at)
+             VALUES ($1, $2, 'waiting', $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+        )
+        .bind(conversation_id)
+        .bind(contact_id)
+        .bind(new.priority)
+        .bind(&new.rule)
+        .bind(&new.reason)
+        .bind(&new.intent)
+        .bind(&new.summary)
+        .bind(new.summary_by)
+        .bind(trigger_message_id)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+        Self::set_conversation_status(tx, conversation_id, "queued", now).await?;
+        Self::append_event(
+            tx,
+            NewEvent {
+                kind: "handoff.created",
+                handoff_id: Some(id),
+                conversation_id: Some(conversation_id),
+                payload: json!({
+                    "priority": new.priority,
+                    "rule": new.rule,
+                    "reason": new.reason,
+                    "intent": new.intent,
+                    "summary": new.summary,
+                }),
+            },
+            now,
+        )
+        .await?;
+        Ok(id)
+    }
+
+    pub(super) async fn refresh_summary(
+        tx: &mut Transaction<'static, Any>,
+        handoff_id: i64,
+        conversation_id: i64,
+        summary: &str,
+        summary_by: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE handoffs SET summary = $2, summary_by = $3, updated_at = $4
+             WHERE id = $1 AND status <> 'resolved'",
+        )
+        .bind(handoff_id)
+        .bind(summary)
+        .bind(summary_by)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Self::append_event(
+            tx,
+            NewEvent {
+                kind: "handoff.updated",
+                handoff_id: Some(handoff_id),
+                conversation_id: Some(conversation_id),
+                payload: json!({ "summary": summary }),
+            },
+            now,
+        )
+        .await
+    }
+
+    async fn set_conversation_status(
+        tx: &mut Transaction<'static, Any>,
+        conversation_id: i64,
+        status: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query("UPDATE conversations SET status = $2, updated_at = $3 WHERE id = $1")
+            .bind(conversation_id)
+            .bind(status)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The conversation's open handoff, if any.
+    pub async fn open_handoff_of(&self, conversation_id: i64) -> Result<Option<OpenHandoff>> {
+        let row = sqlx::query(
+            "SELECT id, status, assignee_id FROM handoffs
+             WHERE conversation_id = $1 AND status <> 'resolved'",
+        )
+        .bind(conversation_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let status: String = r.get(1);
+            Ok(OpenHandoff {
+                id: r.get(0),
+                status: HandoffStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("handoff status {status:?}")))?,
+                assignee_id: r.get(2),
+            })
+        })
+        .transpose()
+    }
+
+    /// Handoffs in one status (all when `None`): most urgent first, then oldest.
+    pub async fn list_handoffs(&self, status: Option<HandoffStatus>) -> Result<Vec<Handoff>> {
+        let rows =
+            match status {
+                Some(status) => sqlx::query(&format!(
+                    "{SELECT} WHERE h.status = $1 ORDER BY h.priority, h.created_at, h.id LIMIT 500"
+                ))
+                .bind(status.as_str())
+                .fetch_all(&self.pool)
+                .await?,
+                None => {
+                    sqlx::query(&format!(
+                        "{SELECT} ORDER BY h.priority, h.created_at, h.id LIMIT 500"
+                    ))
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+            };
+        rows.iter().map(handoff_from_row).collect()
+    }
+
+    pub async fn handoff(&self, id: i64) -> Result<Option<Handoff>> {
+        sqlx::query(&format!("{SELECT} WHERE h.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(handoff_from_row)
+            .transpose()
+    }
+
+    /// The conversation's latest handoff (open or resolved).
+    pub async fn latest_handoff_of(&self, conversation_id: i64) -> Result<Option<Handoff>> {
+        sqlx::query(&format!(
+            "{SELECT} WHERE h.conversation_id = $1 ORDER BY h.id DESC LIMIT 1"
+        ))
+        .bind(conversation_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(handoff_from_row)
+        .transpose()
+    }
+
+    async fn require_handoff(&self, id: i64) -> Result<Handoff> {
+        self.handoff(id).await?.ok_or(StoreError::NotFound {
+            what: "handoff",
+            id: id.to_string(),
+        })
+    }
+
+    /// Why a conditional update matched nothing, in words for a 409.
+    async fn conflict(&self, id: i64, wanted: &str) -> StoreError {
+        match self.handoff(id).await {
+            Ok(Some(h)) => StoreError::Conflict(match (h.status, h.assignee) {
+                (HandoffStatus::Assigned, Some(name)) => {
+                    format!("handoff {id} is already assigned to {name}; cannot {wanted}")
+                }
+                (status, _) => format!("handoff {id} is {}; cannot {wanted}", status.as_str()),
+            }),
+            Ok(None) => StoreError::NotFound {
+                what: "handoff",
+                id: id.to_string(),
+            },
+            Err(e) => e,
+        }
+    }
+
+    /// Takes a waiting handoff. Of several agents racing, exactly one wins; the others
+    /// get [`StoreError::Conflict`].
+    pub async fn claim_handoff(&self, id: i64, agent_id: i64, now: i64) -> Result<Handoff> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE handoffs SET status = 'assigned', assignee_id = $2, claimed_at = COALESCE(claimed_at, $3),
+                 updated_at = $3
+             WHERE id = $1 AND status = 'waiting' RETURNING conversation_id",
+        )
+        .bind(id)
+        .bind(agent_id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(self.conflict(id, "claim it").await);
+        };
+        let conversation_id: i64 = row.get(0);
+        Self::set_conversation_status(&mut tx, conversation_id, "assigned", now).await?;
+        Self::append_event(
+            &mut tx,
+            NewEvent {
+                kind: "handoff.claimed",
+                handoff_id: Some(id),
+                conversation_id: Some(conversation_id),
+                payload: json!({ "agent_id": agent_id }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        self.require_handoff(id).await
+    }
+
+    /// Puts an assigned handoff back in the queue.
+    pub async fn release_handoff(&self, id: i64, actor: Actor, now: i64) -> Result<Handoff> {
+        self.reassign(id, actor, None, "handoff.released", "release it", now)
+            .await
+    }
+
+    /// Hands an assigned (or waiting) handoff to another agent.
+    pub async fn transfer_handoff(
+        &self,
+        id: i64,
+        actor: Actor,
+        to_agent_id: i64,
+        now: i64,
+    ) -> Result<Handoff> {
+        self.reassign(
+            id,
+            actor,
+            Some(to_agent_id),
+            "handoff.transferred",
+            "transfer it",
+            now,
+        )
+        .await
+    }
+
+    async fn reassign(
+        &self,
+        id: i64,
+        actor: Actor,
+        to: Option<i64>,
+        event: &str,
+        wanted: &str,
+        now: i64,
+    ) -> Result<Handoff> {
+        let mut tx = self.pool.begin().await?;
+        // An agent acts only on a handoff assigned to them; an admin on any open one.
+        // A waiting handoff may be transferred (assigned to someone) by an admin only.
+        let status = if to.is_some() { "assigned" } else { "waiting" };
+        let row = sqlx::query(
+            "UPDATE handoffs SET status = $2, assignee_id = $3,
+                 claimed_at = CASE WHEN $3 IS NULL THEN claimed_at ELSE COALESCE(claimed_at, $4) END,
+                 updated_at = $4
+             WHERE id = $1 AND status <> 'resolved'
+               AND ((status = 'assigned' AND assignee_id = $5) OR $6 = 1)
+             RETURNING conversation_id",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(to)
+        .bind(now)
+        .bind(actor.agent_id)
+        .bind(i64::from(actor.admin))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(self.conflict(id, wanted).await);
+        };
+        let conversation_id: i64 = row.get(0);
+        let conversation_status = if to.is_some() { "assigned" } else { "queued" };
+        Self::set_conversation_status(&mut tx, conversation_id, conversation_status, now).await?;
+        Self::append_event(
+            &mut tx,
+            NewEvent {
+                kind: event,
+                handoff_id: Some(id),
+                conversation_id: Some(conversation_id),
+                payload: json!({ "by_agent_id": actor.agent_id, "to_agent_id": to }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        self.require_handoff(id).await
+    }
+
+    /// Closes a handoff. With `hand_back` the bot answers the customer's next text in
+    /// the same conversation (its state reset); without, the conversation is resolved
+    /// and the next text starts a new one.
+    pub async fn resolve_handoff(
+        &self,
+        id: i64,
+        actor: Actor,
+        hand_back: bool,
+        now: i64,
+    ) -> Result<Handoff> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE handoffs SET status = 'resolved', resolved_at = $2, hand_back = $3, updated_at = $2
+             WHERE id = $1 AND status <> 'resolved'
+               AND ((status = 'assigned' AND assignee_id = $4) OR $5 = 1)
+             RETURNING conversation_id",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(i64::from(hand_back))
+        .bind(actor.agent_id)
+        .bind(i64::from(actor.admin))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(self.conflict(id, "resolve it").await);
+        };
+        let conversation_id: i64 = row.get(0);
+        if hand_back {
+            sqlx::query(
+                "UPDATE conversations SET status = 'bot', state = NULL, updated_at = $2 WHERE id = $1",
+            )
+            .bind(conversation_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query(
+                "UPDATE conversations SET status = 'resolved', resolved_at = $2, updated_at = $2
+                 WHERE id = $1",
+            )
+            .bind(conversation_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Self::append_event(
+            &mut tx,
+            NewEvent {
+                kind: "handoff.resolved",
+                handoff_id: Some(id),
+                conversation_id: Some(conversation_id),
+                payload: json!({ "by_agent_id": actor.agent_id, "hand_back": hand_back }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        self.require_handoff(id).await
+    }
+
+    /// Queues an agent's text to the conversation's contact. Refused when the contact
+    /// opted out (the dispatcher checks again at send time). The first agent text of an
+    /// open handoff is its first response.
+    pub async fn queue_agent_message(
+        &self,
+        conversation_id: i64,
+        agent_id: i64,
+        text: &NewOutbound,
+        now: i64,
+    ) -> Result<QueuedOutbound> {
+        let mut tx = self.pool.begin().await?;
+        // Touch the conversation first: takes the write lock up front (see mod docs).
+        let row = sqlx::query(
+            "UPDATE conversations SET updated_at = $2 WHERE id = $1 RETURNING contact_id",
+        )
+        .bind(conversation_id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound {
+            what: "conversation",
+            id: conversation_id.to_string(),
+        })?;
+        let contact_id: i64 = row.get(0);
+        let consent: String = sqlx::query_scalar("SELECT consent FROM contacts WHERE id = $1")
+            .bind(contact_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if consent == "opted_out" {
+            tx.rollback().await?;
+            return Err(StoreError::Refused(
+                "the contact has opted out (replied STOP); texting them is not allowed until they reply START".into(),
+            ));
+        }
+        let queued = Self::queue_outbound(
+            &mut tx,
+            conversation_id,
+            contact_id,
+            text,
+            Some(agent_id),
+            now,
+        )
+        .await?;
+        let handoff_id: Option<i64> = sqlx::query_scalar(
+            "UPDATE handoffs SET first_response_at = COALESCE(first_response_at, $2), updated_at = $2
+             WHERE conversation_id = $1 AND status <> 'resolved' RETURNING id",
+        )
+        .bind(conversation_id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        Self::append_event(
+            &mut tx,
+            NewEvent {
+                kind: "message.outbound",
+                handoff_id,
+                conversation_id: Some(conversation_id),
+                payload: json!({
+                    "message_id": queued.message_id,
+                    "agent_id": agent_id,
+                    "body": text.body,
+                    "segments": text.segments,
+                }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    /// Sends the one "still waiting" text for each open handoff nobody has answered
+    /// since `created_before`. Each handoff gets it at most once, even with several
+    /// instances sweeping at the same time. Returns how many were queued.
+    pub async fn queue_holding_messages(
+        &self,
+        created_before: i64,
+        text: &NewOutbound,
+        now: i64,
+    ) -> Result<usize> {
+        let due: Vec<(i64, i64, i64)> = sqlx::query(
+            "SELECT h.id, h.conversation_id, h.contact_id FROM handoffs h
+             JOIN contacts c ON c.id = h.contact_id
+             WHERE h.status <> 'resolved' AND h.first_response_at IS NULL
+               AND h.holding_sent_at IS NULL AND h.created_at <= $1 AND c.consent <> 'opted_out'
+             ORDER BY h.id LIMIT 50",
+        )
+        .bind(created_before)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+        let mut queued = 0;
+        for (handoff_id, conversation_id, contact_id) in due {
+            let mut tx = self.pool.begin().await?;
+            let marked = sqlx::query(
+                "UPDATE handoffs SET holding_sent_at = $2, updated_at = $2
+                 WHERE id = $1 AND holding_sent_at IS NULL AND first_response_at IS NULL
+                   AND status <> 'resolved'",
+            )
+            .bind(handoff_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if marked.rows_affected() != 1 {
+                tx.rollback().await?;
+                continue;
+            }
+            Self::queue_outbound(&mut tx, conversation_id, contact_id, text, None, now).await?;
+            tx.commit().await?;
+            queued += 1;
+        }
+        Ok(queued)
+    }
+
+    /// The median time from handoff to first agent reply over recent handoffs (the
+    /// last 50 answered within `window_ms`), or `None` with too little data.
+    pub async fn median_first_response_ms(&self, window_ms: i64, now: i64) -> Result<Option<i64>> {
+        let mut waits: Vec<i64> = sqlx::query_scalar(
+            "SELECT first_response_at - created_at FROM handoffs
+             WHERE first_response_at IS NOT NULL AND created_at >= $1
+             ORDER BY created_at DESC LIMIT 50",
+        )
+        .bind(now - window_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        // Fewer than three answered handoffs say more about luck than about the team.
+        if waits.len() < 3 {
+            return Ok(None);
+        }
+        waits.sort_unstable();
+        Ok(Some(waits[waits.len() / 2]))
+    }
+}

@@ -1,0 +1,413 @@
+//! Handoff stories through the real HTTP API: escalation, the bot's silence while a
+//! person owns the conversation, the agent's queue, replies, and hand-back.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use textdesk::store::Role;
+
+use crate::support::agents::TestAgent;
+use crate::support::{TestApp, sid};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn app_with_agent() -> (TestApp, TestAgent) {
+    let app = TestApp::spawn().await;
+    let agent = app.add_agent("ana", Role::Agent).await;
+    (app, agent)
+}
+
+fn last_body(entries: &[textdesk::store::TranscriptEntry]) -> String {
+    entries.last().map(|e| e.body.clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_angry_customer_goes_to_a_person_and_the_bot_stays_silent() {
+    let (app, ana) = app_with_agent().await;
+    let phone = "+13035550101";
+    let mut stream = app.events(&ana.token, None).await;
+
+    app.text(
+        phone,
+        "Hi, where is my order #48213? It was supposed to arrive Monday.",
+        &sid(),
+    )
+    .await;
+    app.settle().await;
+    let answered = app.outbound(phone).await.len();
+    assert_eq!(answered, 1, "the order question is answered by the bot");
+
+    app.text(phone, "this is ridiculous, 3rd time I'm asking!!!", &sid())
+        .await;
+    app.settle().await;
+
+    let waiting = app.handoffs(&ana.token, "waiting").await;
+    assert_eq!(waiting.len(), 1, "{waiting:#?}");
+    let handoff = &waiting[0];
+    assert_eq!(handoff["rule"], "negative_emotion", "{handoff:#}");
+    assert_eq!(handoff["priority"], 1, "anger is urgent: {handoff:#}");
+    assert!(!handoff["reason"].as_str().unwrap().is_empty());
+    let summary = handoff["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("48213"),
+        "the summary names the order: {summary}"
+    );
+    assert!(summary.chars().count() <= 600, "{summary}");
+    assert_eq!(handoff["phone"], phone);
+
+    let outbound = app.outbound(phone).await;
+    assert_eq!(outbound.len(), answered + 1);
+    assert!(
+        last_body(&outbound).contains("member of our team"),
+        "the customer is told a person takes over: {}",
+        last_body(&outbound)
+    );
+
+    let created = stream.until("handoff.created", WAIT).await;
+    let created = created.last().unwrap();
+    assert_eq!(created.data["handoff_id"], handoff["id"]);
+
+    for text in ["hello??", "anyone there"] {
+        app.text(phone, text, &sid()).await;
+        app.settle().await;
+        let seen = stream.until("message.inbound", WAIT).await;
+        assert_eq!(seen.last().unwrap().data["payload"]["body"], text);
+    }
+    assert_eq!(
+        app.outbound(phone).await.len(),
+        answered + 1,
+        "the bot says nothing while a person owns the conversation"
+    );
+}
+
+#[tokio::test]
+async fn asking_for_a_human_escalates_at_once() {
+    let (app, ana) = app_with_agent().await;
+    let phone = "+13035550102";
+    app.text(phone, "can I talk to a human", &sid()).await;
+    app.settle().await;
+    let waiting = app.handoffs(&ana.token, "waiting").await;
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0]["rule"], "asked_for_human");
+    assert_eq!(waiting[0]["priority"], 3);
+    let outbound = app.outbound(phone).await;
+    assert_eq!(outbound.len(), 1, "one text: what happens next");
+    assert!(
+        last_body(&outbound).contains("about 10 minutes"),
+        "{}",
+        last_body(&outbound)
+    );
+}
+
+#[tokio::test]
+async fn two_failed_understandings_escalate() {
+    let (app, ana) = app_with_agent().await;
+    let phone = "+13035550103";
+    app.text(phone, "blorp fizzle wug", &sid()).await;
+    app.settle().await;
+    assert!(app.handoffs(&ana.token, "waiting").await.is_empty());
+    assert!(last_body(&app.outbound(phone).await).contains("didn't quite get that"));
+
+    app.text(phone, "zzkrr qwop", &sid()).await;
+    app.settle().await;
+    let waiting = app.handoffs(&ana.token, "waiting").await;
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0]["rule"], "not_understood");
+}
+
+#[tokio::test]
+async fn two_agents_race_to_claim_and_exactly_one_wins() {
+    let (app, ana) = app_with_agent().await;
+    let ben = app.add_agent("ben", Role::Agent).await;
+    app.text(
+        "+13035550104",
+        "I want to speak to a representative",
+        &sid(),
+    )
+    .await;
+    app.settle().await;
+    let id = app.handoffs(&ana.token, "waiting").await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/handoffs/{id}/claim");
+    let (a, b) = tokio::join!(
+        app.api_post(&ana.token, &path, json!({})),
+        app.api_post(&ben.token, &path, json!({}))
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+    let loser = if a.status() == 409 { a } else { b };
+    let why: Value = loser.json().await.unwrap();
+    assert!(
+        why["error"].as_str().unwrap().contains("already assigned"),
+        "{why}"
+    );
+    assert_eq!(app.handoffs(&ana.token, "assigned").await.len(), 1);
+    assert!(app.handoffs(&ana.token, "waiting").await.is_empty());
+}
+
+#[tokio::test]
+async fn an_agent_reply_reaches_the_customer_and_hand_back_restores_the_bot() {
+    let (app, ana) = app_with_agent().await;
+    let phone = "+13035550105";
+    app.text(phone, "agent please", &sid()).await;
+    app.settle().await;
+    let handoff = app.handoffs(&ana.token, "waiting").await[0].clone();
+    let (id, conversation) = (
+        handoff["id"].as_i64().unwrap(),
+        handoff["conversation_id"].as_i64().unwrap(),
+    );
+    let claimed = app
+        .api_post(
+            &ana.token,
+            &format!("/api/v1/handoffs/{id}/claim"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(claimed.status(), 200);
+
+    let sent = app
+        .api_post(
+            &ana.token,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({ "body": "Hi, this is Ana. Café voucher on its way 😀" }),
+        )
+        .await;
+    assert_eq!(sent.status(), 201);
+    let sent: Value = sent.json().await.unwrap();
+    assert_eq!(sent["encoding"], "UCS-2");
+    assert_eq!(sent["segments"], 1);
+    app.settle().await;
+    let outbound = app.outbound(phone).await;
+    let reply = outbound.last().unwrap();
+    assert_eq!(reply.author, textdesk::store::Author::Agent);
+    assert_eq!(
+        reply.delivery_status, "sent",
+        "the agent's text left the outbox"
+    );
+
+    let note = app
+        .api_post(
+            &ana.token,
+            &format!("/api/v1/conversations/{conversation}/notes"),
+            json!({ "body": "VIP customer" }),
+        )
+        .await;
+    assert_eq!(note.status(), 201);
+    let detail = app
+        .api_json(&ana.token, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(detail["notes"][0]["body"], "VIP customer");
+    assert_eq!(detail["consent"], "implied");
+    assert_eq!(detail["handoff"]["status"], "assigned");
+    let authors: Vec<&str> = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["author"].as_str().unwrap())
+        .collect();
+    assert_eq!(authors, ["customer", "bot", "agent"]);
+
+    let resolved = app
+        .api_post(
+            &ana.token,
+            &format!("/api/v1/handoffs/{id}/resolve"),
+            json!({ "hand_back": true }),
+        )
+        .await;
+    assert_eq!(resolved.status(), 200);
+    let before = app.outbound(phone).await.len();
+    app.text(phone, "what are your store hours in Boulder?", &sid())
+        .await;
+    app.settle().await;
+    let outbound = app.outbound(phone).await;
+    assert_eq!(outbound.len(), before + 1, "the bot answers again");
+    assert_eq!(
+        outbound.last().unwrap().author,
+        textdesk::store::Author::Bot
+    );
+    assert_eq!(
+        outbound.last().unwrap().conversation_id,
+        conversation,
+        "hand-back keeps the same conversation"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_to_an_opted_out_contact_is_refused() {
+    let (app, ana) = app_with_agent().await;
+    let phone = "+13035550106";
+    app.text(phone, "I need a human", &sid()).await;
+    app.settle().await;
+    let handoff = app.handoffs(&ana.token, "waiting").await[0].clone();
+    let conversation = handoff["conversation_id"].as_i64().unwrap();
+    app.text(phone, "STOP", &sid()).await;
+    app.settle().await;
+    let refused = app
+        .api_post(
+            &ana.token,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({ "body": "Are you still there?" }),
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+    let why: Value = refused.json().await.unwrap();
+    assert!(
+        why["error"].as_str().unwrap().contains("opted out"),
+        "{why}"
+    );
+    let detail = app
+        .api_json(&ana.token, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(detail["consent"], "opted_out");
+}
+
+#[tokio::test]
+async fn nobody_gets_in_without_a_valid_token_or_beyond_their_role() {
+    let (app, ana) = app_with_agent().await;
+    let ben = app.add_agent("ben", Role::Agent).await;
+    let boss = app.add_agent("boss", Role::Admin).await;
+
+    for path in [
+        "/api/v1/handoffs",
+        "/api/v1/events",
+        "/api/v1/conversations/1",
+    ] {
+        let anonymous = app
+            .http
+            .get(format!("{}{path}", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401, "{path}");
+        assert_eq!(app.api_get("tdk_wrong", path).await.status(), 401, "{path}");
+    }
+    assert_eq!(
+        app.api_get(&ana.token, "/api/v1/admin/knowledge")
+            .await
+            .status(),
+        403,
+        "agents do not reach admin endpoints"
+    );
+    assert_ne!(
+        app.api_get(&boss.token, "/api/v1/admin/knowledge")
+            .await
+            .status(),
+        403
+    );
+
+    app.text("+13035550107", "talk to someone please", &sid())
+        .await;
+    app.settle().await;
+    let id = app.handoffs(&ana.token, "waiting").await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let claim = app
+        .api_post(
+            &ana.token,
+            &format!("/api/v1/handoffs/{id}/claim"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(claim.status(), 200);
+    let theft = app
+        .api_post(
+            &ben.token,
+            &format!("/api/v1/handoffs/{id}/resolve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(theft.status(), 403, "ben cannot resolve ana's conversation");
+    let transfer = app
+        .api_post(
+            &ana.token,
+            &format!("/api/v1/handoffs/{id}/transfer"),
+            json!({ "agent": "ben" }),
+        )
+        .await;
+    assert_eq!(transfer.status(), 200);
+    let now_bens = app
+        .api_post(
+            &ben.token,
+            &format!("/api/v1/handoffs/{id}/resolve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(now_bens.status(), 200, "after the transfer it is ben's");
+
+    // Guessing tokens from one address is cut off.
+    let mut last = 0;
+    for _ in 0..15 {
+        last = app
+            .api_get("tdk_guess", "/api/v1/handoffs")
+            .await
+            .status()
+            .as_u16();
+    }
+    assert_eq!(last, 429);
+}
+
+#[tokio::test]
+async fn the_event_stream_resumes_after_the_last_event_id() {
+    let (app, ana) = app_with_agent().await;
+    app.text("+13035550108", "agent", &sid()).await;
+    app.settle().await;
+    app.text("+13035550109", "human please", &sid()).await;
+    app.settle().await;
+    let mut from_start = app.events(&ana.token, Some(0)).await;
+    let first = from_start.next(WAIT).await.expect("first event");
+    let second = from_start.next(WAIT).await.expect("second event");
+    assert_eq!(
+        (first.kind.as_str(), second.kind.as_str()),
+        ("handoff.created", "handoff.created")
+    );
+    let mut resumed = app.events(&ana.token, Some(first.id)).await;
+    let next = resumed.next(WAIT).await.expect("the missed event");
+    assert_eq!(
+        next.id, second.id,
+        "resume starts right after Last-Event-ID"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_valid_openapi_3_and_lists_the_agent_api() {
+    let app = TestApp::spawn().await;
+    let text = app
+        .http
+        .get(format!("{}/api/v1/openapi.json", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let spec = oas3::from_json(&text).expect("parses as OpenAPI 3.1");
+    assert!(spec.openapi.starts_with("3."), "{}", spec.openapi);
+    let paths = spec.paths.as_ref().expect("paths");
+    for path in [
+        "/api/v1/handoffs",
+        "/api/v1/handoffs/{id}/claim",
+        "/api/v1/handoffs/{id}/release",
+        "/api/v1/handoffs/{id}/resolve",
+        "/api/v1/handoffs/{id}/transfer",
+        "/api/v1/conversations",
+        "/api/v1/conversations/{id}",
+        "/api/v1/conversations/{id}/messages",
+        "/api/v1/conversations/{id}/notes",
+        "/api/v1/events",
+    ] {
+        assert!(paths.contains_key(path), "{path} is documented");
+    }
+    // Every schema reference resolves.
+    let raw: Value = serde_json::from_str(&text).unwrap();
+    let schemas = &raw["components"]["schemas"];
+    for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = &reference[..reference.find('"').unwrap()];
+        assert!(schemas.get(name).is_some(), "dangling $ref to {name}");
+    }
+    assert_eq!(
+        raw["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}
