@@ -224,7 +224,7 @@ pub fn spawn_engine(
     tasks.spawn(crate::engine::events::run(engine.clone(), shutdown.clone()));
     tasks.spawn(crate::engine::holding::run(
         engine.clone(),
-        crate::engine::holding::SWEEP_EVERY,
+        Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
         shutdown.clone(),
     ));
     for _ in 0..config.worker.concurrency {

@@ -99,3 +99,52 @@ pub async fn run(store: &Store, command: AgentCommand, mut out: impl Write) -> a
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn add_prints_a_working_token_once_and_revoke_disables_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let store = Store::open(&url).await.unwrap();
+
+        let mut out = Vec::new();
+        let add = AgentCommand::Add {
+            name: "ana".into(),
+            role: "admin".into(),
+        };
+        run(&store, add, &mut out).await.unwrap();
+        let printed = String::from_utf8(out).unwrap();
+        let token = printed.lines().last().unwrap();
+        assert!(token.starts_with("tdk_"), "{printed}");
+        let found = store.agent_credential(&hash_token(token)).await.unwrap();
+        assert_eq!(found.unwrap().agent.role, Role::Admin);
+
+        let again = AgentCommand::Add {
+            name: "ana".into(),
+            role: "agent".into(),
+        };
+        let err = run(&store, again, Vec::new()).await.unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+
+        let mut out = Vec::new();
+        run(&store, AgentCommand::List, &mut out).await.unwrap();
+        let listed = String::from_utf8(out).unwrap();
+        assert!(
+            listed.contains("ana") && !listed.contains(token),
+            "{listed}"
+        );
+
+        let revoke = AgentCommand::Revoke { name: "ana".into() };
+        run(&store, revoke, Vec::new()).await.unwrap();
+        assert!(
+            store
+                .agent_credential(&hash_token(token))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}

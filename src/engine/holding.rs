@@ -12,9 +12,7 @@ use super::Engine;
 use super::pipeline::reply;
 use crate::store::OutboundKind;
 
-/// How often overdue handoffs are looked for.
-pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
-
+/// Looks for overdue handoffs every `every` until shutdown.
 pub async fn run(engine: Arc<Engine>, every: Duration, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use textdesk::clock::ManualClock;
 use textdesk::store::Role;
 
 use crate::support::agents::TestAgent;
@@ -409,5 +410,72 @@ async fn the_openapi_document_is_valid_openapi_3_and_lists_the_agent_api() {
     assert_eq!(
         raw["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
+    );
+}
+
+#[tokio::test]
+async fn an_unanswered_customer_gets_one_holding_text_never_more() {
+    // A Wednesday, 11:00 in Denver: the team is in.
+    let clock = ManualClock::at(1_796_234_400_000);
+    let app = TestApp::spawn_with_clock(clock.clone(), |_| {}).await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    let (waits, answered) = ("+13035550110", "+13035550111");
+    for phone in [waits, answered] {
+        app.text(phone, "I want to talk to a person", &sid()).await;
+    }
+    app.settle().await;
+    let handoffs = app.handoffs(&ana.token, "waiting").await;
+    let conversation_of = |phone: &str| {
+        handoffs.iter().find(|h| h["phone"] == phone).unwrap()["conversation_id"]
+            .as_i64()
+            .unwrap()
+    };
+    let sent = app
+        .api_post(
+            &ana.token,
+            &format!(
+                "/api/v1/conversations/{}/messages",
+                conversation_of(answered)
+            ),
+            json!({ "body": "Hi, Ana here. How can I help?" }),
+        )
+        .await;
+    assert_eq!(sent.status(), 201);
+    app.settle().await;
+
+    let holding = app.running.engine.policy().handoff.holding.clone();
+    let holding_texts = |entries: Vec<textdesk::store::TranscriptEntry>| {
+        entries.iter().filter(|e| e.body == holding).count()
+    };
+    clock.advance(14 * 60_000);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.settle().await;
+    assert_eq!(
+        holding_texts(app.outbound(waits).await),
+        0,
+        "not before the SLA"
+    );
+
+    clock.advance(2 * 60_000);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.settle().await;
+    assert_eq!(
+        holding_texts(app.outbound(waits).await),
+        1,
+        "once the SLA passed"
+    );
+    assert_eq!(
+        holding_texts(app.outbound(answered).await),
+        0,
+        "an answered customer needs no holding text"
+    );
+
+    clock.advance(60 * 60_000);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.settle().await;
+    assert_eq!(
+        holding_texts(app.outbound(waits).await),
+        1,
+        "never more than one"
     );
 }
