@@ -8,6 +8,7 @@
 
 pub mod dispatcher;
 pub mod guard;
+pub mod hours;
 pub mod pipeline;
 pub mod policy;
 pub mod preview;
