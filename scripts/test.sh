@@ -16,3 +16,22 @@ scripts/fetch-model.sh
 # not mixed with compilation.
 cargo build --locked --all-targets
 cargo test --locked --all-targets
+
+# The store and engine suites again on PostgreSQL, so both engines keep the same
+# behaviour: a throw-away cluster (installed from Debian's packages when missing) and a
+# fresh database per test. Same profile and flags as above, so nothing is rebuilt.
+# The knowledge, quality and embedding targets never touch the database: not rerun.
+# TEXTDESK_SKIP_POSTGRES=1 skips this pass (e.g. a laptop without root or PostgreSQL).
+if [[ "${TEXTDESK_SKIP_POSTGRES:-0}" == 1 ]]; then
+    echo "== PostgreSQL pass SKIPPED (TEXTDESK_SKIP_POSTGRES=1)" >&2
+    exit 0
+fi
+TEXTDESK_PG_DIR=$(mktemp -d /tmp/textdesk-pg.XXXXXX)
+export TEXTDESK_PG_DIR
+trap 'scripts/postgres.sh stop' EXIT
+TEXTDESK_TEST_POSTGRES_URL=$(scripts/postgres.sh start)
+export TEXTDESK_TEST_POSTGRES_URL
+echo "== PostgreSQL pass against $TEXTDESK_TEST_POSTGRES_URL"
+cargo test --locked --lib -- store::
+cargo test --locked --test core --test crash
+echo "== PostgreSQL pass passed"

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::{AUTH_TOKEN, inbound_params, repo_path, sid};
+use support::{AUTH_TOKEN, inbound_params, repo_path, sid, test_database_url};
 use textdesk::sms::twilio::compute_signature;
 use textdesk::store::{Direction, Store};
 use wiremock::matchers::{method, path_regex};
@@ -23,8 +23,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `textdesk serve` on `port` with its data in `data_dir`.
-fn start_textdesk(data_dir: &Path, port: u16, twilio_api: Option<&str>) -> Child {
+/// Starts `textdesk serve` on `port` with its data in `data_dir` and its database at
+/// `database_url` (the SQLite file in `data_dir` when `None`).
+fn start_textdesk(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    port: u16,
+    twilio_api: Option<&str>,
+) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_textdesk"));
     cmd.arg("serve")
         .env_clear()
@@ -44,6 +50,9 @@ fn start_textdesk(data_dir: &Path, port: u16, twilio_api: Option<&str>) -> Child
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
+    if let Some(url) = database_url {
+        cmd.env("TEXTDESK_DATABASE_URL", url);
+    }
     if let Some(api) = twilio_api {
         cmd.env("TEXTDESK_PROVIDER", "twilio")
             .env("TWILIO_ACCOUNT_SID", "ACtest00000000000000000000000000")
@@ -84,13 +93,13 @@ async fn post_text(port: u16, from: &str, body: &str) -> reqwest::StatusCode {
         .status()
 }
 
-async fn open_store(data_dir: &Path) -> Store {
-    Store::open(&format!(
+/// The store the textdesk process uses, opened beside it.
+async fn open_store(data_dir: &Path, database_url: Option<&str>) -> Store {
+    let sqlite = format!(
         "sqlite://{}?mode=rwc",
         data_dir.join("textdesk.db").display()
-    ))
-    .await
-    .unwrap()
+    );
+    Store::open(database_url.unwrap_or(&sqlite)).await.unwrap()
 }
 
 async fn wait_until<F, Fut>(what: &str, mut check: F)
@@ -110,6 +119,7 @@ where
 #[tokio::test]
 async fn sigkill_between_acknowledgement_and_send_still_yields_exactly_one_reply() {
     let dir = tempfile::tempdir().unwrap();
+    let db = test_database_url().await;
     let twilio = MockServer::start().await;
     // Twilio is down: the reply cannot leave, it waits in the outbox.
     Mock::given(method("POST"))
@@ -119,7 +129,7 @@ async fn sigkill_between_acknowledgement_and_send_still_yields_exactly_one_reply
         .await;
 
     let port = free_port();
-    let mut textdesk = start_textdesk(dir.path(), port, Some(&twilio.uri()));
+    let mut textdesk = start_textdesk(dir.path(), db.as_deref(), port, Some(&twilio.uri()));
     wait_healthy(port).await;
     let phone = "+15555550160";
     assert_eq!(
@@ -150,10 +160,10 @@ async fn sigkill_between_acknowledgement_and_send_still_yields_exactly_one_reply
         .mount(&twilio)
         .await;
     let port = free_port();
-    let mut textdesk = start_textdesk(dir.path(), port, Some(&twilio.uri()));
+    let mut textdesk = start_textdesk(dir.path(), db.as_deref(), port, Some(&twilio.uri()));
     wait_healthy(port).await;
 
-    let store = open_store(dir.path()).await;
+    let store = open_store(dir.path(), db.as_deref()).await;
     wait_until("the reply was sent", || async {
         store
             .transcript(phone, None)
@@ -187,8 +197,9 @@ async fn sigkill_between_acknowledgement_and_send_still_yields_exactly_one_reply
 #[tokio::test]
 async fn sigkill_right_after_a_burst_of_acknowledgements_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
+    let db = test_database_url().await;
     let port = free_port();
-    let mut textdesk = start_textdesk(dir.path(), port, None);
+    let mut textdesk = start_textdesk(dir.path(), db.as_deref(), port, None);
     wait_healthy(port).await;
 
     let phones: Vec<String> = (0..40)
@@ -201,9 +212,9 @@ async fn sigkill_right_after_a_burst_of_acknowledgements_loses_nothing() {
     textdesk.wait().unwrap();
 
     let port = free_port();
-    let mut textdesk = start_textdesk(dir.path(), port, None);
+    let mut textdesk = start_textdesk(dir.path(), db.as_deref(), port, None);
     wait_healthy(port).await;
-    let store = open_store(dir.path()).await;
+    let store = open_store(dir.path(), db.as_deref()).await;
     wait_until("every text was processed and sent", || async {
         store.inbound_backlog(0).await.unwrap().0 == 0 && store.outbox_backlog().await.unwrap() == 0
     })

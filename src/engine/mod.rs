@@ -11,6 +11,7 @@ pub mod events;
 pub mod guard;
 pub mod handoff;
 pub mod holding;
+pub mod hours;
 pub mod pipeline;
 pub mod policy;
 pub mod preview;

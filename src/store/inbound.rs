@@ -283,16 +283,19 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        // Contact before conversation, the order `receive_inbound` locks them in: on
+        // PostgreSQL the opposite order deadlocks against a new text from the same
+        // contact arriving meanwhile (SQLite has one writer, so order never matters).
+        if let Some(change) = &outcome.consent_change {
+            Self::record_consent(&mut tx, ctx.contact_id, change, Some(ctx.message_id), now)
+                .await?;
+        }
         if let Some(state) = &outcome.state_json {
             sqlx::query("UPDATE conversations SET state = $2, updated_at = $3 WHERE id = $1")
                 .bind(ctx.conversation_id)
                 .bind(state)
                 .bind(now)
                 .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(change) = &outcome.consent_change {
-            Self::record_consent(&mut tx, ctx.contact_id, change, Some(ctx.message_id), now)
                 .await?;
         }
 

@@ -7,6 +7,19 @@
 //! through sqlx's `Any` driver; the few places where the engines differ ask
 //! [`Dialect`]. Every transaction starts with a write so SQLite takes its write lock up
 //! front instead of failing a read→write upgrade under concurrency.
+//!
+//! Keeping the engines in step (migrations/sqlite and migrations/postgres change
+//! together; the store tests and the `core`/`crash` suites run on both, see
+//! `scripts/test.sh`):
+//! - Integers are `INTEGER` on SQLite (always 64-bit) and `BIGINT` on PostgreSQL, and
+//!   are read as `i64` everywhere; ids are `BIGINT GENERATED ALWAYS AS IDENTITY`.
+//! - Floats are `REAL` on SQLite (8 bytes) but `DOUBLE PRECISION` on PostgreSQL, whose
+//!   `REAL` is 4 bytes and would come back through the Any driver widened and changed.
+//! - No `BOOLEAN` columns: SQLite hands back an integer, which the Any driver will not
+//!   decode as `bool`; states are `TEXT` (`status = 'pending'`).
+//! - Queue claims add `FOR UPDATE SKIP LOCKED` on PostgreSQL ([`Store::skip_locked`]).
+//! - Transactions lock a contact before its conversation: on PostgreSQL the opposite
+//!   order can deadlock against a concurrent text from the same contact.
 
 mod agents;
 pub use agents::{Agent, AgentCredential, Role};
@@ -22,6 +35,8 @@ mod inbound;
 pub mod model;
 mod outbox;
 pub use outbox::{DeliveryResult, QueuedOutbound};
+#[cfg(test)]
+mod tests;
 mod transcript;
 
 use std::path::Path;

@@ -1,5 +1,7 @@
 //! Test support: start the real textdesk (HTTP server, workers, outbox) on a random
-//! loopback port against a fresh SQLite file, and talk to it like Twilio does.
+//! loopback port against a fresh database, and talk to it like Twilio does. The
+//! database is a SQLite file in a temp dir, or a fresh PostgreSQL database when
+//! `TEXTDESK_TEST_POSTGRES_URL` is set (see [`test_database_url`]).
 #![allow(dead_code)]
 
 pub mod agents;
@@ -64,6 +66,7 @@ impl TestApp {
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .expect("temp dir");
         let mut config = test_config(dir.path());
+        config.database_url = test_database_url().await;
         adjust(&mut config);
         let running = app::start_with_clock(&config, clock)
             .await
@@ -167,6 +170,32 @@ pub fn inbound_params(from: &str, body: &str, sid: &str) -> Vec<(String, String)
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// The database a test should use: `None` means the SQLite file in the test's data
+/// dir (the default); with `TEXTDESK_TEST_POSTGRES_URL` set to an admin URL of a
+/// throw-away cluster (`scripts/postgres.sh start`), a freshly created, uniquely named
+/// database on it.
+pub async fn test_database_url() -> Option<String> {
+    use sqlx::{Connection, Executor};
+    let admin = std::env::var("TEXTDESK_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let name = format!(
+        "textdesk_test_{}_{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("TEXTDESK_TEST_POSTGRES_URL={admin} does not connect: {e}"));
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+    conn.close().await.ok();
+    let mut url = url::Url::parse(&admin).expect("TEXTDESK_TEST_POSTGRES_URL is a URL");
+    url.set_path(&name);
+    Some(url.to_string())
 }
 
 /// A fresh Twilio-looking message sid.
