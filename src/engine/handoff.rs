@@ -47,7 +47,11 @@ impl HandoffTexts {
                 let minutes = usual_wait_ms
                     .map(|ms| (ms + 59_999) / 60_000)
                     .unwrap_or(i64::from(self.default_wait_minutes));
-                (&self.during_hours, wait_text(minutes), String::new())
+                (
+                    &self.during_hours,
+                    super::hours::usual_wait_text(minutes),
+                    String::new(),
+                )
             }
             Some(back) => (&self.after_hours, String::new(), back),
         };
@@ -62,17 +66,6 @@ impl HandoffTexts {
     /// Handoffs created before this instant and still unanswered get the holding text.
     pub fn holding_cutoff(&self, now: i64) -> i64 {
         now - i64::from(self.holding_after_minutes) * 60_000
-    }
-}
-
-/// "about 10 minutes", "about an hour", "a few hours": a promise, not a timestamp.
-pub fn wait_text(minutes: i64) -> String {
-    match minutes {
-        ..=2 => "a couple of minutes".into(),
-        3..=55 => format!("about {} minutes", (minutes + 4) / 5 * 5),
-        56..=89 => "about an hour".into(),
-        90..=150 => "about two hours".into(),
-        _ => "a few hours".into(),
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use super::handoff::HandoffTexts;
+pub use super::hours::BusinessHours;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,6 +17,9 @@ pub struct Policy {
     pub replies: Replies,
     pub limits: Limits,
     pub handoff: HandoffTexts,
+    /// When the team works; without it the team counts as always in.
+    #[serde(default)]
+    pub hours: Option<BusinessHours>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,18 +63,15 @@ pub enum PolicyError {
 }
 
 impl Policy {
-    /// Whether the team is working at `now` (always, until hours are configured).
-    pub fn team_is_in(&self, _now: i64) -> bool {
-        true
+    /// Whether the team is working at `now` (always, without `[hours]`).
+    pub fn team_is_in(&self, now: i64) -> bool {
+        self.hours.as_ref().is_none_or(|h| h.is_open(now))
     }
 
     /// When the team is next in, in the customer's words, if it is out at `now`.
     pub fn team_back(&self, now: i64) -> Option<String> {
-        if self.team_is_in(now) {
-            None
-        } else {
-            Some("as soon as they're back".into())
-        }
+        let hours = self.hours.as_ref()?;
+        (!hours.is_open(now)).then(|| hours.describe_next_open(now))
     }
 
     /// Loads `policy.toml` from the prompts directory.
@@ -107,6 +108,9 @@ impl Policy {
             }
         }
         self.handoff.validate()?;
+        if let Some(hours) = &self.hours {
+            hours.validate().map_err(|e| format!("`hours`: {e}"))?;
+        }
         if !(1..=10).contains(&self.replies.max_segments) {
             return Err("`replies.max_segments` must be between 1 and 10".into());
         }

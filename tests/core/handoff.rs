@@ -12,8 +12,15 @@ use crate::support::{TestApp, sid};
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Wednesday 2 Dec 2026, 11:00 in Denver: the demo team (prompts/policy.toml) is in.
+const WEDNESDAY_11AM: i64 = 1_796_234_400_000;
+/// Saturday 5 Dec 2026, 20:00 in Denver: closed until Monday 9:00.
+const SATURDAY_8PM: i64 = 1_796_526_000_000;
+
+/// textdesk with one agent, the clock pinned inside business hours (what the
+/// customer is told depends on the hour).
 async fn app_with_agent() -> (TestApp, TestAgent) {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_clock(ManualClock::at(WEDNESDAY_11AM), |_| {}).await;
     let agent = app.add_agent("ana", Role::Agent).await;
     (app, agent)
 }
@@ -97,6 +104,23 @@ async fn asking_for_a_human_escalates_at_once() {
         last_body(&outbound).contains("about 10 minutes"),
         "{}",
         last_body(&outbound)
+    );
+}
+
+#[tokio::test]
+async fn after_hours_the_customer_learns_when_the_team_is_back() {
+    let app = TestApp::spawn_with_clock(ManualClock::at(SATURDAY_8PM), |_| {}).await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    let phone = "+13035550112";
+    app.text(phone, "I want to speak to a real person", &sid())
+        .await;
+    app.settle().await;
+    assert_eq!(app.handoffs(&ana.token, "waiting").await.len(), 1);
+    let told = last_body(&app.outbound(phone).await);
+    assert!(told.contains("Monday at 9:00 AM"), "{told}");
+    assert!(
+        !told.contains("minutes"),
+        "no wait is promised while closed: {told}"
     );
 }
 
@@ -416,7 +440,7 @@ async fn the_openapi_document_is_valid_openapi_3_and_lists_the_agent_api() {
 #[tokio::test]
 async fn an_unanswered_customer_gets_one_holding_text_never_more() {
     // A Wednesday, 11:00 in Denver: the team is in.
-    let clock = ManualClock::at(1_796_234_400_000);
+    let clock = ManualClock::at(WEDNESDAY_11AM);
     let app = TestApp::spawn_with_clock(clock.clone(), |_| {}).await;
     let ana = app.add_agent("ana", Role::Agent).await;
     let (waits, answered) = ("+13035550110", "+13035550111");
