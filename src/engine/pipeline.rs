@@ -165,6 +165,7 @@ pub async fn decide(
             history: &history,
             state: &state,
             business: &policy.business.name,
+            escalation: &policy.escalation,
         })
         .await;
     let (text, reason) = match (&thought.decision, &thought.reply) {

@@ -13,6 +13,8 @@ pub struct Policy {
     pub texts: Texts,
     pub replies: Replies,
     pub limits: Limits,
+    #[serde(default)]
+    pub escalation: crate::brain::escalation::EscalationSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
