@@ -6,6 +6,7 @@
 //! - [`classify`]: the local classifier and the TF-IDF baseline it is measured against.
 //! - [`sentiment`]: the local mood of a text (VADER, caps, "!!!", profanity, threats).
 //! - [`escalation`]: the rules that hand a conversation to a person, with priority and why.
+//! - [`summary`]: the handoff note an agent reads, by the LLM or locally.
 
 pub mod classify;
 pub mod compose;
@@ -13,4 +14,5 @@ pub mod escalation;
 pub mod intents;
 pub mod sentiment;
 pub mod state;
+pub mod summary;
 pub mod think;
