@@ -595,7 +595,7 @@ pub fn find_phrase<'p>(normalized: &str, phrases: &'p [String]) -> Option<&'p st
         .iter()
         .find(|p| {
             let p = normalize(p);
-            p.trim().len() > 0 && normalized.contains(&p)
+            !p.trim().is_empty() && normalized.contains(&p)
         })
         .map(String::as_str)
 }

@@ -323,10 +323,9 @@ pub fn trim_to(text: &str, max: usize) -> String {
         .rfind('\n')
         .into_iter()
         .chain(
-            head.match_indices(['.', '!', '?'])
+            head.rmatch_indices(['.', '!', '?'])
                 .map(|(i, _)| i + 1)
-                .filter(|&i| head[i..].starts_with([' ', '\n']))
-                .last(),
+                .find(|&i| text[i..].starts_with([' ', '\n'])),
         )
         .max();
     match boundary {
