@@ -77,6 +77,7 @@ fn bench(c: &mut Criterion) {
                     history: &[],
                     state: &state,
                     business: "Trailhead",
+                    escalation: &Default::default(),
                 }))
             })
         });

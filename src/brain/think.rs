@@ -1,14 +1,20 @@
 //! One turn of thinking: understand the text, decide, and write the reply.
 //!
-//! 1. **Rules first**, where they are exact: a lone digit answering the numbered menu
-//!    the bot just sent picks that option.
-//! 2. **Understand**: the LLM classifies when configured and healthy; otherwise (or on
+//! 1. **Escalation rules that need no intent** ([`escalation::before_understanding`]):
+//!    a threat, anger (VADER and its amplifiers, or a falling trend), a request for a
+//!    person, a text too complex for a bot. The text is still classified locally, so
+//!    the handoff knows the topic.
+//! 2. **Rules**, where they are exact: a lone digit answering the numbered menu the
+//!    bot just sent picks that option.
+//! 3. **Understand**: the LLM classifies when configured and healthy; otherwise (or on
 //!    any LLM error) the local classifier does. A short follow-up that alone is out of
 //!    scope is read together with the previous question.
-//! 3. **Decide** by the intent's action: fixed reply, escalate, or answer from the
-//!    knowledge base. Out of scope still answers when retrieval is strong; otherwise
-//!    the bot asks one clarifying question with numbered options. A second miss in a
-//!    row is an escalation.
+//! 4. **Escalation rules on the intent** ([`escalation::after_understanding`]):
+//!    sensitive or escalate intents, the same question again after an answer.
+//! 5. **Decide** by the intent's action: fixed reply or answer from the knowledge
+//!    base. Out of scope still answers when retrieval is strong; otherwise the bot asks
+//!    one clarifying question with numbered options. A second miss in a row is the
+//!    `not_understood` escalation.
 //! 4. **Compose**: the LLM answers only from the retrieved passages when configured;
 //!    the local composer otherwise. Either way the reply is fitted to the budget.
 
@@ -18,7 +24,9 @@ use serde::Serialize;
 
 use super::classify::Classifier;
 use super::compose::{self, Source};
+use super::escalation::{self, Escalation, EscalationSettings, Rule};
 use super::intents::{Action, IntentName, IntentSet};
+use super::sentiment::{self, Mood};
 use super::state::{ConversationState, Menu};
 use crate::knowledge::{Hit, Knowledge, SearchMode};
 use crate::llm::{LlmClient, Passage, Turn};
@@ -57,6 +65,8 @@ pub struct TurnInput<'a> {
     pub history: &'a [Turn],
     pub state: &'a ConversationState,
     pub business: &'a str,
+    /// The operator's escalation rules (`[escalation]` in policy.toml).
+    pub escalation: &'a EscalationSettings,
 }
 
 /// How the intent was found.
@@ -73,7 +83,8 @@ pub struct Understanding {
     pub intent: IntentName,
     pub confidence: f32,
     pub candidates: Vec<(IntentName, f32)>,
-    /// -1 (angry) … 1 (happy), when the LLM judged it.
+    /// -1 (angry) … 1 (happy): the LLM's judgement when it classified the text, the
+    /// local VADER compound score otherwise. Always set by [`Brain::think`].
     pub sentiment: Option<f32>,
     pub source: UnderstoodBy,
     /// The LLM was configured but failed; the local brain answered instead.
@@ -100,13 +111,15 @@ pub enum Decision {
     Reply { intent: String },
     /// Asked a clarifying question with numbered options.
     Clarify { options: Vec<String> },
-    /// Hand to a human.
-    Escalate { reason: String },
+    /// Hand to a human: which rule fired, how urgent, and why.
+    Escalate(Escalation),
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Thought {
     pub understanding: Understanding,
+    /// The local reading of the text (VADER, caps, "!!!", profanity, threats).
+    pub mood: Mood,
     pub retrieved: Vec<Retrieved>,
     pub decision: Decision,
     /// The reply, smart-encoded and fitted; `None` when escalating (the engine says
@@ -165,10 +178,30 @@ impl Brain {
 
     pub async fn think(&self, input: &TurnInput<'_>) -> Thought {
         let model = self.model();
-        let mut state = input.state.clone();
-        let (understanding, question) = self.understand(&model, input).await;
+        let settings = input.escalation;
+        let mood = sentiment::read(input.text, settings);
+        let early = escalation::before_understanding(input.text, &mood, input.history, settings);
+        // When a person takes over anyway, the local classifier names the topic for the
+        // handoff; an LLM round trip would only delay the customer's handoff text.
+        let (mut understanding, question) = self.understand(&model, input, early.is_none()).await;
+        understanding.sentiment.get_or_insert(mood.compound);
 
         let intent = model.set.get(understanding.intent.as_str());
+        let escalation = early
+            .or_else(|| llm_anger(&understanding, settings))
+            .or_else(|| escalation::after_understanding(input.text, intent, input.state, settings));
+        if let Some(escalation) = escalation {
+            return Thought {
+                understanding,
+                mood,
+                retrieved: Vec::new(),
+                decision: Decision::Escalate(escalation),
+                reply: None,
+                state: handed_over(input.state),
+            };
+        }
+
+        let mut state = input.state.clone();
         let action = intent.map(|i| i.action.clone());
         let mut retrieved = Vec::new();
         let outcome = match action {
@@ -178,10 +211,12 @@ impl Brain {
                 },
                 Some(text),
             )),
+            // Escalate intents were handed over above; this arm keeps the match whole.
             Some(Action::Escalate) => Some((
-                Decision::Escalate {
-                    reason: format!("intent {}", understanding.intent),
-                },
+                Decision::Escalate(Escalation::new(
+                    Rule::EscalateIntent,
+                    format!("intent {}", understanding.intent),
+                )),
                 None,
             )),
             // Flows arrive with their own issue; until then a flow intent is answered.
@@ -242,9 +277,8 @@ impl Brain {
         };
 
         let (decision, reply) = match outcome {
-            Some((decision @ Decision::Escalate { .. }, _)) => {
-                state.menu = None;
-                state.misses = 0;
+            Some((decision @ Decision::Escalate(_), _)) => {
+                state = handed_over(&state);
                 (decision, None)
             }
             Some((decision, text)) => {
@@ -257,14 +291,9 @@ impl Brain {
             None => {
                 state.misses += 1;
                 if state.misses >= self.settings.misses_before_escalation {
-                    state.menu = None;
-                    state.misses = 0;
-                    (
-                        Decision::Escalate {
-                            reason: "not understood twice in a row".into(),
-                        },
-                        None,
-                    )
+                    let misses = state.misses;
+                    state = handed_over(&state);
+                    (Decision::Escalate(escalation::not_understood(misses)), None)
                 } else {
                     let options = clarify_options(&model.set, &understanding);
                     let text = clarifying_question(&options);
@@ -278,6 +307,7 @@ impl Brain {
         };
         Thought {
             understanding,
+            mood,
             retrieved,
             decision,
             reply,
@@ -291,21 +321,25 @@ impl Brain {
     pub async fn understand_text(&self, text: &str) -> Understanding {
         let model = self.model();
         let state = ConversationState::default();
+        let escalation = EscalationSettings::default();
         let input = TurnInput {
             text,
             history: &[],
             state: &state,
             business: "",
+            escalation: &escalation,
         };
-        self.understand(&model, &input).await.0
+        self.understand(&model, &input, true).await.0
     }
 
     /// Finds the intent, and the question to answer (the text, or the text read with
-    /// the menu or previous question it follows up on).
+    /// the menu or previous question it follows up on). `use_llm: false` keeps to the
+    /// local classifier.
     async fn understand(
         &self,
         model: &IntentModel,
         input: &TurnInput<'_>,
+        use_llm: bool,
     ) -> (Understanding, String) {
         let text = input.text.trim();
         if let Some(menu) = &input.state.menu {
@@ -332,7 +366,7 @@ impl Brain {
         }
 
         let mut llm_fallback = false;
-        if let Some(llm) = &self.llm {
+        if let Some(llm) = self.llm.as_ref().filter(|_| use_llm) {
             let intents: Vec<(String, String)> = model
                 .set
                 .intents
@@ -474,6 +508,30 @@ impl Brain {
     fn fit(&self, text: &str) -> String {
         segments::fit(&segments::smart_encode(text), self.settings.max_segments).text
     }
+}
+
+/// The state once a person takes over: no pending menu, no misses counted.
+fn handed_over(state: &ConversationState) -> ConversationState {
+    ConversationState {
+        menu: None,
+        misses: 0,
+        ..state.clone()
+    }
+}
+
+/// The LLM judged the text angry (at or below the operator's `angry_compound`), even
+/// if VADER did not see it (sarcasm, long texts).
+fn llm_anger(understanding: &Understanding, settings: &EscalationSettings) -> Option<Escalation> {
+    if understanding.source != UnderstoodBy::Llm {
+        return None;
+    }
+    let score = understanding.sentiment?;
+    (score <= settings.angry_compound).then(|| {
+        Escalation::new(
+            Rule::NegativeEmotion,
+            format!("angry: LLM sentiment {score:.2}"),
+        )
+    })
 }
 
 fn describe(hits: &[Hit]) -> Vec<Retrieved> {

@@ -78,6 +78,7 @@ mod tests {
             direction,
             author,
             body: body.into(),
+            intent: None,
             created_at: at,
         }
     }

@@ -17,7 +17,10 @@
 //! knowledge index and an LLM, each with its own fallback, so a decision is always
 //! reached.
 
+use crate::brain::escalation::{Escalation, Rule};
+use crate::brain::sentiment;
 use crate::brain::state::ConversationState;
+use crate::brain::summary::{Summary, SummaryInput, SummaryTurn};
 use crate::brain::think::{Brain, Decision as BrainDecision, Thought, TurnInput};
 use crate::engine::guard::{self, Silence};
 use crate::engine::policy::Policy;
@@ -153,23 +156,21 @@ pub async fn decide(
 ) -> Decision {
     if let Some(decided) = decide_without_brain(ctx, policy, now) {
         return match (decided.reason, brain) {
-            (Reason::WithHuman, Some(brain)) => with_human(ctx, brain).await,
+            (Reason::WithHuman, Some(brain)) => with_human(ctx, policy, brain).await,
             (Reason::Silenced(Silence::FloodCap), Some(brain)) => {
                 // The bot has answered this contact a lot and they keep texting: a
                 // person should look, but the cap means no more bot texts, so the
                 // handoff opens silently.
                 let limits = &policy.limits;
-                let why = Escalation {
-                    priority: 3,
-                    rule: "bot_loop".into(),
-                    reason: format!(
+                let why = Escalation::new(
+                    Rule::BotLoop,
+                    format!(
                         "the bot already sent {} replies within {} minutes",
                         limits.max_bot_replies,
                         limits.window_secs / 60
                     ),
-                    intent: None,
-                };
-                let handoff = open_handoff(ctx, brain, &why).await;
+                );
+                let handoff = open_handoff(ctx, brain, &why, None).await;
                 Decision {
                     outcome: InboundOutcome {
                         handoff: Some(handoff),
@@ -205,11 +206,12 @@ pub async fn decide(
             history: &history,
             state: &state,
             business: &policy.business.name,
+            escalation: &policy.escalation,
         })
         .await;
     let understood = Understood {
-        intent: thought.understanding.intent.to_string(),
-        confidence: f64::from(thought.understanding.confidence),
+        intent: Some(thought.understanding.intent.to_string()),
+        confidence: Some(f64::from(thought.understanding.confidence)),
         sentiment: thought.understanding.sentiment.map(f64::from),
     };
     let mut outcome = InboundOutcome {
@@ -218,14 +220,10 @@ pub async fn decide(
         ..Default::default()
     };
     let reason = match (&thought.decision, &thought.reply) {
-        (BrainDecision::Escalate { reason }, _) => {
-            let why = Escalation {
-                priority: 3,
-                rule: "brain".into(),
-                reason: reason.clone(),
-                intent: Some(thought.understanding.intent.to_string()),
-            };
-            outcome.handoff = Some(open_handoff(ctx, brain, &why).await);
+        (BrainDecision::Escalate(why), _) => {
+            let intent = Some(thought.understanding.intent.to_string())
+                .filter(|i| i != crate::brain::intents::OUT_OF_SCOPE);
+            outcome.handoff = Some(open_handoff(ctx, brain, why, intent).await);
             let text = policy
                 .handoff
                 .expectation(policy.team_back(now), ctx.usual_wait_ms);
@@ -264,39 +262,55 @@ pub async fn decide(
     }
 }
 
-/// Why a conversation goes to a person, as the handoff records it.
-struct Escalation {
-    priority: i64,
-    rule: String,
-    reason: String,
+async fn open_handoff(
+    ctx: &InboundContext,
+    brain: &Brain,
+    why: &Escalation,
     intent: Option<String>,
-}
-
-async fn open_handoff(ctx: &InboundContext, brain: &Brain, why: &Escalation) -> HandoffChange {
-    let (summary, summary_by) = summarize(ctx, brain, &why.rule, &why.reason).await;
+) -> HandoffChange {
+    let summary = summarize(
+        ctx,
+        brain,
+        why.rule.as_str(),
+        &why.detail,
+        intent.as_deref(),
+    )
+    .await;
     HandoffChange::Open(NewHandoff {
-        priority: why.priority,
-        rule: why.rule.clone(),
-        reason: why.reason.clone(),
-        intent: why.intent.clone(),
-        summary,
-        summary_by,
+        priority: why.priority.as_i64(),
+        rule: why.rule.as_str().to_string(),
+        reason: why.detail.clone(),
+        intent,
+        summary: summary.text,
+        summary_by: summary.by,
     })
 }
 
-/// A text on a conversation that is with a person: no bot reply; while nobody has
-/// claimed it yet, the summary is rewritten to include the new text.
-async fn with_human(ctx: &InboundContext, brain: &Brain) -> Decision {
-    let mut outcome = InboundOutcome::default();
-    if let Some(handoff) = ctx.handoff.filter(|h| h.status == HandoffStatus::Waiting) {
-        let (summary, summary_by) = summarize(ctx, brain, "", "").await;
+/// A text on a conversation that is with a person: no bot reply. Its mood is recorded
+/// for the agent and, while nobody has claimed the handoff yet, the summary is
+/// rewritten to include it.
+async fn with_human(ctx: &InboundContext, policy: &Policy, brain: &Brain) -> Decision {
+    let mood = sentiment::read(&ctx.body, &policy.escalation);
+    let mut outcome = InboundOutcome {
+        understanding: Some(Understood {
+            intent: None,
+            confidence: None,
+            sentiment: Some(f64::from(mood.compound)),
+        }),
+        ..Default::default()
+    };
+    if let Some(handoff) = ctx
+        .handoff
+        .as_ref()
+        .filter(|h| h.status == HandoffStatus::Waiting)
+    {
+        let summary = summarize(ctx, brain, &handoff.rule, &handoff.reason, None).await;
         outcome.handoff = Some(HandoffChange::Refresh {
             handoff_id: handoff.id,
-            summary,
-            summary_by,
+            summary: summary.text,
+            summary_by: summary.by,
         });
     }
-    let _ = brain;
     Decision {
         outcome,
         reason: Reason::WithHuman,
@@ -304,16 +318,45 @@ async fn with_human(ctx: &InboundContext, brain: &Brain) -> Decision {
     }
 }
 
-/// The handoff note for the agent.
+/// The handoff note for the agent, from the whole thread including this text.
 async fn summarize(
     ctx: &InboundContext,
-    _brain: &Brain,
+    brain: &Brain,
     rule: &str,
-    reason: &str,
-) -> (String, &'static str) {
-    let mut text = format!("Why: {rule} ({reason}). Last: {}", ctx.body);
-    text.truncate(600);
-    (text, "local")
+    detail: &str,
+    intent: Option<&str>,
+) -> Summary {
+    let mut turns: Vec<SummaryTurn> = ctx
+        .history
+        .iter()
+        .filter(|m| m.message_id < ctx.message_id)
+        .map(|m| SummaryTurn {
+            role: role_of(m.direction, m.author),
+            text: m.body.clone(),
+            intent: m.intent.clone(),
+        })
+        .collect();
+    turns.push(SummaryTurn {
+        role: TurnRole::Customer,
+        text: ctx.body.clone(),
+        intent: intent.map(str::to_string),
+    });
+    brain
+        .summarize(&SummaryInput {
+            turns: &turns,
+            reason_rule: rule,
+            reason_detail: detail,
+            intents: None,
+        })
+        .await
+}
+
+fn role_of(direction: Direction, author: Author) -> TurnRole {
+    match (direction, author) {
+        (Direction::Inbound, _) => TurnRole::Customer,
+        (_, Author::Agent) => TurnRole::Agent,
+        _ => TurnRole::Bot,
+    }
 }
 
 /// The conversation so far, as turns for the brain (oldest first).
@@ -322,11 +365,7 @@ fn turns(ctx: &InboundContext) -> Vec<Turn> {
         .iter()
         .filter(|m| m.message_id < ctx.message_id)
         .map(|m| Turn {
-            role: match (m.direction, m.author) {
-                (Direction::Inbound, _) => TurnRole::Customer,
-                (_, Author::Agent) => TurnRole::Agent,
-                _ => TurnRole::Bot,
-            },
+            role: role_of(m.direction, m.author),
             text: m.body.clone(),
         })
         .collect()

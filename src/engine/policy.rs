@@ -20,6 +20,9 @@ pub struct Policy {
     /// When the team works; without it the team counts as always in.
     #[serde(default)]
     pub hours: Option<BusinessHours>,
+    /// When a conversation goes to a person (see [`crate::brain::escalation`]).
+    #[serde(default)]
+    pub escalation: crate::brain::escalation::EscalationSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +111,9 @@ impl Policy {
             }
         }
         self.handoff.validate()?;
+        self.escalation
+            .validate()
+            .map_err(|e| format!("`escalation`: {e}"))?;
         if let Some(hours) = &self.hours {
             hours.validate().map_err(|e| format!("`hours`: {e}"))?;
         }

@@ -120,7 +120,7 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
     info!(
         from = %ctx.phone,
         reason = ?decision.reason,
-        intent = decision.outcome.understanding.as_ref().map(|u| u.intent.as_str()),
+        intent = decision.outcome.understanding.as_ref().and_then(|u| u.intent.as_deref()),
         replies = decision.outcome.replies.len(),
         consent_change = decision.outcome.consent_change.as_ref().map(|c| c.to.as_str()),
         "processed inbound text"

@@ -68,11 +68,14 @@ pub enum HandoffChange {
 }
 
 /// The open handoff of a conversation, as the engine sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenHandoff {
     pub id: i64,
     pub status: HandoffStatus,
     pub assignee_id: Option<i64>,
+    /// The escalation rule that opened it, and why (kept for refreshed summaries).
+    pub rule: String,
+    pub reason: String,
 }
 
 /// The last customer text of a handoff, for the queue view.
@@ -263,7 +266,7 @@ impl Store {
     /// The conversation's open handoff, if any.
     pub async fn open_handoff_of(&self, conversation_id: i64) -> Result<Option<OpenHandoff>> {
         let row = sqlx::query(
-            "SELECT id, status, assignee_id FROM handoffs
+            "SELECT id, status, assignee_id, rule, reason FROM handoffs
              WHERE conversation_id = $1 AND status <> 'resolved'",
         )
         .bind(conversation_id)
@@ -276,6 +279,8 @@ impl Store {
                 status: HandoffStatus::parse(&status)
                     .ok_or_else(|| StoreError::Corrupt(format!("handoff status {status:?}")))?,
                 assignee_id: r.get(2),
+                rule: r.get(3),
+                reason: r.get(4),
             })
         })
         .transpose()

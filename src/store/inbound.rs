@@ -194,7 +194,7 @@ impl Store {
         let state_json: Option<String> = row.get(6);
 
         let mut history: Vec<HistoryEntry> = sqlx::query(
-            "SELECT id, direction, author, body, created_at FROM messages
+            "SELECT id, direction, author, body, created_at, intent FROM messages
              WHERE contact_id = $1 AND id <> $2 ORDER BY id DESC LIMIT $3",
         )
         .bind(contact_id)
@@ -215,6 +215,7 @@ impl Store {
                 },
                 author: Author::parse(&author).unwrap_or(Author::System),
                 body: r.get(3),
+                intent: r.get(5),
                 created_at: r.get(4),
             }
         })
@@ -339,7 +340,7 @@ impl Store {
                     payload: json!({
                         "message_id": ctx.message_id,
                         "body": ctx.body,
-                        "intent": outcome.understanding.as_ref().map(|u| &u.intent),
+                        "intent": outcome.understanding.as_ref().and_then(|u| u.intent.as_ref()),
                         "sentiment": outcome.understanding.as_ref().and_then(|u| u.sentiment),
                         "consent": outcome.consent_change.as_ref().map(|c| c.to.as_str()),
                     }),

@@ -164,6 +164,8 @@ pub struct HistoryEntry {
     pub direction: Direction,
     pub author: Author,
     pub body: String,
+    /// What the brain understood of it (customer texts).
+    pub intent: Option<String>,
     pub created_at: i64,
 }
 
@@ -202,8 +204,9 @@ pub struct InboundOutcome {
 /// The brain's reading of one inbound text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Understood {
-    pub intent: String,
-    pub confidence: f64,
+    /// `None` when only the mood was read (a text to a person, not the bot).
+    pub intent: Option<String>,
+    pub confidence: Option<f64>,
     pub sentiment: Option<f64>,
 }
 

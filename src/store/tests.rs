@@ -118,11 +118,12 @@ async fn a_text_round_trips_through_queue_engine_outcome_and_outbox() {
             units: 18,
         }],
         understanding: Some(Understood {
-            intent: "order_status".into(),
-            confidence: 0.1,
+            intent: Some("order_status".into()),
+            confidence: Some(0.1),
             sentiment: Some(-0.3),
         }),
         state_json: Some("{\"misses\":0}".into()),
+        handoff: None,
     };
     let outbox_ids = store
         .complete_inbound(&claim, &ctx, &outcome, T0 + 10)

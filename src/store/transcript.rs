@@ -122,6 +122,7 @@ impl Store {
                 direction: e.direction,
                 author: e.author,
                 body: e.body.clone(),
+                intent: None,
                 created_at: jiff::Timestamp::from_str(&e.time)
                     .map(|t| t.as_millisecond())
                     .unwrap_or(0),

@@ -190,3 +190,20 @@ async fn a_long_answer_is_shortened_by_whole_sentences_to_the_budget() {
         rest = rest[sentence.len()..].trim_start();
     }
 }
+
+#[tokio::test]
+async fn an_angry_text_is_handed_over_and_a_happy_one_is_not() {
+    let app = TestApp::spawn().await;
+    app.wait_for_knowledge().await;
+    let angry = "+15555550306";
+    app.text(angry, "this is ridiculous, 3rd time I'm asking!!!", &sid())
+        .await;
+    let happy = "+15555550307";
+    app.text(happy, "thanks!!! you guys are great", &sid())
+        .await;
+    app.settle().await;
+    let handed_over = &app.outbound(angry).await[0].body;
+    assert!(handed_over.contains("member of our team"), "{handed_over}");
+    let thanked = &app.outbound(happy).await[0].body;
+    assert!(!thanked.contains("member of our team"), "{thanked}");
+}

@@ -118,3 +118,80 @@ async fn a_timeout_or_garbage_from_the_llm_still_gets_the_local_answer() {
         );
     }
 }
+
+/// A thread that went wrong: the customer gave an order number, then got angry.
+fn escalated_thread() -> Vec<textdesk::brain::summary::SummaryTurn> {
+    use textdesk::brain::summary::SummaryTurn;
+    use textdesk::llm::TurnRole;
+    let turn = |role, text: &str, intent: &str| SummaryTurn {
+        role,
+        text: text.to_string(),
+        intent: Some(intent.to_string()),
+    };
+    vec![
+        turn(TurnRole::Customer, "where is order #48213?", "order_status"),
+        turn(
+            TurnRole::Bot,
+            "Track your order at trailhead.example/track.",
+            "order_status",
+        ),
+        turn(
+            TurnRole::Customer,
+            "this is ridiculous, 3rd time I'm asking!!!",
+            "complaint",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn the_handoff_summary_is_written_by_the_llm_when_it_answers() {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(wiremock::matchers::body_string_contains("handoff notes"))
+        .respond_with(chat_reply("Why: angry customer.\nFacts: order #48213."))
+        .mount(&llm)
+        .await;
+    let app = app_with_llm(&llm).await;
+    let brain = app.running.engine.brain.as_ref().unwrap();
+    let turns = escalated_thread();
+    let summary = brain
+        .summarize(&textdesk::brain::summary::SummaryInput {
+            turns: &turns,
+            reason_rule: "negative_emotion",
+            reason_detail: "angry: VADER -0.52, '!!!'",
+            intents: None,
+        })
+        .await;
+    assert_eq!(summary.by, "llm");
+    assert_eq!(summary.text, "Why: angry customer.\nFacts: order #48213.");
+}
+
+#[tokio::test]
+async fn a_failing_llm_still_leaves_the_agent_a_local_summary() {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&llm)
+        .await;
+    let app = app_with_llm(&llm).await;
+    let brain = app.running.engine.brain.as_ref().unwrap();
+    let turns = escalated_thread();
+    let summary = brain
+        .summarize(&textdesk::brain::summary::SummaryInput {
+            turns: &turns,
+            reason_rule: "negative_emotion",
+            reason_detail: "angry: VADER -0.52, '!!!'",
+            intents: None,
+        })
+        .await;
+    assert_eq!(summary.by, "local");
+    assert!(summary.text.contains("order #48213"), "{}", summary.text);
+    assert!(
+        summary.text.contains("where their order is"),
+        "the brain's own intents describe the want: {}",
+        summary.text
+    );
+    assert!(summary.text.chars().count() <= 600);
+}
