@@ -21,8 +21,9 @@
 //! sat = "10:00-16:00"
 //! ```
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Weekday};
-use chrono_tz::Tz;
+use jiff::civil::{Date, Time, Weekday};
+use jiff::tz::{AmbiguousOffset, TimeZone};
+use jiff::{Timestamp, ToSpan, Zoned};
 use serde::Deserialize;
 
 /// How many days ahead [`BusinessHours::next_open`] looks before giving up (a long
@@ -60,41 +61,41 @@ pub struct Weekly {
 impl Weekly {
     fn day(&self, day: Weekday) -> (&'static str, Option<&str>) {
         let (key, value) = match day {
-            Weekday::Mon => ("mon", &self.mon),
-            Weekday::Tue => ("tue", &self.tue),
-            Weekday::Wed => ("wed", &self.wed),
-            Weekday::Thu => ("thu", &self.thu),
-            Weekday::Fri => ("fri", &self.fri),
-            Weekday::Sat => ("sat", &self.sat),
-            Weekday::Sun => ("sun", &self.sun),
+            Weekday::Monday => ("mon", &self.mon),
+            Weekday::Tuesday => ("tue", &self.tue),
+            Weekday::Wednesday => ("wed", &self.wed),
+            Weekday::Thursday => ("thu", &self.thu),
+            Weekday::Friday => ("fri", &self.fri),
+            Weekday::Saturday => ("sat", &self.sat),
+            Weekday::Sunday => ("sun", &self.sun),
         };
         (key, value.as_deref())
     }
 }
 
 const WEEK: [Weekday; 7] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-    Weekday::Sat,
-    Weekday::Sun,
+    Weekday::Monday,
+    Weekday::Tuesday,
+    Weekday::Wednesday,
+    Weekday::Thursday,
+    Weekday::Friday,
+    Weekday::Saturday,
+    Weekday::Sunday,
 ];
 
 /// One open range of a day, `open <= t < close`, in local wall-clock time.
 #[derive(Debug, Clone, Copy)]
 struct Range {
-    open: NaiveTime,
-    close: NaiveTime,
+    open: Time,
+    close: Time,
 }
 
 /// The configuration parsed: what the queries work on.
 struct Schedule {
-    tz: Tz,
-    /// Indexed by `Weekday::num_days_from_monday`, each sorted by opening time.
+    tz: TimeZone,
+    /// Indexed by `Weekday::to_monday_zero_offset`, each sorted by opening time.
     days: [Vec<Range>; 7],
-    holidays: Vec<NaiveDate>,
+    holidays: Vec<Date>,
 }
 
 impl BusinessHours {
@@ -111,7 +112,7 @@ impl BusinessHours {
         let Some(now) = schedule.local(now_ms) else {
             return false;
         };
-        let date = now.date_naive();
+        let date = now.date();
         !schedule.holidays.contains(&date)
             && schedule
                 .ranges(date.weekday())
@@ -127,9 +128,9 @@ impl BusinessHours {
             return Some(now_ms);
         }
         let schedule = &self.schedule().ok()?;
-        let today = schedule.local(now_ms)?.date_naive();
+        let today = schedule.local(now_ms)?.date();
         (0..=SEARCH_DAYS)
-            .filter_map(|d| today.checked_add_signed(Duration::days(d)))
+            .filter_map(|d| today.checked_add(d.days()).ok())
             .filter(|date| !schedule.holidays.contains(date))
             .flat_map(|date| {
                 schedule
@@ -157,18 +158,20 @@ impl BusinessHours {
         let (Some(now), Some(then)) = (schedule.local(now_ms), schedule.local(at)) else {
             return fallback();
         };
-        let days = (then.date_naive() - now.date_naive()).num_days();
-        let day = match days {
+        let Ok(days) = now.date().until(then.date()) else {
+            return fallback();
+        };
+        let day = match days.get_days() {
             0 => "today".to_string(),
             1 => "tomorrow".to_string(),
-            2..=6 => then.format("%A").to_string(),
-            _ => then.format("%b %-d").to_string(),
+            2..=6 => then.strftime("%A").to_string(),
+            _ => then.strftime("%b %-d").to_string(),
         };
-        format!("{day} at {}", then.format("%-I:%M %p"))
+        format!("{day} at {}", then.strftime("%-I:%M %p"))
     }
 
     fn schedule(&self) -> Result<Schedule, String> {
-        let tz: Tz = self.timezone.parse().map_err(|_| {
+        let tz = TimeZone::get(&self.timezone).map_err(|_| {
             format!(
                 "hours.timezone: {:?} is not an IANA time zone (e.g. \"America/Denver\")",
                 self.timezone
@@ -181,14 +184,14 @@ impl BusinessHours {
                 let mut ranges = parse_ranges(text)
                     .map_err(|e| format!("hours.weekly.{key}: {e} in {text:?}"))?;
                 ranges.sort_by_key(|r| r.open);
-                days[day.num_days_from_monday() as usize] = ranges;
+                days[day.to_monday_zero_offset() as usize] = ranges;
             }
         }
         let holidays = self
             .holidays
             .iter()
             .map(|h| {
-                NaiveDate::parse_from_str(h, "%Y-%m-%d")
+                Date::strptime("%Y-%m-%d", h)
                     .map_err(|_| format!("hours.holidays: {h:?} is not a YYYY-MM-DD date"))
             })
             .collect::<Result<_, _>>()?;
@@ -198,25 +201,35 @@ impl BusinessHours {
 
 impl Schedule {
     fn ranges(&self, day: Weekday) -> &[Range] {
-        &self.days[day.num_days_from_monday() as usize]
+        &self.days[day.to_monday_zero_offset() as usize]
     }
 
-    fn local(&self, ms: i64) -> Option<DateTime<Tz>> {
-        DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&self.tz))
+    fn local(&self, ms: i64) -> Option<Zoned> {
+        Timestamp::from_millisecond(ms)
+            .ok()
+            .map(|t| t.to_zoned(self.tz.clone()))
     }
 
     /// The instant of a local wall-clock time. In the autumn overlap the first
     /// occurrence counts; a time skipped by the spring gap opens when the clocks
     /// resume (02:30 on the change night opens at 03:00).
-    fn instant(&self, date: NaiveDate, time: NaiveTime) -> Option<i64> {
-        let local = date.and_time(time);
-        match self.tz.from_local_datetime(&local) {
-            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.timestamp_millis()),
-            LocalResult::None => (1..=180)
-                .map(|m| local + Duration::minutes(m))
-                .find_map(|l| self.tz.from_local_datetime(&l).earliest())
-                .map(|t| t.timestamp_millis()),
-        }
+    ///
+    /// Not jiff's "compatible" rule, which would shift a skipped time forward by the
+    /// length of the gap (02:30 → 03:30): the opening is the transition itself.
+    fn instant(&self, date: Date, time: Time) -> Option<i64> {
+        let local = self.tz.to_ambiguous_timestamp(date.to_datetime(time));
+        let at = match local.offset() {
+            AmbiguousOffset::Unambiguous { .. } | AmbiguousOffset::Fold { .. } => {
+                local.earlier().ok()?
+            }
+            // `earlier` reads the skipped wall time with the offset in force after
+            // the gap, an instant just before the change; the change follows it.
+            AmbiguousOffset::Gap { .. } => {
+                let before = local.earlier().ok()?;
+                self.tz.following(before).next()?.timestamp()
+            }
+        };
+        Some(at.as_millisecond())
     }
 }
 
@@ -229,7 +242,7 @@ fn parse_ranges(text: &str) -> Result<Vec<Range>, String> {
                 .split_once('-')
                 .ok_or_else(|| format!("expected \"HH:MM-HH:MM\", got {part:?}"))?;
             let time = |s: &str| {
-                NaiveTime::parse_from_str(s.trim(), "%H:%M")
+                Time::strptime("%H:%M", s.trim())
                     .map_err(|_| format!("{:?} is not a HH:MM time", s.trim()))
             };
             let range = Range {
@@ -264,8 +277,7 @@ pub fn usual_wait_text(minutes: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
-    use chrono_tz::America::Denver;
+    use jiff::civil::date;
 
     /// Weekdays 9–18, Saturday 10–16, Sunday closed, Christmas off.
     fn denver() -> BusinessHours {
@@ -286,19 +298,22 @@ mod tests {
     }
 
     /// Epoch ms of a wall-clock time in Denver.
-    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
-        Denver
-            .with_ymd_and_hms(y, mo, d, h, mi, 0)
-            .single()
+    fn at(y: i16, mo: i8, d: i8, h: i8, mi: i8) -> i64 {
+        let denver = TimeZone::get("America/Denver").expect("Denver zone");
+        denver
+            .to_ambiguous_timestamp(date(y, mo, d).at(h, mi, 0, 0))
+            .unambiguous()
             .expect("unambiguous local time")
-            .timestamp_millis()
+            .as_millisecond()
     }
 
-    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
-            .single()
+    fn utc(y: i16, mo: i8, d: i8, h: i8, mi: i8) -> i64 {
+        date(y, mo, d)
+            .at(h, mi, 0, 0)
+            .to_zoned(TimeZone::UTC)
             .expect("valid UTC time")
-            .timestamp_millis()
+            .timestamp()
+            .as_millisecond()
     }
 
     #[test]
