@@ -103,11 +103,8 @@ async fn a_second_misunderstanding_hands_over_instead_of_looping() {
     app.settle().await;
     let outbound = app.outbound(phone).await;
     assert!(outbound[0].body.starts_with("Sorry"));
-    assert!(
-        outbound[1].body.contains("member of our team"),
-        "{}",
-        outbound[1].body
-    );
+    assert!(outbound[1].body.contains("our team"), "{}", outbound[1].body);
+    assert!(handed_over(&app, phone).await);
 }
 
 #[test]
@@ -202,8 +199,20 @@ async fn an_angry_text_is_handed_over_and_a_happy_one_is_not() {
     app.text(happy, "thanks!!! you guys are great", &sid())
         .await;
     app.settle().await;
-    let handed_over = &app.outbound(angry).await[0].body;
-    assert!(handed_over.contains("member of our team"), "{handed_over}");
+    let told = &app.outbound(angry).await[0].body;
+    assert!(told.contains("our team"), "{told}");
+    assert!(handed_over(&app, angry).await);
+    assert!(!handed_over(&app, happy).await);
     let thanked = &app.outbound(happy).await[0].body;
-    assert!(!thanked.contains("member of our team"), "{thanked}");
+    assert!(!thanked.contains("our team"), "{thanked}");
+}
+
+/// Whether the contact's conversation is waiting for a person.
+async fn handed_over(app: &TestApp, phone: &str) -> bool {
+    app.store()
+        .list_handoffs(Some(textdesk::store::HandoffStatus::Waiting))
+        .await
+        .unwrap()
+        .iter()
+        .any(|h| h.phone.as_str() == phone)
 }
