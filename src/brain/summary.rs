@@ -178,6 +178,18 @@ fn mood_movement(customer: &[&SummaryTurn]) -> Option<String> {
         .map(|t| sentiment::compound(&t.text))
         .collect();
     let (first, last) = (*scores.first()?, *scores.last()?);
+    // The low point matters even when the customer has calmed down since: an agent
+    // should know they were angry a moment ago.
+    let low = scores.iter().copied().fold(f32::INFINITY, f32::min);
+    let low_is_news = mood_word(low) != mood_word(first) && mood_word(low) != mood_word(last);
+    if low_is_news {
+        return Some(format!(
+            "{}, then {}, now {} ({first:.2} → {low:.2} → {last:.2})",
+            mood_word(first),
+            mood_word(low),
+            mood_word(last)
+        ));
+    }
     if scores.len() == 1 || mood_word(first) == mood_word(last) {
         return Some(format!("{} ({last:.2})", mood_word(last)));
     }

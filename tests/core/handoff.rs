@@ -33,6 +33,7 @@ fn last_body(entries: &[textdesk::store::TranscriptEntry]) -> String {
 async fn an_angry_customer_goes_to_a_person_and_the_bot_stays_silent() {
     let (app, ana) = app_with_agent().await;
     let phone = "+13035550101";
+    app.wait_for_knowledge().await;
     let mut stream = app.events(&ana.token, None).await;
 
     app.text(
@@ -85,6 +86,13 @@ async fn an_angry_customer_goes_to_a_person_and_the_bot_stays_silent() {
         app.outbound(phone).await.len(),
         answered + 1,
         "the bot says nothing while a person owns the conversation"
+    );
+    let refreshed = &app.handoffs(&ana.token, "waiting").await[0];
+    let summary = refreshed["summary"].as_str().unwrap();
+    assert!(summary.contains("48213"), "{summary}");
+    assert!(
+        summary.contains("angry"),
+        "the refreshed summary remembers the anger: {summary}"
     );
 }
 

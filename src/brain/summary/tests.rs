@@ -175,3 +175,22 @@ fn without_an_intent_the_summary_quotes_the_customer() {
     assert!(text.contains("Wants: \"AGENT\""), "{text}");
     assert!(!text.contains("Bot said"), "{text}");
 }
+
+#[test]
+fn mood_keeps_the_low_point_after_the_customer_calms_down() {
+    let turns: Vec<SummaryTurn> = [
+        "where is my order",
+        "this is ridiculous, worst service ever, I hate this!!!",
+        "hello?",
+    ]
+    .iter()
+    .map(|t| SummaryTurn {
+        role: TurnRole::Customer,
+        text: t.to_string(),
+        intent: None,
+    })
+    .collect();
+    let customer: Vec<&SummaryTurn> = turns.iter().collect();
+    let mood = mood_movement(&customer).unwrap();
+    assert!(mood.starts_with("calm, then angry, now calm"), "{mood}");
+}
