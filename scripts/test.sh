@@ -33,5 +33,5 @@ TEXTDESK_TEST_POSTGRES_URL=$(scripts/postgres.sh start)
 export TEXTDESK_TEST_POSTGRES_URL
 echo "== PostgreSQL pass against $TEXTDESK_TEST_POSTGRES_URL"
 cargo test --locked --lib -- store::
-cargo test --locked --test core --test crash
+cargo test --locked --test core --test crash --test scale
 echo "== PostgreSQL pass passed"

@@ -4,117 +4,15 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::{AUTH_TOKEN, inbound_params, repo_path, sid, test_database_url};
-use textdesk::sms::twilio::compute_signature;
-use textdesk::store::{Direction, Store};
+use support::process::{
+    free_port, open_store, post_text, start_textdesk, wait_healthy, wait_until,
+};
+use support::test_database_url;
+use textdesk::store::Direction;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `textdesk serve` on `port` with its data in `data_dir` and its database at
-/// `database_url` (the SQLite file in `data_dir` when `None`).
-fn start_textdesk(
-    data_dir: &Path,
-    database_url: Option<&str>,
-    port: u16,
-    twilio_api: Option<&str>,
-) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_textdesk"));
-    cmd.arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TEXTDESK_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TEXTDESK_DATA_DIR", data_dir)
-        .env("TEXTDESK_PROMPTS_DIR", repo_path("prompts"))
-        .env("TEXTDESK_KNOWLEDGE_DIR", repo_path("knowledge"))
-        .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-        .env("TEXTDESK_WORKER_LEASE_SECS", "2")
-        .env("TEXTDESK_EMBEDDINGS", "none")
-        .env("TEXTDESK_WORKER_POLL_MS", "50")
-        .env("TEXTDESK_OUTBOX_BASE_BACKOFF_MS", "100")
-        .env("TEXTDESK_OUTBOX_MAX_BACKOFF_MS", "300")
-        .env("TEXTDESK_OUTBOX_MAX_ATTEMPTS", "1000")
-        .env("TEXTDESK_OUTBOX_SEND_TIMEOUT_MS", "1000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    if let Some(url) = database_url {
-        cmd.env("TEXTDESK_DATABASE_URL", url);
-    }
-    if let Some(api) = twilio_api {
-        cmd.env("TEXTDESK_PROVIDER", "twilio")
-            .env("TWILIO_ACCOUNT_SID", "ACtest00000000000000000000000000")
-            .env("TWILIO_FROM_NUMBER", "+15555550100")
-            .env("TEXTDESK_TWILIO_API_BASE", api);
-    }
-    cmd.spawn().expect("textdesk binary starts")
-}
-
-async fn wait_healthy(port: u16) {
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-        {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("textdesk did not become healthy on port {port}");
-}
-
-async fn post_text(port: u16, from: &str, body: &str) -> reqwest::StatusCode {
-    let url = format!("http://127.0.0.1:{port}/webhooks/twilio");
-    let params = inbound_params(from, body, &sid());
-    let signature = compute_signature(AUTH_TOKEN, &url, &params);
-    reqwest::Client::new()
-        .post(&url)
-        .header("X-Twilio-Signature", signature)
-        .form(&params)
-        .send()
-        .await
-        .expect("webhook reaches textdesk")
-        .status()
-}
-
-/// The store the textdesk process uses, opened beside it.
-async fn open_store(data_dir: &Path, database_url: Option<&str>) -> Store {
-    let sqlite = format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("textdesk.db").display()
-    );
-    Store::open(database_url.unwrap_or(&sqlite)).await.unwrap()
-}
-
-async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..400 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
 
 #[tokio::test]
 async fn sigkill_between_acknowledgement_and_send_still_yields_exactly_one_reply() {
