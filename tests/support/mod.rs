@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod restart;
 
 use std::path::PathBuf;
 use std::sync::Arc;
