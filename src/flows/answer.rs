@@ -124,8 +124,8 @@ pub fn choice(text: &str, options: &[ChoiceOption]) -> Option<usize> {
     if let [i] = exact.as_slice() {
         return Some(*i);
     }
-    // Every content word of a label (or of one of its words) appears in the text,
-    // and no other option does as well.
+    // The words of a label (or of one of its words) and of the text mostly match,
+    // and clearly better than for any other option.
     let words = content_words(text);
     if words.is_empty() {
         return None;
@@ -135,7 +135,12 @@ pub fn choice(text: &str, options: &[ChoiceOption]) -> Option<usize> {
         .map(|o| {
             std::iter::once(&o.label)
                 .chain(o.words.iter())
-                .map(|phrase| overlap(&content_words(phrase), &words))
+                .map(|phrase| {
+                    // The option's words in the text, or the text's words in the
+                    // option ("sales" for "Increase sales").
+                    let phrase = content_words(phrase);
+                    overlap(&phrase, &words).max(overlap(&words, &phrase))
+                })
                 .fold(0.0, f64::max)
         })
         .collect();
