@@ -140,6 +140,9 @@ pub async fn open_engine(
     let knowledge = start_knowledge(config, embedder.clone(), tasks, shutdown).await;
     let brain = open_brain(config, &policy, embedder.clone(), knowledge, clock.clone()).await?;
     let engine = Engine::new(store, policy, Some(Arc::new(brain)), clock);
+    let flows = crate::flows::FlowSet::load(&config.prompts_dir)?;
+    check_flow_intents(&engine, &flows);
+    engine.set_flows(flows);
     match reload::spawn(
         engine.clone(),
         config.prompts_dir.clone(),
@@ -155,6 +158,19 @@ pub async fn open_engine(
         Err(e) => warn!(error = %e, "prompt files are not watched; restart to pick up changes"),
     }
     Ok(engine)
+}
+
+/// Warns about intents whose `flow` names no file in `prompts/flows/`.
+pub fn check_flow_intents(engine: &Engine, flows: &crate::flows::FlowSet) {
+    let Some(brain) = &engine.brain else { return };
+    let model = brain.model();
+    for intent in &model.set.intents {
+        if let crate::brain::intents::Action::Flow(flow) = &intent.action
+            && flows.get(flow).is_none()
+        {
+            warn!(intent = %intent.name, flow = %flow, "intent starts a flow that is not in prompts/flows/");
+        }
+    }
 }
 
 /// Trains the classifier on `intents.toml` and connects the optional LLM.
@@ -223,6 +239,11 @@ pub fn spawn_engine(
     };
     tasks.spawn(crate::engine::events::run(engine.clone(), shutdown.clone()));
     tasks.spawn(crate::engine::holding::run(
+        engine.clone(),
+        Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
+        shutdown.clone(),
+    ));
+    tasks.spawn(crate::engine::flow_starts::run(
         engine.clone(),
         Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
         shutdown.clone(),

@@ -2,12 +2,13 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::engine::flow_starts::{self, StartError};
 use crate::engine::preview;
 use crate::sms::PhoneNumber;
 
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/knowledge", get(knowledge))
         .route("/api/v1/admin/preview", post(preview_text))
+        .route("/api/v1/admin/flows/{name}/start", post(start_flow))
 }
 
 /// Documents and chunks indexed, when, and the files that could not be used (with
@@ -60,4 +62,30 @@ async fn preview_text(
     }
     let result = preview::preview(&state.engine, &request.text, phone.as_ref()).await?;
     Ok(Json(result).into_response())
+}
+
+#[derive(Deserialize)]
+struct StartFlowRequest {
+    phone: String,
+}
+
+/// Starts a flow for a contact (a reminder, an order confirmation): `202` with
+/// `status` `sent`, or `scheduled` and `send_at` when the contact's quiet hours are
+/// on; `409` for an opted-out contact; `404` for an unknown flow.
+async fn start_flow(
+    AdminAgent(_): AdminAgent,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(request): Json<StartFlowRequest>,
+) -> Result<Response, super::ApiError> {
+    let phone = PhoneNumber::parse(&request.phone).map_err(|e| {
+        super::ApiError::BadRequest(format!("\"phone\" is not an E.164 phone number: {e}"))
+    })?;
+    match flow_starts::start(&state.engine, &name, &phone).await {
+        Ok(started) => Ok((StatusCode::ACCEPTED, Json(started)).into_response()),
+        Err(StartError::UnknownFlow(_)) => Err(super::ApiError::NotFound(format!(
+            "there is no flow named `{name}` in prompts/flows/"
+        ))),
+        Err(StartError::Store(e)) => Err(e.into()),
+    }
 }

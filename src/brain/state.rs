@@ -2,6 +2,8 @@
 //! waiting on, how many texts in a row it failed to understand, and the last question
 //! it answered (to resolve short follow-ups like "and in boulder?").
 //!
+//! The running flow (step and answers so far) is kept here too.
+//!
 //! Stored as JSON on the conversation row, so it survives restarts and is shared by
 //! every worker.
 
@@ -18,6 +20,9 @@ pub struct ConversationState {
     pub last_intent: Option<String>,
     /// The last customer text the bot answered.
     pub last_question: Option<String>,
+    /// The flow the conversation is in, if any: its texts go to the flow's current
+    /// step before the brain (see [`crate::flows`]).
+    pub flow: Option<crate::flows::RunningFlow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

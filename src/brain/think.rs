@@ -113,6 +113,8 @@ pub enum Decision {
     Clarify { options: Vec<String> },
     /// Hand to a human: which rule fired, how urgent, and why.
     Escalate(Escalation),
+    /// Start the intent's flow; the engine sends its first step.
+    Flow { intent: String, flow: String },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -219,8 +221,14 @@ impl Brain {
                 )),
                 None,
             )),
-            // Flows arrive with their own issue; until then a flow intent is answered.
-            Some(Action::Answer) | Some(Action::Flow(_)) => {
+            Some(Action::Flow(flow)) => Some((
+                Decision::Flow {
+                    intent: understanding.intent.to_string(),
+                    flow,
+                },
+                None,
+            )),
+            Some(Action::Answer) => {
                 // The intent's description names the topic in the operator's words,
                 // which steers retrieval to the right document when the customer's
                 // words are vague ("send these back" → returns, not refunds).

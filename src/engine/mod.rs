@@ -8,6 +8,7 @@
 
 pub mod dispatcher;
 pub mod events;
+pub mod flow_starts;
 pub mod guard;
 pub mod handoff;
 pub mod holding;
@@ -24,6 +25,7 @@ use tokio::sync::{Notify, broadcast};
 
 use crate::brain::think::Brain;
 use crate::clock::Clock;
+use crate::flows::FlowSet;
 use crate::store::{Event, Store};
 use policy::Policy;
 
@@ -35,6 +37,9 @@ pub struct Engine {
     /// the policy's acknowledgement is the reply.
     pub brain: Option<Arc<Brain>>,
     policy: RwLock<Arc<Policy>>,
+    /// The operator's flows (`prompts/flows/`) and appointment times; swapped whole
+    /// on reload.
+    flows: RwLock<Arc<FlowSet>>,
     /// Woken when an inbound text was queued by this process.
     pub inbound_ready: Notify,
     /// Woken when replies were put in the outbox by this process.
@@ -59,6 +64,7 @@ impl Engine {
             clock,
             brain,
             policy: RwLock::new(Arc::new(policy)),
+            flows: RwLock::new(Arc::new(FlowSet::default())),
             inbound_ready: Notify::new(),
             outbound_ready: Notify::new(),
             events_ready: Notify::new(),
@@ -83,6 +89,34 @@ impl Engine {
             Err(poisoned) => poisoned.into_inner(),
         };
         *guard = Arc::new(policy);
+    }
+
+    /// The flows in force now.
+    pub fn flows(&self) -> Arc<FlowSet> {
+        match self.flows.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Swaps in newly loaded flows; a conversation mid-flow continues on the new file.
+    pub fn set_flows(&self, flows: FlowSet) {
+        let mut guard = match self.flows.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(flows);
+    }
+
+    /// The flows and the appointment times booked from today on, for the pipeline.
+    pub async fn booked_slots(
+        &self,
+    ) -> Result<std::collections::HashSet<String>, crate::store::StoreError> {
+        let flows = self.flows();
+        let today = jiff::Timestamp::from_millisecond(self.now_ms())
+            .map(|t| t.to_zoned(flows.availability.zone()).date().to_string())
+            .unwrap_or_default();
+        self.store.booked_slots(&today).await
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -6,6 +6,10 @@
 //! 1. compliance: STOP/START/HELP families; an opted-out contact gets silence;
 //! 2. ownership: a conversation with an open handoff belongs to people: the text is
 //!    stored and pushed to agents (the summary refreshed), the bot says nothing;
+//! 2b. flow: a conversation inside a flow (see [`crate::flows`]) gives the text to the
+//!    flow's current step. This runs before the guards on purpose: answering "1" and
+//!    then "1" again, or five quick answers in a row, is what a flow asks for, and a
+//!    flow cannot loop (each step moves on, re-asks once, or hands over);
 //! 3. guards: flood cap and bot-loop detection (a contact the bot has already
 //!    answered too often goes to a person, silently);
 //! 4. pictures: the bot cannot read them and says so;
@@ -24,13 +28,20 @@ use crate::brain::summary::{Summary, SummaryInput, SummaryTurn};
 use crate::brain::think::{Brain, Decision as BrainDecision, Thought, TurnInput};
 use crate::engine::guard::{self, Silence};
 use crate::engine::policy::Policy;
+use crate::flows::{self, FlowSet, Turn as FlowTurn};
 use crate::llm::{Turn, TurnRole};
 use crate::sms::keywords::{self, Keyword};
 use crate::sms::segments;
 use crate::store::{
-    Author, Consent, ConsentChange, Direction, HandoffChange, HandoffStatus, InboundContext,
-    InboundOutcome, NewHandoff, NewOutbound, OutboundKind, Understood,
+    Author, Consent, ConsentChange, Direction, FlowCompletion, HandoffChange, HandoffStatus,
+    InboundContext, InboundOutcome, NewHandoff, NewOutbound, OutboundKind, Understood,
 };
+
+/// The flows in force and the appointment times already booked, for the flow step.
+pub struct FlowContext<'a> {
+    pub set: &'a FlowSet,
+    pub booked: &'a std::collections::HashSet<String>,
+}
 
 /// What the pipeline decided, with the reason kept for logs and tests.
 #[derive(Debug, Clone)]
@@ -58,10 +69,17 @@ pub enum Reason {
     Escalated,
     /// The conversation is with a person: stored and shown to agents, no bot reply.
     WithHuman,
+    /// A flow step: its next question, a re-ask, its last text or the way out.
+    Flow,
 }
 
 /// Runs the steps that need no brain; `None` means the brain must decide.
 pub fn decide_without_brain(ctx: &InboundContext, policy: &Policy, now: i64) -> Option<Decision> {
+    compliance_and_ownership(ctx, policy).or_else(|| guards_and_media(ctx, policy, now))
+}
+
+/// Steps 1 and 2: keywords and consent, then a conversation owned by people.
+fn compliance_and_ownership(ctx: &InboundContext, policy: &Policy) -> Option<Decision> {
     let opted_out = ctx.consent.is_opted_out();
     let texts = &policy.texts;
     let max_segments = policy.replies.max_segments;
@@ -121,7 +139,13 @@ pub fn decide_without_brain(ctx: &InboundContext, policy: &Policy, now: i64) -> 
     if ctx.handoff.is_some() {
         return Some(silent(Reason::WithHuman));
     }
+    None
+}
 
+/// Steps 3 and 4: floods, loops, and pictures the bot cannot read.
+fn guards_and_media(ctx: &InboundContext, policy: &Policy, now: i64) -> Option<Decision> {
+    let texts = &policy.texts;
+    let max_segments = policy.replies.max_segments;
     let limits = guard::Limits {
         max_bot_replies: policy.limits.max_bot_replies,
         window_ms: (policy.limits.window_secs as i64).saturating_mul(1000),
@@ -152,37 +176,75 @@ pub async fn decide(
     ctx: &InboundContext,
     policy: &Policy,
     brain: Option<&Brain>,
+    flows: Option<&FlowContext<'_>>,
     now: i64,
 ) -> Decision {
-    if let Some(decided) = decide_without_brain(ctx, policy, now) {
-        return match (decided.reason, brain) {
-            (Reason::WithHuman, Some(brain)) => with_human(ctx, policy, brain).await,
-            (Reason::Silenced(Silence::FloodCap), Some(brain)) => {
-                // The bot has answered this contact a lot and they keep texting: a
-                // person should look, but the cap means no more bot texts, so the
-                // handoff opens silently.
-                let limits = &policy.limits;
-                let why = Escalation::new(
-                    Rule::BotLoop,
-                    format!(
-                        "the bot already sent {} replies within {} minutes",
-                        limits.max_bot_replies,
-                        limits.window_secs / 60
-                    ),
-                );
-                let handoff = open_handoff(ctx, brain, &why, None).await;
-                Decision {
-                    outcome: InboundOutcome {
-                        handoff: Some(handoff),
-                        ..Default::default()
-                    },
-                    reason: Reason::Escalated,
-                    thought: None,
-                }
-            }
-            _ => decided,
-        };
+    if let Some(decided) = compliance_and_ownership(ctx, policy) {
+        return early(decided, ctx, policy, brain).await;
     }
+    let mut state = ConversationState::from_json(ctx.state_json.as_deref());
+    if let Some(running) = state.flow.clone() {
+        match flows.and_then(|f| f.set.get(&running.name).map(|flow| (f, flow))) {
+            Some((context, flow)) => {
+                let env = flow_env(ctx, policy, context, now);
+                let turn = flows::run::advance(flow, &running, &ctx.body, &env);
+                return flow_turn(ctx, policy, brain, state, turn, None, now).await;
+            }
+            // The flow's file is gone: the brain takes the text.
+            None => state.flow = None,
+        }
+    }
+    if let Some(decided) = guards_and_media(ctx, policy, now) {
+        return early(decided, ctx, policy, brain).await;
+    }
+    think(ctx, policy, brain, flows, state, now).await
+}
+
+/// A decision taken before the brain, completed with what only the brain can add.
+async fn early(
+    decided: Decision,
+    ctx: &InboundContext,
+    policy: &Policy,
+    brain: Option<&Brain>,
+) -> Decision {
+    match (decided.reason, brain) {
+        (Reason::WithHuman, Some(brain)) => with_human(ctx, policy, brain).await,
+        (Reason::Silenced(Silence::FloodCap), Some(brain)) => {
+            // The bot has answered this contact a lot and they keep texting: a
+            // person should look, but the cap means no more bot texts, so the
+            // handoff opens silently.
+            let limits = &policy.limits;
+            let why = Escalation::new(
+                Rule::BotLoop,
+                format!(
+                    "the bot already sent {} replies within {} minutes",
+                    limits.max_bot_replies,
+                    limits.window_secs / 60
+                ),
+            );
+            let handoff = open_handoff(ctx, brain, &why, None).await;
+            Decision {
+                outcome: InboundOutcome {
+                    handoff: Some(handoff),
+                    ..Default::default()
+                },
+                reason: Reason::Escalated,
+                thought: None,
+            }
+        }
+        _ => decided,
+    }
+}
+
+/// Step 5: the brain understands, decides and composes.
+async fn think(
+    ctx: &InboundContext,
+    policy: &Policy,
+    brain: Option<&Brain>,
+    flows: Option<&FlowContext<'_>>,
+    state: ConversationState,
+    now: i64,
+) -> Decision {
     let max_segments = policy.replies.max_segments;
     let Some(brain) = brain else {
         return Decision {
@@ -198,7 +260,6 @@ pub async fn decide(
             thought: None,
         };
     };
-    let state = ConversationState::from_json(ctx.state_json.as_deref());
     let history = turns(ctx);
     let thought = brain
         .think(&TurnInput {
@@ -219,6 +280,30 @@ pub async fn decide(
         state_json: Some(thought.state.to_json()),
         ..Default::default()
     };
+    if let BrainDecision::Flow { flow: name, .. } = &thought.decision {
+        match flows.and_then(|f| f.set.get(name).map(|flow| (f, flow))) {
+            Some((context, flow)) => {
+                let env = flow_env(ctx, policy, context, now);
+                let turn = flows::run::start(flow, &env);
+                let understood = outcome.understanding.clone();
+                let mut decision = flow_turn(
+                    ctx,
+                    policy,
+                    Some(brain),
+                    thought.state.clone(),
+                    turn,
+                    understood,
+                    now,
+                )
+                .await;
+                decision.thought = Some(thought);
+                return decision;
+            }
+            None => {
+                tracing::error!(flow = %name, "an intent starts a flow that is not in prompts/flows/; acknowledging instead")
+            }
+        }
+    }
     let reason = match (&thought.decision, &thought.reply) {
         (BrainDecision::Escalate(why), _) => {
             let intent = Some(thought.understanding.intent.to_string())
@@ -259,6 +344,114 @@ pub async fn decide(
         outcome,
         reason,
         thought: Some(thought),
+    }
+}
+
+/// What the flow step machine needs, from the context, the policy and the store.
+fn flow_env<'a>(
+    ctx: &'a InboundContext,
+    policy: &'a Policy,
+    flows: &'a FlowContext<'a>,
+    now: i64,
+) -> flows::Env<'a> {
+    flows::Env {
+        now_ms: now,
+        tz: business_zone(policy, flows.set),
+        availability: &flows.set.availability,
+        booked: flows.booked,
+        contact: ctx.phone.as_str(),
+        business: &policy.business.name,
+        escalation: &policy.escalation,
+    }
+}
+
+/// The business time zone: `[hours].timezone`, else the availability file's, else UTC.
+pub fn business_zone(policy: &Policy, flows: &FlowSet) -> jiff::tz::TimeZone {
+    policy
+        .hours
+        .as_ref()
+        .map(|h| h.timezone.as_str())
+        .or(Some(flows.availability.timezone.as_str()))
+        .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+/// Turns a flow step's result into the pipeline's decision.
+async fn flow_turn(
+    ctx: &InboundContext,
+    policy: &Policy,
+    brain: Option<&Brain>,
+    mut state: ConversationState,
+    turn: FlowTurn,
+    understanding: Option<Understood>,
+    now: i64,
+) -> Decision {
+    let max_segments = policy.replies.max_segments;
+    let mut outcome = InboundOutcome {
+        understanding,
+        ..Default::default()
+    };
+    let reason = match turn {
+        FlowTurn::Ask { text, running } => {
+            state.flow = Some(running);
+            outcome
+                .replies
+                .push(reply(&text, OutboundKind::Reply, max_segments));
+            Reason::Flow
+        }
+        FlowTurn::Done { text, completion } => {
+            state.flow = None;
+            outcome
+                .replies
+                .push(reply(&text, OutboundKind::Reply, max_segments));
+            outcome.flow_completed = Some(FlowCompletion {
+                flow: completion.flow,
+                slots: completion.slots,
+                booking: completion.booking.map(|o| (o.key, o.label)),
+            });
+            Reason::Flow
+        }
+        FlowTurn::Left { text } => {
+            state.flow = None;
+            outcome
+                .replies
+                .push(reply(&text, OutboundKind::Reply, max_segments));
+            Reason::Flow
+        }
+        FlowTurn::Escalate(why) => {
+            state.flow = None;
+            state.menu = None;
+            state.misses = 0;
+            let intent = state.last_intent.clone();
+            outcome.handoff = Some(match brain {
+                Some(brain) => open_handoff(ctx, brain, &why, intent).await,
+                None => HandoffChange::Open(NewHandoff {
+                    priority: why.priority.as_i64(),
+                    rule: why.rule.as_str().to_string(),
+                    reason: why.detail.clone(),
+                    intent,
+                    summary: format!(
+                        "Why: {} ({}).",
+                        why.rule.as_str().replace('_', " "),
+                        why.detail
+                    ),
+                    summary_by: "local",
+                }),
+            });
+            let text = policy
+                .handoff
+                .expectation(policy.team_back(now), ctx.usual_wait_ms);
+            outcome
+                .replies
+                .push(reply(&text, OutboundKind::Reply, max_segments));
+            Reason::Escalated
+        }
+    };
+    outcome.state_json = Some(state.to_json());
+    Decision {
+        outcome,
+        reason,
+        thought: None,
     }
 }
 

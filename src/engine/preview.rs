@@ -61,7 +61,20 @@ pub async fn preview(
         usual_wait_ms: None,
         history,
     };
-    let decision = pipeline::decide(&ctx, &engine.policy(), engine.brain.as_deref(), now).await;
+    let flows = engine.flows();
+    let booked = engine.booked_slots().await?;
+    let flow_context = pipeline::FlowContext {
+        set: &flows,
+        booked: &booked,
+    };
+    let decision = pipeline::decide(
+        &ctx,
+        &engine.policy(),
+        engine.brain.as_deref(),
+        Some(&flow_context),
+        now,
+    )
+    .await;
     let replies = decision
         .outcome
         .replies

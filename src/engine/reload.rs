@@ -1,4 +1,5 @@
-//! Live reload of the operator's prompt files: `policy.toml` and `intents.toml` are
+//! Live reload of the operator's prompt files: `policy.toml`, `intents.toml`,
+//! `availability.toml` and `flows/*.toml` are
 //! re-read after each burst of edits (debounced). A file that no longer validates is
 //! reported with its file and line and changes nothing: the last good version keeps
 //! serving. New intents retrain the classifier before they are swapped in, so a text
@@ -28,7 +29,7 @@ pub fn spawn(
     threshold: f32,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, notify::Error> {
-    let mut folder = FolderWatch::start(&prompts_dir, false, is_prompt_file)?;
+    let mut folder = FolderWatch::start(&prompts_dir, true, is_prompt_file)?;
     tracing::info!(dir = %prompts_dir.display(), "watching prompt files for changes");
     Ok(tokio::spawn(async move {
         loop {
@@ -45,10 +46,15 @@ pub fn spawn(
 }
 
 fn is_prompt_file(path: &Path) -> bool {
-    matches!(
-        path.file_name().and_then(|n| n.to_str()),
-        Some("policy.toml" | "intents.toml")
-    )
+    let in_flows = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "flows");
+    (in_flows && path.extension().is_some_and(|x| x == "toml"))
+        || matches!(
+            path.file_name().and_then(|n| n.to_str()),
+            Some("policy.toml" | "intents.toml" | "availability.toml")
+        )
 }
 
 /// Re-reads both files; each one that validates replaces the one in use.
@@ -65,6 +71,16 @@ pub async fn reload(
         }
         Err(e) => {
             tracing::error!(error = %e, "policy.toml not reloaded; the last good policy keeps serving")
+        }
+    }
+    match crate::flows::FlowSet::load(prompts_dir) {
+        Ok(flows) => {
+            let count = flows.flows.len();
+            engine.set_flows(flows);
+            tracing::info!(flows = count, "flows reloaded");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "flows not reloaded; the last good flows keep serving")
         }
     }
     let Some(brain) = &engine.brain else { return };

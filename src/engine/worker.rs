@@ -115,7 +115,20 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
     let ctx = engine.store.inbound_context(claim).await?;
     let policy = engine.policy();
     let now = engine.now_ms();
-    let decision = pipeline::decide(&ctx, &policy, engine.brain.as_deref(), now).await;
+    let flows = engine.flows();
+    let booked = engine.booked_slots().await?;
+    let flow_context = pipeline::FlowContext {
+        set: &flows,
+        booked: &booked,
+    };
+    let decision = pipeline::decide(
+        &ctx,
+        &policy,
+        engine.brain.as_deref(),
+        Some(&flow_context),
+        now,
+    )
+    .await;
     debug!(body = %ctx.body, "inbound text");
     info!(
         from = %ctx.phone,
@@ -129,7 +142,10 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
         .store
         .complete_inbound(claim, &ctx, &decision.outcome, now)
         .await?;
-    if ctx.handoff.is_some() || decision.outcome.handoff.is_some() {
+    if ctx.handoff.is_some()
+        || decision.outcome.handoff.is_some()
+        || decision.outcome.flow_completed.is_some()
+    {
         engine.events_ready.notify_one();
     }
     Ok(ids.len())

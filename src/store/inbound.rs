@@ -329,6 +329,9 @@ impl Store {
             }
             None => {}
         }
+        if let Some(done) = &outcome.flow_completed {
+            Self::complete_flow(&mut tx, ctx, done, now).await?;
+        }
         // Agents see every customer text of a conversation they own, as it arrives.
         if let Some(handoff) = &ctx.handoff {
             Self::append_event(

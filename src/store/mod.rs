@@ -29,6 +29,8 @@ mod conversations;
 pub use conversations::*;
 mod events;
 pub use events::Event;
+mod flows;
+pub use flows::{DueFlowStart, FlowContact};
 mod handoffs;
 pub use handoffs::*;
 mod inbound;

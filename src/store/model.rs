@@ -199,6 +199,18 @@ pub struct InboundOutcome {
     pub state_json: Option<String>,
     /// A handoff to open, or the open one's refreshed summary.
     pub handoff: Option<super::HandoffChange>,
+    /// A flow that ended with this text: its answers are announced (`flow.completed`)
+    /// and its appointment, if any, booked, in the same transaction.
+    pub flow_completed: Option<FlowCompletion>,
+}
+
+/// A finished flow, as the store records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowCompletion {
+    pub flow: String,
+    pub slots: std::collections::BTreeMap<String, String>,
+    /// The appointment time to book: its key (`2026-12-08T10:00`) and label.
+    pub booking: Option<(String, String)>,
 }
 
 /// The brain's reading of one inbound text.

@@ -9,6 +9,7 @@ mod brain;
 mod compliance;
 mod delivery;
 mod floods;
+mod flows;
 mod handoff;
 mod llm;
 mod reload;

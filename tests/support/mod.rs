@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod process;
+pub mod restart;
 
 use std::path::PathBuf;
 use std::sync::Arc;

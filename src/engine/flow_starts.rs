@@ -1,0 +1,165 @@
+//! Flows the business starts for a contact (an appointment reminder, an order
+//! confirmation), through the admin API. Never to an opted-out contact; never during
+//! the flow's quiet hours in the contact's own time zone (stored on the contact, else
+//! from the area code, else the business's). A start is a row first: sent at once
+//! when allowed, otherwise by the sweep here once the quiet hours end — durable
+//! across restarts, and sent once even with several processes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::Engine;
+use super::pipeline::{business_zone, reply};
+use crate::brain::state::ConversationState;
+use crate::flows::{self, Turn};
+use crate::sms::PhoneNumber;
+use crate::store::{OutboundKind, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("there is no flow named `{0}` in prompts/flows/")]
+    UnknownFlow(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A start as accepted: sent now, or scheduled for `send_at`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Started {
+    pub id: i64,
+    /// `sent` or `scheduled`.
+    pub status: &'static str,
+    /// When the first text goes (epoch ms) and the same in RFC 3339 (contact's zone).
+    pub send_at: i64,
+    pub send_at_local: String,
+    pub timezone: String,
+}
+
+/// Schedules `flow` for `phone` at the first allowed time and sends it if that is now.
+pub async fn start(
+    engine: &Engine,
+    flow_name: &str,
+    phone: &PhoneNumber,
+) -> Result<Started, StartError> {
+    let flows = engine.flows();
+    let flow = flows
+        .get(flow_name)
+        .ok_or_else(|| StartError::UnknownFlow(flow_name.to_string()))?;
+    let now = engine.now_ms();
+    let contact = engine.store.flow_contact(phone).await?;
+    if contact.as_ref().is_some_and(|c| c.consent.is_opted_out()) {
+        return Err(StoreError::Refused(
+            "this contact opted out; flows are never started for them".into(),
+        )
+        .into());
+    }
+    let policy = engine.policy();
+    let tz = flows::quiet::contact_zone(
+        contact.as_ref().and_then(|c| c.timezone.as_deref()),
+        phone.as_str(),
+        &business_zone(&policy, &flows),
+    );
+    let send_at = flow.quiet_hours.next_allowed(now, &tz);
+    let id = engine
+        .store
+        .schedule_flow_start(phone, flow_name, send_at, now)
+        .await?;
+    let mut status = "scheduled";
+    if send_at <= now && sweep(engine).await? > 0 {
+        status = "sent";
+    }
+    let send_at_local = jiff::Timestamp::from_millisecond(send_at)
+        .map(|t| {
+            t.to_zoned(tz.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string()
+        })
+        .unwrap_or_default();
+    Ok(Started {
+        id,
+        status,
+        send_at,
+        send_at_local,
+        timezone: tz.iana_name().unwrap_or("UTC").to_string(),
+    })
+}
+
+/// Sends the due starts until shutdown, every `every`.
+pub async fn run(engine: Arc<Engine>, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(e) = sweep(&engine).await {
+            tracing::warn!(error = %e, "starting scheduled flows failed; will retry");
+        }
+    }
+}
+
+/// Sends every start that is due; returns how many went out.
+pub async fn sweep(engine: &Engine) -> Result<usize, StoreError> {
+    let now = engine.now_ms();
+    let due = engine.store.due_flow_starts(now, 50).await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let flows = engine.flows();
+    let policy = engine.policy();
+    let booked = engine.booked_slots().await?;
+    let mut sent = 0;
+    for start in due {
+        if start.consent.is_opted_out() {
+            engine
+                .store
+                .cancel_flow_start(start.id, "the contact opted out", now)
+                .await?;
+            continue;
+        }
+        let Some(flow) = flows.get(&start.flow) else {
+            engine
+                .store
+                .cancel_flow_start(start.id, "the flow no longer exists", now)
+                .await?;
+            continue;
+        };
+        let env = flows::Env {
+            now_ms: now,
+            tz: business_zone(&policy, &flows),
+            availability: &flows.availability,
+            booked: &booked,
+            contact: start.phone.as_str(),
+            business: &policy.business.name,
+            escalation: &policy.escalation,
+        };
+        let max_segments = policy.replies.max_segments;
+        let begin = |state_json: Option<String>| {
+            let mut state = ConversationState::from_json(state_json.as_deref());
+            let text = match flows::run::start(flow, &env) {
+                Turn::Ask { text, running } => {
+                    state.flow = Some(running);
+                    text
+                }
+                Turn::Done { text, .. } | Turn::Left { text } => {
+                    state.flow = None;
+                    text
+                }
+                Turn::Escalate(_) => return None,
+            };
+            Some((
+                state.to_json(),
+                reply(&text, OutboundKind::Reply, max_segments),
+            ))
+        };
+        if engine.store.send_flow_start(&start, begin, now).await? {
+            sent += 1;
+            tracing::info!(flow = %start.flow, "flow started for a contact");
+        }
+    }
+    if sent > 0 {
+        engine.outbound_ready.notify_waiters();
+    }
+    Ok(sent)
+}
