@@ -18,6 +18,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod integrations;
 pub mod knowledge;
 pub mod llm;
 pub mod sms;

@@ -10,6 +10,7 @@ mod compliance;
 mod delivery;
 mod floods;
 mod handoff;
+mod integrations;
 mod llm;
 mod reload;
 mod webhook;
