@@ -301,3 +301,45 @@ async fn stop_and_start_are_announced_to_an_endpoint_that_asked_for_consent_only
         "the escalation was not asked for"
     );
 }
+
+#[tokio::test]
+async fn a_text_twilio_refuses_is_announced_as_delivery_failed() {
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"/Messages\.json$"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400
+        })))
+        .mount(&twilio)
+        .await;
+    let (crm, url) = Receiver::start(0).await;
+    let api_base = twilio.uri();
+    let app = TestApp::spawn_with(move |config| {
+        config.provider = textdesk::config::ProviderKind::Twilio;
+        config.twilio.account_sid = Some("ACtest00000000000000000000000000".into());
+        config.twilio.from_number = Some("+15555550100".into());
+        config.twilio.api_base = api_base;
+        config.webhooks = vec![WebhookEndpoint {
+            url,
+            secret: SECRET.into(),
+            events: Some(vec!["message.delivery_failed".into()]),
+        }];
+    })
+    .await;
+    let phone = "+13035550165";
+
+    app.text(phone, "hello there", &sid()).await;
+    app.settle().await;
+
+    let failed = crm.wait_for("message.delivery_failed").await;
+    assert!(failed.verified);
+    let body = &failed.body;
+    assert_eq!(body["contact"]["phone"], phone, "{body:#}");
+    assert_eq!(body["data"]["error_code"], 21211, "{body:#}");
+    assert_eq!(body["data"]["status"], "failed", "{body:#}");
+    let reply = &app.outbound(phone).await[0];
+    assert_eq!(body["data"]["message_id"], reply.id, "{body:#}");
+}
