@@ -101,6 +101,7 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         max_body_bytes: config.webhook.max_body_bytes,
         knowledge,
         failed_attempts: Default::default(),
+        webhooks: Arc::new(config.webhook_endpoints()),
     };
     let app = api::router(state);
     let mut http_shutdown = shutdown_rx.clone();
@@ -216,7 +217,7 @@ pub fn open_llm(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Option
     Ok(Some(Arc::new(client)))
 }
 
-/// Starts the inbound workers and outbox dispatchers on `tasks`.
+/// Starts the inbound workers, outbox dispatchers and webhook deliverers on `tasks`.
 pub fn spawn_engine(
     tasks: &mut JoinSet<()>,
     engine: &Arc<Engine>,
@@ -238,6 +239,7 @@ pub fn spawn_engine(
             .then(|| format!("{}/webhooks/twilio/status", config.public_base_url())),
     };
     tasks.spawn(crate::engine::events::run(engine.clone(), shutdown.clone()));
+    crate::integrations::spawn(tasks, engine, config, shutdown);
     tasks.spawn(crate::engine::holding::run(
         engine.clone(),
         Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),

@@ -96,6 +96,28 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
         "outbox.send_timeout_ms",
         Number,
     ),
+    ("TEXTDESK_WEBHOOK_URL", "integrations.url", Text),
+    ("TEXTDESK_WEBHOOK_SECRET", "integrations.secret", Text),
+    (
+        "TEXTDESK_INTEGRATIONS_MAX_ATTEMPTS",
+        "integrations.max_attempts",
+        Number,
+    ),
+    (
+        "TEXTDESK_INTEGRATIONS_BASE_BACKOFF_MS",
+        "integrations.base_backoff_ms",
+        Number,
+    ),
+    (
+        "TEXTDESK_INTEGRATIONS_MAX_BACKOFF_MS",
+        "integrations.max_backoff_ms",
+        Number,
+    ),
+    (
+        "TEXTDESK_INTEGRATIONS_TIMEOUT_MS",
+        "integrations.timeout_ms",
+        Number,
+    ),
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,6 +146,87 @@ pub struct Config {
     pub llm: crate::llm::LlmSettings,
     pub brain: BrainConfig,
     pub embeddings: EmbeddingsSettings,
+    /// Outbound webhooks (`[[webhooks]]` in `textdesk.toml`): endpoints that receive
+    /// signed JSON events. See also `integrations.url` for a single one from the
+    /// environment.
+    pub webhooks: Vec<WebhookEndpoint>,
+    pub integrations: IntegrationSettings,
+}
+
+/// One receiver of outbound webhook events.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookEndpoint {
+    /// Where events are POSTed (http or https).
+    pub url: String,
+    /// Key of the `X-Textdesk-Signature` HMAC; share it with the receiver only.
+    pub secret: String,
+    /// Public event names to send (e.g. `["conversation.escalated"]`); all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for WebhookEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpoint")
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .field("events", &self.events)
+            .finish()
+    }
+}
+
+impl WebhookEndpoint {
+    /// Whether this endpoint wants events of this public type.
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.events
+            .as_ref()
+            .is_none_or(|events| events.iter().any(|e| e == event_type))
+    }
+}
+
+/// How outbound webhooks are delivered, and the single-endpoint shorthand.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntegrationSettings {
+    /// One endpoint without a `[[webhooks]]` table (env `TEXTDESK_WEBHOOK_URL`);
+    /// needs `secret`. Receives every event.
+    pub url: Option<String>,
+    pub secret: Option<String>,
+    /// Attempts per event and endpoint before the delivery is marked failed.
+    pub max_attempts: u32,
+    pub base_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// One POST; slower counts as a failed attempt.
+    pub timeout_ms: u64,
+}
+
+impl std::fmt::Debug for IntegrationSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntegrationSettings")
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("max_attempts", &self.max_attempts)
+            .field("base_backoff_ms", &self.base_backoff_ms)
+            .field("max_backoff_ms", &self.max_backoff_ms)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+impl Default for IntegrationSettings {
+    fn default() -> Self {
+        // About 19 hours of retries with the defaults (5 s doubling, capped at one
+        // hour): a receiver that is down overnight still gets its events.
+        Self {
+            url: None,
+            secret: None,
+            max_attempts: 24,
+            base_backoff_ms: 5_000,
+            max_backoff_ms: 60 * 60 * 1_000,
+            timeout_ms: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,6 +362,8 @@ impl Default for Config {
             llm: crate::llm::LlmSettings::default(),
             brain: BrainConfig::default(),
             embeddings: EmbeddingsSettings::default(),
+            webhooks: Vec::new(),
+            integrations: IntegrationSettings::default(),
         }
     }
 }
@@ -414,7 +519,98 @@ impl Config {
                 reason: "must be at least 1".into(),
             });
         }
+        self.validate_webhooks()
+    }
+
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        let i = &self.integrations;
+        match (&i.url, &i.secret) {
+            (Some(_), None) => {
+                return Err(ConfigError::Key {
+                    key: "integrations.secret",
+                    reason: "required with integrations.url (env TEXTDESK_WEBHOOK_SECRET): \
+                        receivers verify events with it"
+                        .into(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Key {
+                    key: "integrations.url",
+                    reason: "a webhook secret is set but no URL (env TEXTDESK_WEBHOOK_URL)".into(),
+                });
+            }
+            _ => {}
+        }
+        let mut seen = std::collections::HashSet::new();
+        for endpoint in self.webhook_endpoints() {
+            let parsed = url::Url::parse(&endpoint.url).map_err(|e| ConfigError::Key {
+                key: "webhooks.url",
+                reason: format!(
+                    "{:?}: {e} (expected e.g. https://crm.example.com/hooks)",
+                    endpoint.url
+                ),
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ConfigError::Key {
+                    key: "webhooks.url",
+                    reason: format!("{:?} must start with http:// or https://", endpoint.url),
+                });
+            }
+            if endpoint.secret.trim().is_empty() {
+                return Err(ConfigError::Key {
+                    key: "webhooks.secret",
+                    reason: format!(
+                        "empty for {:?}; receivers verify events with it",
+                        endpoint.url
+                    ),
+                });
+            }
+            for name in endpoint.events.iter().flatten() {
+                if !crate::integrations::EVENT_TYPES.contains(&name.as_str()) {
+                    return Err(ConfigError::Key {
+                        key: "webhooks.events",
+                        reason: format!(
+                            "unknown event {name:?} for {:?}; known: {}",
+                            endpoint.url,
+                            crate::integrations::EVENT_TYPES.join(", ")
+                        ),
+                    });
+                }
+            }
+            if !seen.insert(endpoint.url.clone()) {
+                return Err(ConfigError::Key {
+                    key: "webhooks.url",
+                    reason: format!("{:?} is configured twice", endpoint.url),
+                });
+            }
+        }
+        if i.max_attempts == 0 {
+            return Err(ConfigError::Key {
+                key: "integrations.max_attempts",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if i.timeout_ms < 100 {
+            return Err(ConfigError::Key {
+                key: "integrations.timeout_ms",
+                reason: "must be at least 100".into(),
+            });
+        }
         Ok(())
+    }
+
+    /// Every outbound webhook endpoint: the `[[webhooks]]` list, then the one from
+    /// `integrations.url` / `TEXTDESK_WEBHOOK_URL` when set.
+    pub fn webhook_endpoints(&self) -> Vec<WebhookEndpoint> {
+        let mut endpoints = self.webhooks.clone();
+        if let (Some(url), Some(secret)) = (&self.integrations.url, &self.integrations.secret) {
+            endpoints.push(WebhookEndpoint {
+                url: url.clone(),
+                secret: secret.clone(),
+                events: None,
+            });
+        }
+        endpoints
     }
 
     /// The database URL in effect: the configured one, or the SQLite file under `data_dir`.
@@ -581,6 +777,41 @@ mod tests {
             jail.set_env("TEXTDESK_PROVIDER", "twilio");
             let err = Config::load(None).unwrap_err().to_string();
             assert!(err.contains("twilio.account_sid"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn webhooks_come_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "textdesk.toml",
+                "[[webhooks]]\nurl = \"https://crm.example.com/hooks\"\nsecret = \"s1\"\n\
+                 events = [\"conversation.escalated\"]\n",
+            )?;
+            jail.set_env("TEXTDESK_WEBHOOK_URL", "http://127.0.0.1:9/hook");
+            jail.set_env("TEXTDESK_WEBHOOK_SECRET", "12345");
+            let config = Config::load(None).expect("loads");
+            let endpoints = config.webhook_endpoints();
+            assert_eq!(endpoints.len(), 2);
+            assert!(endpoints[0].wants("conversation.escalated"));
+            assert!(!endpoints[0].wants("contact.opted_out"));
+            assert_eq!(endpoints[1].secret, "12345");
+            assert!(endpoints[1].wants("contact.opted_out"));
+            assert!(
+                !format!("{config:?}").contains("12345"),
+                "secrets stay out of Debug"
+            );
+
+            jail.set_env("TEXTDESK_WEBHOOK_SECRET", "");
+            jail.create_file(
+                "textdesk.toml",
+                "[[webhooks]]\nurl = \"https://crm.example.com/hooks\"\nsecret = \"s1\"\n\
+                 events = [\"conversation.escalatd\"]\n",
+            )?;
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("webhooks.events"), "{err}");
+            assert!(err.contains("conversation.escalatd"), "{err}");
             Ok(())
         });
     }

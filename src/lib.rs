@@ -7,6 +7,7 @@
 //!         → engine::worker (one conversation at a time) → engine::pipeline (decide)
 //!         → store (queue row done + outbox, one transaction)
 //!         → engine::dispatcher → sms::providers (Twilio REST / log)
+//! store::events (the log) → integrations (signed webhooks to the operator's CRM)
 //! ```
 //!
 //! [`app`] wires these together for `textdesk serve` and for the tests.
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod flows;
+pub mod integrations;
 pub mod knowledge;
 pub mod llm;
 pub mod sms;

@@ -1,16 +1,20 @@
 //! Admin API: read-only views of the service's moving parts for operators.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::engine::flow_starts::{self, StartError};
 use crate::engine::preview;
 use crate::sms::PhoneNumber;
+use crate::store::EndpointDeliveries;
 
 use super::AppState;
 use super::auth::AdminAgent;
@@ -20,7 +24,60 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/knowledge", get(knowledge))
         .route("/api/v1/admin/preview", post(preview_text))
         .route("/api/v1/admin/flows/{name}/start", post(start_flow))
+        .route("/api/v1/admin/webhooks", get(webhooks))
 }
+
+/// Most recent deliveries listed per endpoint.
+const RECENT_DELIVERIES: i64 = 20;
+
+/// The outbound webhook endpoints and how their deliveries are going.
+#[derive(Serialize, ToSchema)]
+pub struct WebhooksView {
+    pub endpoints: Vec<EndpointView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EndpointView {
+    pub url: String,
+    /// The event types it receives; all when absent.
+    pub events: Option<Vec<String>>,
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub deliveries: EndpointDeliveries,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/admin/webhooks", tag = "admin",
+    responses(
+        (status = 200, description = "Each configured endpoint (never its secret) with its \
+            pending, delivered and failed deliveries and the most recent ones, with the \
+            receiver's last status code and error", body = WebhooksView),
+        (status = 401, description = "Missing or invalid token"),
+        (status = 403, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn webhooks(
+    _admin: AdminAgent,
+    State(state): State<AppState>,
+) -> Result<Json<WebhooksView>, super::ApiError> {
+    let mut endpoints = Vec::with_capacity(state.webhooks.len());
+    for endpoint in state.webhooks.iter() {
+        endpoints.push(EndpointView {
+            url: endpoint.url.clone(),
+            events: endpoint.events.clone(),
+            deliveries: state
+                .engine
+                .store
+                .webhook_deliveries(&endpoint.url, RECENT_DELIVERIES)
+                .await?,
+        });
+    }
+    Ok(Json(WebhooksView { endpoints }))
+}
+
+/// The configured endpoints, shared by handlers.
+pub type Webhooks = Arc<Vec<crate::config::WebhookEndpoint>>;
 
 /// Documents and chunks indexed, when, and the files that could not be used (with
 /// their line), so an operator sees a broken edit without reading logs.

@@ -48,7 +48,8 @@ pub struct EventsQuery {
         description = "text/event-stream: `id` is the event id, `event` its kind \
             (handoff.created, handoff.updated, handoff.claimed, handoff.released, \
             handoff.transferred, handoff.resolved, message.inbound, message.outbound, \
-            note.created), `data` the event as JSON",
+            note.created, contact.opted_out, contact.opted_in, message.delivery_failed), \
+            `data` the event as JSON",
         content_type = "text/event-stream",
         body = String,
     )),

@@ -3,7 +3,7 @@
 //! parse, authenticate and hand over to the store and engine; business rules live
 //! there.
 
-mod admin;
+pub mod admin;
 pub mod auth;
 mod conversations;
 mod error;
@@ -37,6 +37,8 @@ pub struct AppState {
     pub knowledge: Option<Arc<Knowledge>>,
     /// Failed sign-ins per client address, for rate limiting.
     pub failed_attempts: Arc<auth::FailedAttempts>,
+    /// Outbound webhook endpoints, for the admin view of their deliveries.
+    pub webhooks: admin::Webhooks,
 }
 
 pub fn router(state: AppState) -> Router {

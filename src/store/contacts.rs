@@ -1,7 +1,9 @@
 //! Contacts and their consent history.
 
+use serde_json::json;
 use sqlx::{Any, Row, Transaction};
 
+use super::events::NewEvent;
 use super::{Consent, ConsentChange, Result, Store};
 
 /// A contact's consent and when it last changed.
@@ -13,7 +15,9 @@ pub struct ContactConsent {
 
 impl Store {
     /// Changes a contact's consent and appends the event that explains it, inside the
-    /// caller's transaction.
+    /// caller's transaction: a row in `consent_events` (the compliance record) and a
+    /// `contact.opted_out` / `contact.opted_in` entry in the event log (what outbound
+    /// webhooks and live streams follow).
     pub(super) async fn record_consent(
         tx: &mut Transaction<'static, Any>,
         contact_id: i64,
@@ -21,12 +25,14 @@ impl Store {
         message_id: Option<i64>,
         now: i64,
     ) -> Result<()> {
-        sqlx::query("UPDATE contacts SET consent = $2, updated_at = $3 WHERE id = $1")
-            .bind(contact_id)
-            .bind(change.to.as_str())
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        let phone: String = sqlx::query_scalar(
+            "UPDATE contacts SET consent = $2, updated_at = $3 WHERE id = $1 RETURNING phone",
+        )
+        .bind(contact_id)
+        .bind(change.to.as_str())
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
         let kind = if change.to.is_opted_out() {
             "opt_out"
         } else {
@@ -44,7 +50,27 @@ impl Store {
         .bind(now)
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        Self::append_event(
+            tx,
+            NewEvent {
+                kind: if change.to.is_opted_out() {
+                    "contact.opted_out"
+                } else {
+                    "contact.opted_in"
+                },
+                handoff_id: None,
+                conversation_id: None,
+                payload: json!({
+                    "contact_id": contact_id,
+                    "phone": phone,
+                    "source": change.source,
+                    "detail": change.detail,
+                    "message_id": message_id,
+                }),
+            },
+            now,
+        )
+        .await
     }
 
     /// Changes a contact's consent outside message processing (e.g. the carrier

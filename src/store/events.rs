@@ -4,6 +4,7 @@
 //! something that did not happen or miss something that did. Ids only grow, which is
 //! what makes `Last-Event-ID` resume work, on any instance sharing the database.
 
+use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Result, Store};
@@ -46,6 +47,28 @@ impl Store {
         Ok(())
     }
 
+    /// Appends one event on its own (outside any other change): for producers whose
+    /// change is already committed, and for tests. Returns the event's id.
+    pub async fn log_event(
+        &self,
+        kind: &str,
+        conversation_id: Option<i64>,
+        payload: serde_json::Value,
+        now: i64,
+    ) -> Result<i64> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO events (kind, handoff_id, conversation_id, payload, created_at)
+             VALUES ($1, NULL, $2, $3, $4) RETURNING id",
+        )
+        .bind(kind)
+        .bind(conversation_id)
+        .bind(payload.to_string())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
     /// Events with an id above `after`, oldest first, at most `limit`.
     pub async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
         let rows = sqlx::query(
@@ -56,20 +79,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let payload: String = r.get(4);
-                Event {
-                    id: r.get(0),
-                    kind: r.get(1),
-                    handoff_id: r.get(2),
-                    conversation_id: r.get(3),
-                    payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-                    created_at: r.get(5),
-                }
-            })
-            .collect())
+        Ok(rows.iter().map(event_from_row).collect())
     }
 
     /// The newest event id (0 when there is none): where a fresh stream starts.
@@ -78,5 +88,18 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok(id.unwrap_or(0))
+    }
+}
+
+/// An event from a row of `SELECT id, kind, handoff_id, conversation_id, payload, created_at`.
+pub(super) fn event_from_row(r: &AnyRow) -> Event {
+    let payload: String = r.get(4);
+    Event {
+        id: r.get(0),
+        kind: r.get(1),
+        handoff_id: r.get(2),
+        conversation_id: r.get(3),
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+        created_at: r.get(5),
     }
 }

@@ -1,5 +1,6 @@
 //! Durable state, through sqlx: contacts and consent, conversations, messages, the
-//! inbound queue and the outbox, on SQLite (embedded default) or PostgreSQL.
+//! inbound queue and the outbox, the event log and its webhook deliveries, on SQLite
+//! (embedded default) or PostgreSQL.
 //!
 //! Callers see plain Rust types ([`model`]); SQL stays in this folder, each statement
 //! next to the function that runs it. Queries are written once in portable SQL
@@ -40,6 +41,10 @@ pub use outbox::{DeliveryResult, QueuedOutbound};
 #[cfg(test)]
 mod tests;
 mod transcript;
+mod webhooks;
+pub use webhooks::{
+    ClaimedDelivery, DeliveryOutcome, DeliveryView, EndpointDeliveries, EventContact,
+};
 
 use std::path::Path;
 use std::str::FromStr;

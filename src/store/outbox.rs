@@ -1,8 +1,10 @@
 //! The outbox: outbound texts waiting for (or retrying) delivery through a provider,
 //! and delivery-status updates from the provider's callbacks.
 
+use serde_json::json;
 use sqlx::{Any, Row, Transaction};
 
+use super::events::NewEvent;
 use super::{ClaimedOutbound, Consent, NewOutbound, OutboundKind, Result, Store, StoreError};
 use crate::sms::PhoneNumber;
 
@@ -188,15 +190,29 @@ impl Store {
             }
             DeliveryResult::RetryAt { .. } => {}
             DeliveryResult::Failed { code, error } => {
-                sqlx::query(
+                let conversation_id: i64 = sqlx::query_scalar(
                     "UPDATE messages SET delivery_status = 'failed', error_code = $2, error_message = $3, updated_at = $4
-                     WHERE id = $1",
+                     WHERE id = $1 RETURNING conversation_id",
                 )
                 .bind(claim.message_id)
                 .bind(*code)
                 .bind(error)
                 .bind(now)
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
+                .await?;
+                Self::append_delivery_failed(
+                    &mut tx,
+                    conversation_id,
+                    json!({
+                        "message_id": claim.message_id,
+                        "contact_id": claim.contact_id,
+                        "status": "failed",
+                        "error_code": code,
+                        "error": error,
+                        "attempts": claim.attempts,
+                    }),
+                    now,
+                )
                 .await?;
             }
             DeliveryResult::Canceled => {
@@ -213,6 +229,8 @@ impl Store {
 
     /// Applies a provider's delivery-status callback. `rank_of` orders statuses so a
     /// late "sent" never overwrites "delivered". Returns false if no message has this id.
+    /// The carrier reporting a text `failed` or `undelivered` appends
+    /// `message.delivery_failed` to the event log, once per message.
     pub async fn update_delivery_status(
         &self,
         provider_message_id: &str,
@@ -221,29 +239,74 @@ impl Store {
         error_code: Option<i64>,
         now: i64,
     ) -> Result<bool> {
-        let Some(row) =
-            sqlx::query("SELECT id, delivery_status FROM messages WHERE provider_message_id = $1")
-                .bind(provider_message_id)
-                .fetch_optional(&self.pool)
-                .await?
+        let Some(row) = sqlx::query(
+            "SELECT id, delivery_status, conversation_id, contact_id FROM messages WHERE provider_message_id = $1",
+        )
+        .bind(provider_message_id)
+        .fetch_optional(&self.pool)
+        .await?
         else {
             return Ok(false);
         };
         let id: i64 = row.get(0);
         let current: String = row.get(1);
+        let conversation_id: i64 = row.get(2);
+        let contact_id: i64 = row.get(3);
         if rank_of(&current) > rank_of(status) {
             return Ok(true);
         }
-        sqlx::query(
-            "UPDATE messages SET delivery_status = $2, error_code = COALESCE($3, error_code), updated_at = $4 WHERE id = $1",
+        let mut tx = self.pool.begin().await?;
+        // Conditional on the status read above, so of two racing callbacks only one
+        // turns the text into a failure (and announces it).
+        let updated = sqlx::query(
+            "UPDATE messages SET delivery_status = $2, error_code = COALESCE($3, error_code), updated_at = $4
+             WHERE id = $1 AND delivery_status = $5",
         )
         .bind(id)
         .bind(status)
         .bind(error_code)
         .bind(now)
-        .execute(&self.pool)
+        .bind(&current)
+        .execute(&mut *tx)
         .await?;
+        let newly_failed = matches!(status, "failed" | "undelivered")
+            && !matches!(current.as_str(), "failed" | "undelivered");
+        if updated.rows_affected() == 1 && newly_failed {
+            Self::append_delivery_failed(
+                &mut tx,
+                conversation_id,
+                json!({
+                    "message_id": id,
+                    "contact_id": contact_id,
+                    "status": status,
+                    "error_code": error_code,
+                    "error": null,
+                }),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(true)
+    }
+
+    async fn append_delivery_failed(
+        tx: &mut Transaction<'static, Any>,
+        conversation_id: i64,
+        payload: serde_json::Value,
+        now: i64,
+    ) -> Result<()> {
+        Self::append_event(
+            tx,
+            NewEvent {
+                kind: "message.delivery_failed",
+                handoff_id: None,
+                conversation_id: Some(conversation_id),
+                payload,
+            },
+            now,
+        )
+        .await
     }
 
     /// Outbound texts not yet sent (pending or retrying).

@@ -356,3 +356,123 @@ where
     }
     out
 }
+
+#[tokio::test]
+async fn webhook_fan_out_queues_each_event_once_per_endpoint_even_when_racing() {
+    let (store, _dir) = fresh_store().await;
+    let public = |e: &Event| crate::integrations::events::public_type(&e.kind).map(String::from);
+    let render = crate::integrations::events::render;
+    store
+        .log_event(
+            "flow.completed",
+            None,
+            serde_json::json!({"flow": "old"}),
+            T0 - 1,
+        )
+        .await
+        .unwrap();
+    store
+        .start_webhook_cursor("http://crm.test/a", T0, T0)
+        .await
+        .unwrap();
+    store
+        .log_event(
+            "flow.completed",
+            None,
+            serde_json::json!({"flow": "lead"}),
+            T0,
+        )
+        .await
+        .unwrap();
+    store
+        .log_event("message.inbound", None, serde_json::json!({}), T0)
+        .await
+        .unwrap();
+    store
+        .log_event("handoff.created", None, serde_json::json!({}), T0)
+        .await
+        .unwrap();
+
+    // Two instances at once: the cursor row serialises them, the unique key backs it up.
+    let settled = T0 + 10_000;
+    let (a, b) = tokio::join!(
+        store.fan_out_webhooks("http://crm.test/a", settled, 100, T0, public, render),
+        store.fan_out_webhooks("http://crm.test/a", settled, 100, T0, public, render),
+    );
+    assert_eq!(
+        a.unwrap() + b.unwrap(),
+        2,
+        "the event before the endpoint started is not sent"
+    );
+    let again = store.fan_out_webhooks("http://crm.test/a", settled, 100, T0, public, render);
+    assert_eq!(again.await.unwrap(), 0);
+
+    let first = store
+        .claim_webhook_delivery("http://crm.test/a", "one", T0, 1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let second = store
+        .claim_webhook_delivery("http://crm.test/a", "two", T0, 1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(first.id, second.id);
+    assert_eq!(first.event_type, "flow.completed");
+    assert!(
+        store
+            .claim_webhook_delivery("http://crm.test/a", "three", T0, 1_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let retry = DeliveryOutcome::RetryAt {
+        at: T0 + 500,
+        status_code: Some(503),
+        error: "HTTP 503".into(),
+    };
+    store
+        .finish_webhook_delivery(&first, &retry, T0)
+        .await
+        .unwrap();
+    let stolen = ClaimedDelivery {
+        lease_owner: "one".into(),
+        ..second.clone()
+    };
+    assert!(matches!(
+        store.finish_webhook_delivery(&stolen, &retry, T0).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    assert!(
+        store
+            .claim_webhook_delivery("http://crm.test/a", "one", T0 + 100, 1_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "not due yet"
+    );
+    let retried = store
+        .claim_webhook_delivery("http://crm.test/a", "one", T0 + 500, 1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((retried.id, retried.attempts), (first.id, 2));
+    store
+        .finish_webhook_delivery(
+            &retried,
+            &DeliveryOutcome::Delivered { status_code: 204 },
+            T0 + 600,
+        )
+        .await
+        .unwrap();
+
+    let view = store
+        .webhook_deliveries("http://crm.test/a", 10)
+        .await
+        .unwrap();
+    assert_eq!((view.pending, view.delivered, view.failed), (1, 1, 0));
+    let delivered = view.recent.iter().find(|d| d.id == first.id).unwrap();
+    assert_eq!(delivered.last_status_code, Some(204));
+    assert_eq!(delivered.last_error.as_deref(), Some("HTTP 503"));
+}
