@@ -96,6 +96,15 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
         "outbox.send_timeout_ms",
         Number,
     ),
+    ("TEXTDESK_CSAT", "csat.enabled", Number),
+    ("TEXTDESK_CSAT_AFTER_BOT", "csat.after_bot", Number),
+    (
+        "TEXTDESK_CSAT_BOT_IDLE_MINUTES",
+        "csat.bot_idle_minutes",
+        Number,
+    ),
+    ("TEXTDESK_CSAT_QUESTION", "csat.question", Text),
+    ("TEXTDESK_CSAT_THANKS", "csat.thanks", Text),
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,6 +133,33 @@ pub struct Config {
     pub llm: crate::llm::LlmSettings,
     pub brain: BrainConfig,
     pub embeddings: EmbeddingsSettings,
+    pub csat: CsatSettings,
+}
+
+/// The satisfaction survey sent when a conversation ends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CsatSettings {
+    /// Survey after an agent resolves a handoff.
+    pub enabled: bool,
+    /// Also survey conversations the bot handled alone, once they go quiet.
+    pub after_bot: bool,
+    /// How long a bot-only conversation must be quiet before its survey.
+    pub bot_idle_minutes: u64,
+    pub question: String,
+    pub thanks: String,
+}
+
+impl Default for CsatSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            after_bot: false,
+            bot_idle_minutes: 30,
+            question: "How did we do? Reply 1-5 (5 = great).".to_string(),
+            thanks: "Thanks for your feedback!".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,6 +295,7 @@ impl Default for Config {
             llm: crate::llm::LlmSettings::default(),
             brain: BrainConfig::default(),
             embeddings: EmbeddingsSettings::default(),
+            csat: CsatSettings::default(),
         }
     }
 }

@@ -11,6 +11,7 @@
 //!
 //! [`app`] wires these together for `textdesk serve` and for the tests.
 
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod brain;
@@ -22,4 +23,5 @@ pub mod knowledge;
 pub mod llm;
 pub mod sms;
 pub mod store;
+pub mod telemetry;
 pub mod watch;

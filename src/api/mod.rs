@@ -4,6 +4,7 @@
 //! there.
 
 mod admin;
+pub(crate) mod analytics;
 pub mod auth;
 mod conversations;
 mod error;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub knowledge: Option<Arc<Knowledge>>,
     /// Failed sign-ins per client address, for rate limiting.
     pub failed_attempts: Arc<auth::FailedAttempts>,
+    /// The satisfaction survey sent when a handoff is resolved.
+    pub csat: crate::config::CsatSettings,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -44,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router(state.max_body_bytes))
         .merge(health::router())
         .merge(admin::router())
+        .merge(analytics::router())
         .merge(handoffs::router())
         .merge(conversations::router())
         .merge(events::router())

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{AppState, conversations, events, handoffs};
+use super::{AppState, analytics, conversations, events, handoffs};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,12 +27,14 @@ use super::{AppState, conversations, events, handoffs};
         conversations::send_message,
         conversations::add_note,
         events::events,
+        analytics::analytics_report,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "handoffs", description = "The queue of conversations handed to people"),
         (name = "conversations", description = "Threads, replies and private notes"),
         (name = "events", description = "Live updates (Server-Sent Events)"),
+        (name = "analytics", description = "Support figures for a time window (admin)"),
     )
 )]
 pub struct ApiDoc;

@@ -28,8 +28,8 @@ use crate::llm::{Turn, TurnRole};
 use crate::sms::keywords::{self, Keyword};
 use crate::sms::segments;
 use crate::store::{
-    Author, Consent, ConsentChange, Direction, HandoffChange, HandoffStatus, InboundContext,
-    InboundOutcome, NewHandoff, NewOutbound, OutboundKind, Understood,
+    Author, Consent, ConsentChange, CsatAnswer, Direction, HandoffChange, HandoffStatus,
+    InboundContext, InboundOutcome, NewHandoff, NewOutbound, OutboundKind, Understood,
 };
 
 /// What the pipeline decided, with the reason kept for logs and tests.
@@ -58,6 +58,8 @@ pub enum Reason {
     Escalated,
     /// The conversation is with a person: stored and shown to agents, no bot reply.
     WithHuman,
+    /// A 1–5 answering the satisfaction survey: recorded and thanked.
+    CsatRecorded,
 }
 
 /// Runs the steps that need no brain; `None` means the brain must decide.
@@ -116,6 +118,10 @@ pub fn decide_without_brain(ctx: &InboundContext, policy: &Policy, now: i64) -> 
         }
         None if opted_out => return Some(silent(Reason::SilentOptedOut)),
         None => {}
+    }
+
+    if let Some(answered) = csat_answer(ctx, max_segments) {
+        return Some(answered);
     }
 
     if ctx.handoff.is_some() {
@@ -369,6 +375,29 @@ fn turns(ctx: &InboundContext) -> Vec<Turn> {
             text: m.body.clone(),
         })
         .collect()
+}
+
+/// A lone 1–5 while the contact has a survey pending is its answer: recorded and
+/// thanked. Anything else (including "5 stars!" or a second "5") goes on as a normal
+/// text.
+fn csat_answer(ctx: &InboundContext, max_segments: u32) -> Option<Decision> {
+    let survey = ctx.pending_survey.as_ref()?;
+    let score = match ctx.body.trim() {
+        s @ ("1" | "2" | "3" | "4" | "5") => s.parse::<i64>().ok()?,
+        _ => return None,
+    };
+    Some(Decision {
+        outcome: InboundOutcome {
+            csat: Some(CsatAnswer {
+                survey_id: survey.id,
+                score,
+            }),
+            replies: vec![reply(&survey.thanks, OutboundKind::Reply, max_segments)],
+            ..Default::default()
+        },
+        reason: Reason::CsatRecorded,
+        thought: None,
+    })
 }
 
 fn silent(reason: Reason) -> Decision {

@@ -60,6 +60,7 @@ pub async fn preview(
         handoff: None,
         usual_wait_ms: None,
         history,
+        pending_survey: None,
     };
     let decision = pipeline::decide(&ctx, &engine.policy(), engine.brain.as_deref(), now).await;
     let replies = decision

@@ -103,7 +103,11 @@ async fn a_second_misunderstanding_hands_over_instead_of_looping() {
     app.settle().await;
     let outbound = app.outbound(phone).await;
     assert!(outbound[0].body.starts_with("Sorry"));
-    assert!(outbound[1].body.contains("our team"), "{}", outbound[1].body);
+    assert!(
+        outbound[1].body.contains("our team"),
+        "{}",
+        outbound[1].body
+    );
     assert!(handed_over(&app, phone).await);
 }
 
