@@ -5,11 +5,13 @@
 mod support;
 
 mod admin;
+mod analytics;
 mod brain;
 mod compliance;
 mod delivery;
 mod floods;
 mod handoff;
 mod llm;
+mod ops;
 mod reload;
 mod webhook;
