@@ -168,3 +168,35 @@ fn human(ms: i64) -> String {
         ms => format!("{:.1}h", ms as f64 / 3_600_000.0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::{Group, Report};
+
+    #[test]
+    fn the_table_has_a_column_per_group_and_readable_cells() {
+        let mut ana = Figures {
+            conversations: 2,
+            response_rate: Some(0.5),
+            handoff_wait: Durations::of(vec![120_000, 240_000]),
+            ..Default::default()
+        };
+        ana.escalation_reasons.insert("threat".into(), 1);
+        let report = Report {
+            from: "2026-12-01T00:00:00.000Z".into(),
+            to: "2026-12-08T00:00:00.000Z".into(),
+            totals: ana.clone(),
+            groups: vec![Group {
+                key: "ana".into(),
+                figures: ana,
+            }],
+        };
+        let text = render(&report);
+        let header: Vec<&str> = text.lines().nth(2).unwrap().split_whitespace().collect();
+        assert_eq!(header, ["total", "ana"], "{text}");
+        assert!(text.contains("50.0%"), "{text}");
+        assert!(text.contains("3m/2m/4m"), "{text}");
+        assert!(text.contains("escalated: threat"), "{text}");
+    }
+}
