@@ -79,6 +79,7 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         config.public_url = Some(format!("http://{addr}"));
     }
 
+    crate::telemetry::install();
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let engine = open_engine(&config, clock, &mut tasks, &shutdown_rx).await?;
@@ -102,6 +103,7 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         knowledge,
         failed_attempts: Default::default(),
         webhooks: Arc::new(config.webhook_endpoints()),
+        csat: config.csat.clone(),
     };
     let app = api::router(state);
     let mut http_shutdown = shutdown_rx.clone();
@@ -250,6 +252,14 @@ pub fn spawn_engine(
         Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
         shutdown.clone(),
     ));
+    if config.csat.enabled && config.csat.after_bot {
+        tasks.spawn(crate::engine::csat::run(
+            engine.clone(),
+            config.csat.clone(),
+            Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
+            shutdown.clone(),
+        ));
+    }
     for _ in 0..config.worker.concurrency {
         tasks.spawn(worker::run(
             engine.clone(),

@@ -118,6 +118,15 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
         "integrations.timeout_ms",
         Number,
     ),
+    ("TEXTDESK_CSAT", "csat.enabled", Number),
+    ("TEXTDESK_CSAT_AFTER_BOT", "csat.after_bot", Number),
+    (
+        "TEXTDESK_CSAT_BOT_IDLE_MINUTES",
+        "csat.bot_idle_minutes",
+        Number,
+    ),
+    ("TEXTDESK_CSAT_QUESTION", "csat.question", Text),
+    ("TEXTDESK_CSAT_THANKS", "csat.thanks", Text),
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,6 +160,7 @@ pub struct Config {
     /// environment.
     pub webhooks: Vec<WebhookEndpoint>,
     pub integrations: IntegrationSettings,
+    pub csat: CsatSettings,
 }
 
 /// One receiver of outbound webhook events.
@@ -225,6 +235,32 @@ impl Default for IntegrationSettings {
             base_backoff_ms: 5_000,
             max_backoff_ms: 60 * 60 * 1_000,
             timeout_ms: 10_000,
+        }
+    }
+}
+
+/// The satisfaction survey sent when a conversation ends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CsatSettings {
+    /// Survey after an agent resolves a handoff.
+    pub enabled: bool,
+    /// Also survey conversations the bot handled alone, once they go quiet.
+    pub after_bot: bool,
+    /// How long a bot-only conversation must be quiet before its survey.
+    pub bot_idle_minutes: u64,
+    pub question: String,
+    pub thanks: String,
+}
+
+impl Default for CsatSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            after_bot: false,
+            bot_idle_minutes: 30,
+            question: "How did we do? Reply 1-5 (5 = great).".to_string(),
+            thanks: "Thanks for your feedback!".to_string(),
         }
     }
 }
@@ -364,6 +400,7 @@ impl Default for Config {
             embeddings: EmbeddingsSettings::default(),
             webhooks: Vec::new(),
             integrations: IntegrationSettings::default(),
+            csat: CsatSettings::default(),
         }
     }
 }

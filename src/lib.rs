@@ -12,6 +12,7 @@
 //!
 //! [`app`] wires these together for `textdesk serve` and for the tests.
 
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod brain;
@@ -25,4 +26,5 @@ pub mod knowledge;
 pub mod llm;
 pub mod sms;
 pub mod store;
+pub mod telemetry;
 pub mod watch;

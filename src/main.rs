@@ -91,6 +91,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Knowledge { command } => {
             textdesk::cli::knowledge::run(&config, command, std::io::stdout().lock()).await
         }
+        Command::Report {
+            since,
+            group_by,
+            json,
+        } => {
+            let store = textdesk::store::Store::open(&config.database_url()).await?;
+            let now = jiff::Timestamp::now().as_millisecond();
+            textdesk::cli::report::run(
+                &store,
+                &since,
+                group_by.as_deref(),
+                json,
+                now,
+                std::io::stdout().lock(),
+            )
+            .await
+        }
         Command::Agent { command } => {
             let store = textdesk::store::Store::open(&config.database_url()).await?;
             textdesk::cli::agent::run(&store, command, std::io::stdout().lock()).await

@@ -4,12 +4,13 @@
 #[path = "support/mod.rs"]
 mod support;
 
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use support::process::{
-    free_port, open_store, post_text, start_textdesk, wait_healthy, wait_until,
+    free_port, open_store, post_text, post_webhook, start_textdesk, wait_healthy, wait_until,
 };
-use support::test_database_url;
+use support::{sid, test_database_url};
 use textdesk::store::Direction;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -130,6 +131,93 @@ async fn sigkill_right_after_a_burst_of_acknowledgements_loses_nothing() {
         let outbound = transcript
             .iter()
             .filter(|e| e.direction == Direction::Outbound)
+            .count();
+        assert_eq!((inbound, outbound), (1, 1), "{phone}: {transcript:#?}");
+    }
+}
+
+/// Sends SIGTERM, as a container runtime or systemd does to stop the service.
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn sigterm_during_a_burst_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = test_database_url().await;
+    let port = free_port();
+    let mut textdesk = start_textdesk(dir.path(), db.as_deref(), port, None);
+    wait_healthy(port).await;
+
+    // Sixty customers text at once; SIGTERM lands in the middle of the burst.
+    let phones: Vec<String> = (0..60)
+        .map(|i| format!("+1555556{:04}", 3000 + i))
+        .collect();
+    let mut burst = tokio::task::JoinSet::new();
+    for (i, phone) in phones.iter().enumerate() {
+        let phone = phone.clone();
+        burst.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5 * i as u64)).await;
+            let acknowledged = post_webhook(port, &phone, "hello, is anyone there?", &sid())
+                .await
+                .is_ok_and(|status| status == 200);
+            (phone, acknowledged)
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    sigterm(&textdesk);
+    let mut acknowledged = Vec::new();
+    while let Some(result) = burst.join_next().await {
+        let (phone, ok) = result.unwrap();
+        if ok {
+            acknowledged.push(phone);
+        }
+    }
+    // It stops by itself, promptly and cleanly, after finishing what it had in hand.
+    let mut exited = None;
+    for _ in 0..300 {
+        if let Some(status) = textdesk.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let Some(status) = exited else {
+        textdesk.kill().ok();
+        panic!("textdesk did not exit within 15 s of SIGTERM");
+    };
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    assert!(
+        !acknowledged.is_empty(),
+        "some texts were acknowledged before SIGTERM"
+    );
+
+    let port = free_port();
+    let mut textdesk = start_textdesk(dir.path(), db.as_deref(), port, None);
+    wait_healthy(port).await;
+    let store = open_store(dir.path(), db.as_deref()).await;
+    wait_until("every text was processed and sent", || async {
+        store.inbound_backlog(0).await.unwrap().0 == 0 && store.outbox_backlog().await.unwrap() == 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    textdesk.kill().unwrap();
+    textdesk.wait().unwrap();
+
+    for phone in &acknowledged {
+        let transcript = store.transcript(phone, None).await.unwrap();
+        let inbound = transcript
+            .iter()
+            .filter(|e| e.direction == Direction::Inbound)
+            .count();
+        let outbound = transcript
+            .iter()
+            .filter(|e| e.direction == Direction::Outbound && e.delivery_status == "sent")
             .count();
         assert_eq!((inbound, outbound), (1, 1), "{phone}: {transcript:#?}");
     }

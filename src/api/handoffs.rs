@@ -223,7 +223,41 @@ pub async fn resolve(
         .resolve_handoff(id, actor, request.hand_back, now)
         .await?;
     state.engine.events_ready.notify_one();
+    if state.csat.enabled {
+        survey(&state, &handoff, now).await;
+    }
     Ok(Json(HandoffView::new(handoff, now)))
+}
+
+/// Asks the customer how we did, once per conversation (the store refuses a second
+/// survey and opted-out contacts). A failure is logged, never the agent's problem:
+/// the handoff is resolved either way.
+async fn survey(state: &AppState, handoff: &Handoff, now: i64) {
+    let csat = &state.csat;
+    let question = crate::engine::pipeline::reply(
+        &csat.question,
+        crate::store::OutboundKind::Reply,
+        state.engine.policy().replies.max_segments,
+    );
+    match state
+        .engine
+        .store
+        .queue_csat_survey(
+            handoff.conversation_id,
+            Some(handoff.id),
+            crate::store::SurveyTrigger::Handoff,
+            &question,
+            &csat.thanks,
+            now,
+        )
+        .await
+    {
+        Ok(Some(_)) => state.engine.outbound_ready.notify_waiters(),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(handoff_id = handoff.id, error = %e, "could not send the satisfaction survey")
+        }
+    }
 }
 
 async fn find(state: &AppState, id: i64) -> Result<Handoff, ApiError> {

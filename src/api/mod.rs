@@ -4,6 +4,7 @@
 //! there.
 
 pub mod admin;
+pub(crate) mod analytics;
 pub mod auth;
 mod conversations;
 mod error;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub failed_attempts: Arc<auth::FailedAttempts>,
     /// Outbound webhook endpoints, for the admin view of their deliveries.
     pub webhooks: admin::Webhooks,
+    /// The satisfaction survey sent when a handoff is resolved.
+    pub csat: crate::config::CsatSettings,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -46,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router(state.max_body_bytes))
         .merge(health::router())
         .merge(admin::router())
+        .merge(analytics::router())
         .merge(handoffs::router())
         .merge(conversations::router())
         .merge(events::router())

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{AppState, admin, conversations, events, handoffs};
+use super::{AppState, admin, analytics, conversations, events, handoffs};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,7 @@ use super::{AppState, admin, conversations, events, handoffs};
         conversations::add_note,
         events::events,
         admin::webhooks,
+        analytics::analytics_report,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -35,6 +36,7 @@ use super::{AppState, admin, conversations, events, handoffs};
         (name = "conversations", description = "Threads, replies and private notes"),
         (name = "events", description = "Live updates (Server-Sent Events)"),
         (name = "admin", description = "Operators only (`--role admin`)"),
+        (name = "analytics", description = "Support figures for a time window (admin)"),
     )
 )]
 pub struct ApiDoc;

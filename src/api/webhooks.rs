@@ -62,6 +62,7 @@ async fn inbound(
             message_id,
             conversation_id,
         } => {
+            crate::telemetry::inbound_received();
             info!(from = %sms.from, message_id, conversation_id, segments = count.segments, media = msg.media_urls.len(), "inbound text stored");
             debug!(body = %sms.body, "inbound text body");
             state.engine.inbound_ready.notify_one();

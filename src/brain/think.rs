@@ -78,6 +78,17 @@ pub enum UnderstoodBy {
     Llm,
 }
 
+impl UnderstoodBy {
+    /// The name stored with each message (`messages.understood_by`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UnderstoodBy::Rule => "rule",
+            UnderstoodBy::Local => "local",
+            UnderstoodBy::Llm => "llm",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Understanding {
     pub intent: IntentName,

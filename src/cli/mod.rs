@@ -6,6 +6,7 @@ pub mod ask;
 pub mod chat;
 pub mod classify;
 pub mod knowledge;
+pub mod report;
 pub mod segments;
 pub mod transcript;
 
@@ -99,6 +100,19 @@ pub enum Command {
     Knowledge {
         #[command(subcommand)]
         command: knowledge::KnowledgeCommand,
+    },
+    /// Support figures for recent conversations: response rate and times, containment,
+    /// escalations, handoff waits, completion, CSAT, opt-outs, segments, LLM fallbacks.
+    Report {
+        /// How far back conversations started: a number and m, h, d or w.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Also one column per day, intent or agent.
+        #[arg(long)]
+        group_by: Option<String>,
+        /// The report as JSON (the same document as GET /api/v1/analytics).
+        #[arg(long)]
+        json: bool,
     },
     /// Manage the agents who use the agent API and inbox (bearer tokens).
     Agent {

@@ -112,6 +112,7 @@ async fn classify(
     match sent {
         Ok(accepted) => {
             info!(to = %claim.to, provider_message_id = %accepted.provider_message_id, "text handed to provider");
+            crate::telemetry::outbound_sent(crate::sms::segments::count(&claim.body).segments);
             DeliveryResult::Sent {
                 provider_message_id: accepted.provider_message_id,
             }
@@ -124,6 +125,7 @@ async fn classify(
                 &mut rand::rng(),
             );
             warn!(to = %claim.to, attempt = claim.attempts, retry_in = ?delay, %error, "send failed; will retry");
+            crate::telemetry::outbound_retry();
             DeliveryResult::RetryAt {
                 at: engine.now_ms() + delay.as_millis() as i64,
                 error,
@@ -131,6 +133,7 @@ async fn classify(
         }
         Err(SendError::Retryable(error)) => {
             error!(to = %claim.to, attempts = claim.attempts, %error, "giving up on this text");
+            crate::telemetry::outbound_failed();
             DeliveryResult::Failed { code: None, error }
         }
         Err(SendError::Permanent { code, message }) => {

@@ -6,6 +6,7 @@
 //! The engine talks to the database only through [`crate::store`] and to carriers only
 //! through [`crate::sms::providers`]; it knows nothing about HTTP.
 
+pub mod csat;
 pub mod dispatcher;
 pub mod events;
 pub mod flow_starts;
@@ -50,6 +51,43 @@ pub struct Engine {
     pub events: broadcast::Sender<Arc<Event>>,
     /// Identifies this process's leases in the queue tables.
     pub instance_id: String,
+    /// Inbound workers beat this on every turn of their loop; readiness reads it.
+    pub heartbeat: Heartbeat,
+}
+
+/// When a worker last showed it was alive, on a monotonic clock (the injected
+/// [`Clock`] may be pinned in tests, and a stale heartbeat must be real time).
+#[derive(Debug)]
+pub struct Heartbeat {
+    started: std::time::Instant,
+    /// Milliseconds after `started` of the last beat; 0 = never.
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            last_ms: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl Heartbeat {
+    pub fn beat(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_ms
+            .store(ms.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long since the last beat; `None` if no worker ever beat.
+    pub fn age(&self) -> Option<std::time::Duration> {
+        let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
+        (last > 0).then(|| {
+            let now = self.started.elapsed().as_millis() as u64;
+            std::time::Duration::from_millis(now.saturating_sub(last))
+        })
+    }
 }
 
 impl Engine {
@@ -70,6 +108,7 @@ impl Engine {
             events_ready: Notify::new(),
             events: events::channel(),
             instance_id: format!("td-{:016x}", rand::random::<u64>()),
+            heartbeat: Heartbeat::default(),
         })
     }
 

@@ -33,8 +33,9 @@ use crate::llm::{Turn, TurnRole};
 use crate::sms::keywords::{self, Keyword};
 use crate::sms::segments;
 use crate::store::{
-    Author, Consent, ConsentChange, Direction, FlowCompletion, HandoffChange, HandoffStatus,
-    InboundContext, InboundOutcome, NewHandoff, NewOutbound, OutboundKind, Understood,
+    Author, Consent, ConsentChange, CsatAnswer, Direction, FlowCompletion, HandoffChange,
+    HandoffStatus, InboundContext, InboundOutcome, NewHandoff, NewOutbound, OutboundKind,
+    Understood,
 };
 
 /// The flows in force and the appointment times already booked, for the flow step.
@@ -71,6 +72,8 @@ pub enum Reason {
     WithHuman,
     /// A flow step: its next question, a re-ask, its last text or the way out.
     Flow,
+    /// A 1–5 answering the satisfaction survey: recorded and thanked.
+    CsatRecorded,
 }
 
 /// Runs the steps that need no brain; `None` means the brain must decide.
@@ -134,6 +137,10 @@ fn compliance_and_ownership(ctx: &InboundContext, policy: &Policy) -> Option<Dec
         }
         None if opted_out => return Some(silent(Reason::SilentOptedOut)),
         None => {}
+    }
+
+    if let Some(answered) = csat_answer(ctx, max_segments) {
+        return Some(answered);
     }
 
     if ctx.handoff.is_some() {
@@ -562,6 +569,29 @@ fn turns(ctx: &InboundContext) -> Vec<Turn> {
             text: m.body.clone(),
         })
         .collect()
+}
+
+/// A lone 1–5 while the contact has a survey pending is its answer: recorded and
+/// thanked. Anything else (including "5 stars!" or a second "5") goes on as a normal
+/// text.
+fn csat_answer(ctx: &InboundContext, max_segments: u32) -> Option<Decision> {
+    let survey = ctx.pending_survey.as_ref()?;
+    let score = match ctx.body.trim() {
+        s @ ("1" | "2" | "3" | "4" | "5") => s.parse::<i64>().ok()?,
+        _ => return None,
+    };
+    Some(Decision {
+        outcome: InboundOutcome {
+            csat: Some(CsatAnswer {
+                survey_id: survey.id,
+                score,
+            }),
+            replies: vec![reply(&survey.thanks, OutboundKind::Reply, max_segments)],
+            ..Default::default()
+        },
+        reason: Reason::CsatRecorded,
+        thought: None,
+    })
 }
 
 fn silent(reason: Reason) -> Decision {

@@ -60,6 +60,7 @@ pub async fn preview(
         handoff: None,
         usual_wait_ms: None,
         history,
+        pending_survey: None,
     };
     let flows = engine.flows();
     let booked = engine.booked_slots().await?;

@@ -40,11 +40,15 @@ pub async fn run(
             return;
         }
         let now = engine.now_ms();
-        match engine
+        let claimed = engine
             .store
             .claim_next_inbound(&owner, now, settings.lease.as_millis() as i64)
-            .await
-        {
+            .await;
+        // Alive means the loop turns and the database answers the claim.
+        if claimed.is_ok() {
+            engine.heartbeat.beat();
+        }
+        match claimed {
             Ok(Some(claim)) => {
                 error_backoff = Duration::from_millis(100);
                 let span = info_span!(
@@ -52,7 +56,9 @@ pub async fn run(
                     conversation_id = claim.conversation_id,
                     message_id = claim.message_id
                 );
+                let started = std::time::Instant::now();
                 process(&engine, claim).instrument(span).await;
+                crate::telemetry::processed(started.elapsed().as_secs_f64());
             }
             Ok(None) => {
                 tokio::select! {
@@ -121,7 +127,7 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
         set: &flows,
         booked: &booked,
     };
-    let decision = pipeline::decide(
+    let mut decision = pipeline::decide(
         &ctx,
         &policy,
         engine.brain.as_deref(),
@@ -129,6 +135,11 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
         now,
     )
     .await;
+    if let Some(thought) = &decision.thought {
+        let understanding = &thought.understanding;
+        decision.outcome.understood_by = Some(understanding.source.as_str());
+        decision.outcome.llm_fallback = understanding.llm_fallback;
+    }
     debug!(body = %ctx.body, "inbound text");
     info!(
         from = %ctx.phone,
@@ -142,6 +153,9 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
         .store
         .complete_inbound(claim, &ctx, &decision.outcome, now)
         .await?;
+    if decision.outcome.llm_fallback {
+        crate::telemetry::llm_fallback();
+    }
     if ctx.handoff.is_some()
         || decision.outcome.handoff.is_some()
         || decision.outcome.flow_completed.is_some()

@@ -387,6 +387,7 @@ impl LlmClient {
                 },
             };
         let elapsed_ms = started.elapsed().as_millis() as u64;
+        crate::telemetry::llm_request(started.elapsed().as_secs_f64(), outcome.is_ok());
         match &outcome {
             Ok(_) => {
                 self.breaker.record_success();

@@ -245,6 +245,7 @@ impl Store {
                 .median_first_response_ms(USUAL_WAIT_WINDOW_MS, received_at)
                 .await?,
             history,
+            pending_survey: self.pending_survey_of(contact_id, received_at).await?,
         })
     }
 
@@ -275,12 +276,15 @@ impl Store {
 
         if let Some(understood) = &outcome.understanding {
             sqlx::query(
-                "UPDATE messages SET intent = $2, confidence = $3, sentiment = $4 WHERE id = $1",
+                "UPDATE messages SET intent = $2, confidence = $3, sentiment = $4,
+                     understood_by = $5, llm_fallback = $6 WHERE id = $1",
             )
             .bind(ctx.message_id)
             .bind(&understood.intent)
             .bind(understood.confidence)
             .bind(understood.sentiment)
+            .bind(outcome.understood_by)
+            .bind(i64::from(outcome.llm_fallback))
             .execute(&mut *tx)
             .await?;
         }
@@ -351,6 +355,10 @@ impl Store {
                 now,
             )
             .await?;
+        }
+
+        if let Some(answer) = &outcome.csat {
+            Self::record_csat(&mut tx, ctx, answer, now).await?;
         }
 
         let mut outbox_ids = Vec::with_capacity(outcome.replies.len());

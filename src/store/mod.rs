@@ -24,8 +24,11 @@
 
 mod agents;
 pub use agents::{Agent, AgentCredential, Role};
+pub mod analytics;
 mod contacts;
+mod csat;
 pub use contacts::ContactConsent;
+pub use csat::{CsatAnswer, PendingSurvey, SURVEY_REPLY_WINDOW_MS, SurveyTrigger};
 mod conversations;
 pub use conversations::*;
 mod events;

@@ -156,6 +156,10 @@ pub struct InboundContext {
     /// to earlier texts may have larger ids than this text when texts arrived in a
     /// burst, so this is "everything else we know", not "everything before".
     pub history: Vec<HistoryEntry>,
+    /// The contact's unanswered satisfaction survey, if one is still open: a lone
+    /// 1–5 answers it. Looked up by contact, since a resolved conversation's answer
+    /// arrives on a new one.
+    pub pending_survey: Option<super::PendingSurvey>,
 }
 
 #[derive(Debug, Clone)]
@@ -199,6 +203,12 @@ pub struct InboundOutcome {
     pub state_json: Option<String>,
     /// A handoff to open, or the open one's refreshed summary.
     pub handoff: Option<super::HandoffChange>,
+    /// A satisfaction score answering the pending survey.
+    pub csat: Option<super::CsatAnswer>,
+    /// Who understood the text (`llm`, `local`, `rule`), for analytics.
+    pub understood_by: Option<&'static str>,
+    /// The LLM was configured but failed and the local brain answered.
+    pub llm_fallback: bool,
     /// A flow that ended with this text: its answers are announced (`flow.completed`)
     /// and its appointment, if any, booked, in the same transaction.
     pub flow_completed: Option<FlowCompletion>,

@@ -124,7 +124,7 @@ async fn a_text_round_trips_through_queue_engine_outcome_and_outbox() {
         }),
         state_json: Some("{\"misses\":0}".into()),
         handoff: None,
-        flow_completed: None,
+        ..Default::default()
     };
     let outbox_ids = store
         .complete_inbound(&claim, &ctx, &outcome, T0 + 10)

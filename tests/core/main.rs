@@ -5,6 +5,7 @@
 mod support;
 
 mod admin;
+mod analytics;
 mod brain;
 mod compliance;
 mod delivery;
@@ -13,5 +14,6 @@ mod flows;
 mod handoff;
 mod integrations;
 mod llm;
+mod ops;
 mod reload;
 mod webhook;
