@@ -90,7 +90,10 @@ async fn an_unreachable_server_fails_open_and_names_it() {
         api_key: None,
     });
     let started = std::time::Instant::now();
-    let err = Knowledge::open(&f.dirs(), None).await.unwrap_err().to_string();
+    let err = Knowledge::open(&f.dirs(), None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("http://127.0.0.1:1"), "{err}");
     assert!(err.contains("cannot be reached"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
