@@ -36,6 +36,9 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
     ("TEXTDESK_LOG_FORMAT", "log_format", Text),
     ("DATABASE_URL", "database_url", Text),
     ("TEXTDESK_DATABASE_URL", "database_url", Text),
+    ("QDRANT_URL", "qdrant.url", Text),
+    ("QDRANT_API_KEY", "qdrant.api_key", Text),
+    ("TEXTDESK_QDRANT_COLLECTION", "qdrant.collection", Text),
     ("TWILIO_ACCOUNT_SID", "twilio.account_sid", Text),
     ("TWILIO_AUTH_TOKEN", "twilio.auth_token", Text),
     ("TWILIO_FROM_NUMBER", "twilio.from_number", Text),
@@ -161,6 +164,9 @@ pub struct Config {
     pub webhooks: Vec<WebhookEndpoint>,
     pub integrations: IntegrationSettings,
     pub csat: CsatSettings,
+    /// A Qdrant server for the knowledge index; unset means the embedded index under
+    /// `{data_dir}/qdrant/`.
+    pub qdrant: QdrantSettings,
 }
 
 /// One receiver of outbound webhook events.
@@ -261,6 +267,27 @@ impl Default for CsatSettings {
             bot_idle_minutes: 30,
             question: "How did we do? Reply 1-5 (5 = great).".to_string(),
             thanks: "Thanks for your feedback!".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QdrantSettings {
+    /// The server's gRPC address, e.g. `http://qdrant:6334`. Set, it replaces the
+    /// embedded index, so several textdesk instances can share one knowledge index.
+    pub url: Option<String>,
+    pub api_key: Option<String>,
+    /// The collection holding the knowledge chunks; created when missing.
+    pub collection: String,
+}
+
+impl Default for QdrantSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            api_key: None,
+            collection: "textdesk_knowledge".to_string(),
         }
     }
 }
@@ -401,6 +428,7 @@ impl Default for Config {
             webhooks: Vec::new(),
             integrations: IntegrationSettings::default(),
             csat: CsatSettings::default(),
+            qdrant: QdrantSettings::default(),
         }
     }
 }
@@ -501,6 +529,25 @@ impl Config {
                     reason: "must start with sqlite: or postgres://".into(),
                 });
             }
+        }
+        if let Some(url) = &self.qdrant.url {
+            let parsed = url::Url::parse(url).map_err(|e| ConfigError::Key {
+                key: "qdrant.url",
+                reason: format!("{e} (expected the gRPC address, e.g. http://qdrant:6334)"),
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ConfigError::Key {
+                    key: "qdrant.url",
+                    reason: "must start with http:// or https:// (the gRPC port, normally 6334)"
+                        .into(),
+                });
+            }
+        }
+        if self.qdrant.collection.trim().is_empty() {
+            return Err(ConfigError::Key {
+                key: "qdrant.collection",
+                reason: "must not be empty".into(),
+            });
         }
         if self.provider == ProviderKind::Twilio {
             let t = &self.twilio;
@@ -804,6 +851,28 @@ mod tests {
             let err = Config::load(None).unwrap_err().to_string();
             assert!(err.contains("`worker.lease_secs`"), "{err}");
             assert!(err.contains("TEXTDESK_WORKER_LEASE_SECS"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn qdrant_server_settings_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let config = Config::load(None).expect("defaults load");
+            assert_eq!(config.qdrant, QdrantSettings::default());
+            assert_eq!(config.qdrant.collection, "textdesk_knowledge");
+
+            jail.set_env("QDRANT_URL", "http://qdrant:6334");
+            jail.set_env("QDRANT_API_KEY", "12345");
+            jail.set_env("TEXTDESK_QDRANT_COLLECTION", "kb");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.qdrant.url.as_deref(), Some("http://qdrant:6334"));
+            assert_eq!(config.qdrant.api_key.as_deref(), Some("12345"));
+            assert_eq!(config.qdrant.collection, "kb");
+
+            jail.set_env("QDRANT_URL", "qdrant:6334");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("qdrant.url"), "{err}");
             Ok(())
         });
     }

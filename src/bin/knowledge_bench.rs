@@ -119,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
     let dirs = KnowledgeDirs {
         knowledge_dir: kb,
         data_dir: dir.path().join("data"),
+        qdrant: None,
     };
     let knowledge = Knowledge::open(&dirs, embedder.clone()).await?;
     let started = Instant::now();

@@ -5,7 +5,8 @@
 //!
 //! - [`document`]: one file, its front matter (`title`, `tags`, `url`, `sms`) and body;
 //! - [`chunk`]: heading sections under a token budget, with heading trail and lines;
-//! - [`index`]: the [`KnowledgeIndex`] trait, query plans, and the qdrant-edge backend;
+//! - [`index`]: the [`KnowledgeIndex`] trait, query plans, and the qdrant-edge and
+//!   Qdrant-server backends;
 //! - [`sync`]: incremental re-indexing (only changed chunks are embedded and written);
 //! - [`watch`]: live reload on file changes; [`eval`]: recall@k / MRR over a test set.
 //!
@@ -32,6 +33,7 @@ use document::FileError;
 use embed::{EmbedError, Embedder};
 use index::bm25::Bm25;
 use index::edge::{DenseSpec, EdgeIndex};
+use index::server::{DenseModel, ServerIndex, ServerSettings};
 pub use index::{IndexError, KnowledgeIndex, SearchMode};
 use index::{QueryPlan, StoredPoint};
 use sync::SyncReport;
@@ -40,8 +42,10 @@ use sync::SyncReport;
 #[derive(Debug, Clone)]
 pub struct KnowledgeDirs {
     pub knowledge_dir: PathBuf,
-    /// The index goes under `<data_dir>/qdrant/`.
+    /// The embedded index goes under `<data_dir>/qdrant/`.
     pub data_dir: PathBuf,
+    /// A Qdrant server to use instead of the embedded index.
+    pub qdrant: Option<ServerSettings>,
 }
 
 impl KnowledgeDirs {
@@ -49,6 +53,11 @@ impl KnowledgeDirs {
         KnowledgeDirs {
             knowledge_dir: config.knowledge_dir.clone(),
             data_dir: config.data_dir.clone(),
+            qdrant: config.qdrant.url.as_ref().map(|url| ServerSettings {
+                url: url.clone(),
+                api_key: config.qdrant.api_key.clone(),
+                collection: config.qdrant.collection.clone(),
+            }),
         }
     }
 }
@@ -207,13 +216,22 @@ impl std::fmt::Debug for Knowledge {
 }
 
 impl Knowledge {
-    /// Opens the qdrant-edge index under `<data_dir>/qdrant/` (creating it, or
-    /// rebuilding it when the embedder changed). Call [`Knowledge::reindex`] to bring it
-    /// in line with the files.
+    /// Opens the index: on the Qdrant server of `dirs.qdrant` when set (creating its
+    /// collection when missing), otherwise the qdrant-edge index under
+    /// `<data_dir>/qdrant/` (creating it, or rebuilding it when the embedder changed).
+    /// Call [`Knowledge::reindex`] to bring it in line with the files.
     pub async fn open(
         dirs: &KnowledgeDirs,
         embedder: Option<Arc<dyn Embedder>>,
     ) -> Result<Arc<Self>, KnowledgeError> {
+        if let Some(server) = &dirs.qdrant {
+            let dense = embedder.as_ref().map(|e| DenseModel {
+                model_id: e.model_id().to_string(),
+                dimensions: e.dimensions(),
+            });
+            let index = ServerIndex::open(server, dense).await?;
+            return Self::with_index(dirs.knowledge_dir.clone(), Arc::new(index), embedder).await;
+        }
         let root = index::edge::default_root(&dirs.data_dir);
         let dense = embedder.as_ref().map(|e| DenseSpec {
             model_id: e.model_id().to_string(),
@@ -222,6 +240,7 @@ impl Knowledge {
         let index = tokio::task::spawn_blocking(move || EdgeIndex::open(&root, dense))
             .await
             .map_err(|e| KnowledgeError::Other(format!("opening the index failed: {e}")))??;
+        tracing::info!(path = %index::edge::default_root(&dirs.data_dir).display(), "knowledge index embedded (qdrant-edge)");
         Self::with_index(dirs.knowledge_dir.clone(), Arc::new(index), embedder).await
     }
 

@@ -8,8 +8,9 @@
 //! - a shard directory is locked by its process; we take our own lock file first so a
 //!   second process gets [`IndexError::Busy`] with a clear message instead.
 //!
-//! The translation of a [`QueryPlan`] / [`WriteBatch`] into qdrant-edge requests is in
-//! [`request`], separate from the calls, so it can be tested without a shard.
+//! What a [`QueryPlan`] / [`WriteBatch`] turns into is decided in the shared
+//! [`translate`](super::translate) layer (also used by the Qdrant-server backend);
+//! [`request`] maps it onto qdrant-edge types, separate from the calls.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -24,10 +25,8 @@ use qdrant_edge::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use super::{
-    DENSE_VECTOR, IndexError, KnowledgeIndex, QueryPlan, SPARSE_VECTOR, ScoredChunk, StoredPoint,
-    WriteBatch,
-};
+use super::translate::{CollectionSpec, SCROLL_PAGE, STORED_FIELDS};
+use super::{IndexError, KnowledgeIndex, QueryPlan, ScoredChunk, StoredPoint, WriteBatch};
 
 /// The dense vector the index is built for; a different model means a rebuild.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,18 +126,19 @@ impl EdgeIndex {
 }
 
 fn edge_config(dense: Option<&DenseSpec>) -> EdgeConfig {
+    let spec = CollectionSpec::new(dense.map(|d| d.dimensions));
     let mut config = EdgeConfig::default();
     config.sparse_vectors.insert(
-        SPARSE_VECTOR.to_string(),
+        spec.sparse.to_string(),
         EdgeSparseVectorParams {
-            modifier: Some(Modifier::Idf),
+            modifier: spec.sparse_idf.then_some(Modifier::Idf),
             ..EdgeSparseVectorParams::default()
         },
     );
-    if let Some(dense) = dense {
+    if let Some((name, dimensions)) = spec.dense {
         config.vectors.insert(
-            DENSE_VECTOR.to_string(),
-            qdrant_edge::EdgeVectorParamsBuilder::new(dense.dimensions, Distance::Cosine).build(),
+            name.to_string(),
+            qdrant_edge::EdgeVectorParamsBuilder::new(dimensions, Distance::Cosine).build(),
         );
     }
     config
@@ -198,7 +198,7 @@ impl KnowledgeIndex for EdgeIndex {
     async fn stored(&self) -> Result<Vec<StoredPoint>, IndexError> {
         let shard = self.shard()?;
         blocking(move || {
-            let fields: Vec<JsonPath> = ["file", "payload_hash"]
+            let fields: Vec<JsonPath> = STORED_FIELDS
                 .into_iter()
                 .filter_map(|f| JsonPath::try_from(f).ok())
                 .collect();
@@ -208,7 +208,7 @@ impl KnowledgeIndex for EdgeIndex {
                 let (records, next) = shard
                     .scroll(ScrollRequest {
                         offset,
-                        limit: Some(1024),
+                        limit: Some(SCROLL_PAGE),
                         filter: None,
                         with_payload: Some(WithPayloadInterface::Fields(fields.clone())),
                         with_vector: WithVector::Bool(false),
@@ -274,7 +274,8 @@ async fn blocking<T: Send + 'static>(
 }
 
 pub mod request {
-    //! Plans and batches → qdrant-edge requests, and results back. No I/O.
+    //! The shared [`translate`](super::super::translate) layer's requests mapped onto
+    //! qdrant-edge types, and results back. No I/O, no decisions.
 
     use qdrant_edge::{
         Condition, FieldCondition, Filter, Fusion, JsonPath, Match, NamedQuery, Payload,
@@ -283,64 +284,43 @@ pub mod request {
         ValueVariants, Vector, VectorInternal, Vectors, WithPayloadInterface, WithVector,
     };
 
-    use super::super::{
-        ChunkPayload, IndexError, QueryPlan, QueryVector, ScoredChunk, StoredPoint, WriteBatch,
-    };
-    use super::{DENSE_VECTOR, SPARSE_VECTOR};
+    use super::super::translate::{self, Scoring, TagFilter, VectorData, VectorSearch, WriteOp};
+    use super::super::{IndexError, QueryPlan, QueryVector, ScoredChunk, StoredPoint, WriteBatch};
 
     pub fn query_request(plan: QueryPlan) -> QueryRequest {
-        let (prefetches, query, limit, tags) = match plan {
-            QueryPlan::Single {
-                vector,
-                limit,
-                any_tags,
-            } => (Vec::new(), nearest(vector), limit, any_tags),
-            QueryPlan::Fused {
-                prefetch,
-                prefetch_limit,
-                rrf_k,
-                limit,
-                any_tags,
-            } => {
-                let prefetches = prefetch
-                    .into_iter()
-                    .map(|vector| Prefetch {
-                        prefetches: Vec::new(),
-                        query: Some(nearest(vector)),
-                        limit: prefetch_limit,
-                        params: None,
-                        filter: None,
-                        score_threshold: None,
-                    })
-                    .collect();
-                (
-                    prefetches,
-                    ScoringQuery::Fusion(Fusion::Rrf {
-                        k: rrf_k,
-                        weights: None,
-                    }),
-                    limit,
-                    any_tags,
-                )
-            }
+        let request = translate::search_request(plan);
+        let prefetches = request
+            .prefetch
+            .into_iter()
+            .map(|prefetch| Prefetch {
+                prefetches: Vec::new(),
+                query: Some(nearest(prefetch.search)),
+                limit: prefetch.limit,
+                params: None,
+                filter: None,
+                score_threshold: None,
+            })
+            .collect();
+        let query = match request.scoring {
+            Scoring::Nearest(search) => nearest(search),
+            Scoring::Rrf { k } => ScoringQuery::Fusion(Fusion::Rrf { k, weights: None }),
         };
         QueryRequest {
             prefetches,
             query: Some(query),
             // Propagated to every prefetch by the planner.
-            filter: tag_filter(&tags),
+            filter: request.filter.as_ref().and_then(tag_filter),
             score_threshold: None,
-            limit,
+            limit: request.limit,
             offset: 0,
             params: None,
             with_vector: WithVector::Bool(false),
-            with_payload: WithPayloadInterface::Bool(true),
+            with_payload: WithPayloadInterface::Bool(request.with_payload),
         }
     }
 
-    fn nearest(vector: QueryVector) -> ScoringQuery {
-        let using = vector.vector_name().to_string();
-        let query = match vector {
+    fn nearest(search: VectorSearch) -> ScoringQuery {
+        let query = match search.vector {
             QueryVector::Sparse(s) => VectorInternal::from(qdrant_edge::SparseVector {
                 indices: s.indices,
                 values: s.values,
@@ -349,24 +329,20 @@ pub mod request {
         };
         ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
             query,
-            using: Some(using),
+            using: Some(search.using.to_string()),
         }))
     }
 
-    /// Points with any of `tags` (a chunk's `tags` is a list; a match on one element
-    /// matches the point).
-    pub fn tag_filter(tags: &[String]) -> Option<Filter> {
-        let key = JsonPath::try_from("tags").ok()?;
-        let conditions: Vec<Condition> = tags
-            .iter()
-            .map(|tag| {
-                Condition::Field(FieldCondition::new_match(
-                    key.clone(),
-                    Match::new_value(ValueVariants::String(tag.clone())),
-                ))
-            })
-            .collect();
-        let mut conditions = conditions.into_iter();
+    /// A `should` of one keyword match per tag (a chunk's `tags` is a list; a match on
+    /// one element matches the point).
+    pub fn tag_filter(tags: &TagFilter) -> Option<Filter> {
+        let key = JsonPath::try_from(tags.key).ok()?;
+        let mut conditions = tags.any.iter().map(|tag| {
+            Condition::Field(FieldCondition::new_match(
+                key.clone(),
+                Match::new_value(ValueVariants::String(tag.clone())),
+            ))
+        });
         let first = conditions.next()?;
         let mut filter = Filter::new_should(first);
         if let Some(should) = filter.should.as_mut() {
@@ -377,50 +353,50 @@ pub mod request {
 
     pub fn update_operations(batch: WriteBatch) -> Result<Vec<UpdateOperation>, IndexError> {
         let mut operations = Vec::new();
-        if !batch.deletes.is_empty() {
-            let ids = batch.deletes.into_iter().map(PointId::from).collect();
-            operations.push(UpdateOperation::PointOperation(
-                PointOperations::DeletePoints { ids },
-            ));
-        }
-        if !batch.upserts.is_empty() {
-            let mut points = Vec::with_capacity(batch.upserts.len());
-            for point in batch.upserts {
-                let sparse = Vector::new_sparse(point.sparse.indices, point.sparse.values)
-                    .map_err(|e| IndexError::Backend(format!("bad BM25 vector: {e}")))?;
-                let mut vectors: Vec<(String, Vector)> = vec![(SPARSE_VECTOR.to_string(), sparse)];
-                if let Some(dense) = point.dense {
-                    vectors.push((DENSE_VECTOR.to_string(), Vector::new_dense(dense)));
+        for op in translate::write_ops(batch)? {
+            operations.push(match op {
+                WriteOp::Delete(ids) => {
+                    let ids = ids.into_iter().map(PointId::from).collect();
+                    UpdateOperation::PointOperation(PointOperations::DeletePoints { ids })
                 }
-                // `PointStruct::new` panics unless the payload is a JSON object; ours
-                // always serializes to one (a struct), checked here all the same.
-                let payload = point.payload.to_json();
-                if !payload.is_object() {
-                    return Err(IndexError::Backend(
-                        "chunk payload is not a JSON object".into(),
-                    ));
+                WriteOp::Upsert(points) => {
+                    let mut structs = Vec::with_capacity(points.len());
+                    for point in points {
+                        let mut vectors = Vec::with_capacity(point.vectors.len());
+                        for (name, data) in point.vectors {
+                            let vector = match data {
+                                VectorData::Sparse(s) => Vector::new_sparse(s.indices, s.values)
+                                    .map_err(|e| {
+                                        IndexError::Backend(format!("bad BM25 vector: {e}"))
+                                    })?,
+                                VectorData::Dense(d) => Vector::new_dense(d),
+                            };
+                            vectors.push((name.to_string(), vector));
+                        }
+                        // `PointStruct::new` panics unless the payload is a JSON object;
+                        // the translation layer only hands out objects.
+                        structs.push(
+                            PointStruct::new(
+                                point.id,
+                                Vectors::new_named(vectors),
+                                serde_json::Value::Object(point.payload),
+                            )
+                            .into(),
+                        );
+                    }
+                    UpdateOperation::PointOperation(PointOperations::UpsertPoints(
+                        PointInsertOperations::PointsList(structs),
+                    ))
                 }
-                points
-                    .push(PointStruct::new(point.id, Vectors::new_named(vectors), payload).into());
-            }
-            operations.push(UpdateOperation::PointOperation(
-                PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
-            ));
-        }
-        for (id, payload) in batch.payload_updates {
-            let serde_json::Value::Object(map) = payload.to_json() else {
-                return Err(IndexError::Backend(
-                    "chunk payload is not a JSON object".into(),
-                ));
-            };
-            operations.push(UpdateOperation::PayloadOperation(
-                PayloadOps::OverwritePayload(SetPayloadOp {
-                    payload: Payload(map),
-                    points: Some(vec![PointId::from(id)]),
-                    filter: None,
-                    key: None,
-                }),
-            ));
+                WriteOp::OverwritePayload { id, payload } => {
+                    UpdateOperation::PayloadOperation(PayloadOps::OverwritePayload(SetPayloadOp {
+                        payload: Payload(payload),
+                        points: Some(vec![PointId::from(id)]),
+                        filter: None,
+                        key: None,
+                    }))
+                }
+            });
         }
         Ok(operations)
     }
@@ -433,23 +409,11 @@ pub mod request {
     }
 
     pub fn stored_point(id: PointId, payload: Option<Payload>) -> Option<StoredPoint> {
-        let payload = payload?.0;
-        Some(StoredPoint {
-            id: numeric_id(id)?,
-            file: payload.get("file")?.as_str()?.to_string(),
-            payload_hash: payload.get("payload_hash")?.as_str()?.to_string(),
-        })
+        translate::stored_point(numeric_id(id), &payload?.0)
     }
 
     pub fn scored_chunk(point: ScoredPoint) -> Option<ScoredChunk> {
-        let payload = point.payload?.0;
-        let payload: ChunkPayload =
-            serde_json::from_value(serde_json::Value::Object(payload)).ok()?;
-        Some(ScoredChunk {
-            id: numeric_id(point.id)?,
-            score: point.score,
-            chunk: payload.chunk,
-        })
+        translate::scored_chunk(numeric_id(point.id), point.score, point.payload?.0)
     }
 
     #[cfg(test)]
@@ -474,7 +438,7 @@ pub mod request {
             assert_eq!(request.prefetches.len(), 2);
             assert!(matches!(
                 request.query,
-                Some(ScoringQuery::Fusion(Fusion::Rrf { .. }))
+                Some(ScoringQuery::Fusion(Fusion::Rrf { k: 60, .. }))
             ));
             assert_eq!(request.limit, 3);
             assert_eq!(
@@ -485,7 +449,10 @@ pub mod request {
 
         #[test]
         fn no_tags_means_no_filter() {
-            assert!(tag_filter(&[]).is_none());
+            let plan =
+                QueryPlan::build(SearchMode::Bm25, SparseVec::default(), None, 3, Vec::new())
+                    .unwrap();
+            assert!(query_request(plan).filter.is_none());
         }
     }
 }

@@ -3,14 +3,17 @@
 //! This module owns the backend-neutral vocabulary — points, write batches, and the
 //! [`QueryPlan`] a search turns into (which vectors to prefetch, how to fuse, which tags
 //! to filter on). A backend only translates a plan into its own request and runs it:
-//! [`edge`] does so in-process with qdrant-edge; a Qdrant-server backend over
-//! `qdrant-client` would translate the same plans.
+//! [`edge`] does so in-process with qdrant-edge, [`server`] over `qdrant-client` on a
+//! Qdrant server. What a plan or batch becomes is decided once, in [`translate`], which
+//! both call; each backend only maps its neutral values onto its client's types.
 //!
 //! Vector names: `bm25` (sparse, IDF modifier) always; `dense` (cosine) when an embedder
 //! is configured.
 
 pub mod bm25;
 pub mod edge;
+pub mod server;
+pub mod translate;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
