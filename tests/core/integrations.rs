@@ -343,3 +343,31 @@ async fn a_text_twilio_refuses_is_announced_as_delivery_failed() {
     let reply = &app.outbound(phone).await[0];
     assert_eq!(body["data"]["message_id"], reply.id, "{body:#}");
 }
+
+#[tokio::test]
+async fn a_completed_lead_flow_reaches_the_crm_with_its_three_answers_signed() {
+    let (crm, url) = Receiver::start(0).await;
+    let app = app_posting_to(&url, Some(&["flow.completed"])).await;
+    let gus = "+13035550178";
+    for text in [
+        "do you do team orders",
+        "improve our support",
+        "about 25 people",
+        "it's coach@example.com",
+    ] {
+        app.text(gus, text, &sid()).await;
+        app.settle().await;
+    }
+
+    let completed = crm.wait_for("flow.completed").await;
+    assert!(completed.verified, "the receiver checked the signature");
+    let body = &completed.body;
+    assert_eq!(body["contact"]["phone"], gus, "{body:#}");
+    assert_eq!(body["data"]["flow"], "lead", "{body:#}");
+    assert_eq!(
+        body["data"]["slots"],
+        json!({"goal": "Improve support", "size": "25", "email": "coach@example.com"}),
+        "{body:#}"
+    );
+    assert_eq!(crm.all().len(), 1, "only the event the endpoint asked for");
+}
