@@ -78,47 +78,100 @@ impl std::ops::Deref for CurrentAgent {
     }
 }
 
+/// The client address, for rate limiting failed sign-ins.
+fn client_ip(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// The token of an `Authorization: Bearer …` header, if any.
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Looks `token` up by its hash and compares the stored hash in constant time; every
+/// failure (missing or wrong token) counts against the client address.
+async fn authenticate(
+    token: Option<&str>,
+    ip: IpAddr,
+    state: &AppState,
+) -> Result<Agent, ApiError> {
+    let Some(token) = token else {
+        state.failed_attempts.record(ip)?;
+        return Err(ApiError::Unauthorized(
+            "missing bearer token: send `Authorization: Bearer <token>` (create one with `textdesk agent add`)",
+        ));
+    };
+    let hash = hash_token(token);
+    let credential = state.engine.store.agent_credential(&hash).await?;
+    match credential {
+        Some(c) if bool::from(c.token_hash.as_bytes().ct_eq(hash.as_bytes())) => {
+            let now = state.engine.now_ms();
+            if let Err(e) = state.engine.store.touch_agent(c.agent.id, now).await {
+                tracing::warn!(error = %e, "could not record the agent's last use");
+            }
+            Ok(c.agent)
+        }
+        _ => {
+            state.failed_attempts.record(ip)?;
+            Err(ApiError::Unauthorized(
+                "invalid or revoked token (`textdesk agent list` shows active agents)",
+            ))
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for CurrentAgent {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        let Some(token) = token.filter(|t| !t.is_empty()) else {
-            state.failed_attempts.record(ip)?;
-            return Err(ApiError::Unauthorized(
-                "missing bearer token: send `Authorization: Bearer <token>` (create one with `textdesk agent add`)",
-            ));
-        };
-        let hash = hash_token(token);
-        let credential = state.engine.store.agent_credential(&hash).await?;
-        match credential {
-            Some(c) if bool::from(c.token_hash.as_bytes().ct_eq(hash.as_bytes())) => {
-                let now = state.engine.now_ms();
-                if let Err(e) = state.engine.store.touch_agent(c.agent.id, now).await {
-                    tracing::warn!(error = %e, "could not record the agent's last use");
-                }
-                Ok(CurrentAgent(c.agent))
-            }
-            _ => {
-                state.failed_attempts.record(ip)?;
-                Err(ApiError::Unauthorized(
-                    "invalid or revoked token (`textdesk agent list` shows active agents)",
-                ))
-            }
-        }
+        let agent = authenticate(bearer_token(parts), client_ip(parts), state).await?;
+        Ok(CurrentAgent(agent))
+    }
+}
+
+/// The signed-in agent of a live event stream: the `Authorization` header as
+/// everywhere else, or else an `?access_token=` query parameter.
+///
+/// Only `GET /api/v1/events` accepts the query parameter, because browsers' `EventSource`
+/// (what the agent inbox uses) cannot send headers. A token in a URL can end up in
+/// proxy logs and browser history, so no other endpoint takes one; our own request
+/// spans log the path only. The token is checked exactly like the header's (hash,
+/// lookup, constant-time compare, failures rate-limited).
+pub struct StreamAgent(pub Agent);
+
+#[derive(serde::Deserialize)]
+struct AccessTokenQuery {
+    access_token: Option<String>,
+}
+
+impl FromRequestParts<AppState> for StreamAgent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let from_query = axum::extract::Query::<AccessTokenQuery>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|q| q.0.access_token);
+        let token = bearer_token(parts).or_else(|| {
+            from_query
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+        });
+        let agent = authenticate(token, client_ip(parts), state).await?;
+        Ok(StreamAgent(agent))
     }
 }
 

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 use utoipa::IntoParams;
 
-use super::auth::CurrentAgent;
+use super::auth::StreamAgent;
 use super::{ApiError, AppState};
 use crate::store::{Event, Store};
 
@@ -42,6 +42,9 @@ pub struct EventsQuery {
     params(
         EventsQuery,
         ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id"),
+        ("access_token" = Option<String>, Query, description = "The bearer token, for \
+            browsers' EventSource, which cannot send an Authorization header (this \
+            endpoint only)"),
     ),
     responses((
         status = 200,
@@ -56,7 +59,7 @@ pub struct EventsQuery {
     security(("bearer" = []))
 )]
 pub async fn events(
-    _agent: CurrentAgent,
+    _agent: StreamAgent,
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<EventsQuery>,
