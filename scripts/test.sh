@@ -12,6 +12,20 @@ fi
 # The local embedding model (~90 MB, not in git); tests/embeddings_reference.rs needs it.
 scripts/fetch-model.sh
 
+# Headless Chromium and its WebDriver for tests/inbox_e2e.rs (the agent inbox in a real
+# browser). Installed from Debian's packages when missing and we are root; otherwise
+# that test prints SKIPPED and passes.
+if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        echo "== installing chromium and chromium-driver for the inbox browser test"
+        apt-get install -y chromium chromium-driver \
+            || { apt-get update && apt-get install -y chromium chromium-driver; }
+    else
+        echo "== chromium/chromedriver missing and not root (or no apt-get):" \
+            "the inbox browser test will be SKIPPED" >&2
+    fi
+fi
+
 # Build every test target first so compile errors fail fast and test timings are
 # not mixed with compilation.
 cargo build --locked --all-targets

@@ -1,7 +1,7 @@
 //! The HTTP surface (axum): provider webhooks, health probes, the agent API (handoffs,
-//! conversations, live events, its OpenAPI document) and the admin API. Handlers
-//! parse, authenticate and hand over to the store and engine; business rules live
-//! there.
+//! conversations, live events, its OpenAPI document), the agents' web inbox and the
+//! admin API. Handlers parse, authenticate and hand over to the store and engine;
+//! business rules live there.
 
 pub mod admin;
 pub(crate) mod analytics;
@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod handoffs;
 mod health;
+mod inbox;
 pub mod openapi;
 mod webhooks;
 
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::router())
         .merge(events::router())
         .merge(openapi::router())
+        .merge(inbox::router())
         // Spans carry the path only: query strings may hold phone numbers.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())

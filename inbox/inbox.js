@@ -1,0 +1,419 @@
+// The agent inbox: sign in with a token, watch the queue live, open a conversation,
+// claim / release / resolve it and reply. Talks only to the agent API (README, "Human
+// handoff and the agent API"); every piece of server text goes in via textContent.
+import { count, nonGsm, smartEncode } from "/inbox/segments.js";
+
+const $ = (id) => document.getElementById(id);
+const TOKEN_KEY = "textdesk.token";
+const NAME_KEY = "textdesk.agent";
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  me: sessionStorage.getItem(NAME_KEY), // learnt from the first claim we make
+  waiting: [],
+  mine: [],
+  fetchedAt: 0,
+  selected: null, // handoff id
+  conversation: null,
+  events: null,
+};
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function api(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    headers: {
+      Authorization: `Bearer ${state.token}`,
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, (json && json.error) || text || response.statusText);
+  }
+  return json;
+}
+
+// ---- sign in ---------------------------------------------------------------------
+
+async function signIn(token) {
+  state.token = token;
+  try {
+    await api("GET", "/api/v1/handoffs?status=waiting");
+  } catch (e) {
+    state.token = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    throw e;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $("signin-view").hidden = true;
+  $("app-view").hidden = false;
+  $("signout").hidden = false;
+  showWhoami();
+  await loadQueue();
+  connectEvents();
+}
+
+function showWhoami() {
+  $("whoami").textContent = state.me ? `Signed in as ${state.me}` : "Signed in";
+}
+
+$("signin-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("signin-error").textContent = "";
+  const token = $("token").value.trim();
+  try {
+    await signIn(token);
+    $("token").value = "";
+  } catch (e) {
+    $("signin-error").textContent =
+      e.status === 401
+        ? "That token is wrong or revoked. Check it, or ask an admin for a new one."
+        : e.status === 429
+          ? "Too many failed sign-ins from here; wait a minute and try again."
+          : `Could not sign in: ${e.message}`;
+    $("token").focus();
+  }
+});
+
+$("signout").addEventListener("click", () => {
+  sessionStorage.clear();
+  location.reload();
+});
+
+// ---- queue -------------------------------------------------------------------------
+
+const byUrgency = (a, b) => a.priority - b.priority || b.wait_ms - a.wait_ms || a.id - b.id;
+const PRIORITY = { 1: "urgent", 2: "high", 3: "normal", 4: "low" };
+
+async function loadQueue() {
+  const [waiting, assigned] = await Promise.all([
+    api("GET", "/api/v1/handoffs?status=waiting"),
+    api("GET", "/api/v1/handoffs?status=assigned"),
+  ]);
+  state.waiting = waiting.sort(byUrgency);
+  state.mine = assigned.filter((h) => state.me && h.assignee === state.me).sort(byUrgency);
+  state.fetchedAt = Date.now();
+  renderQueue();
+}
+
+function formatWait(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  Object.assign(node, props);
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function renderList(list, items, emptyText) {
+  list.replaceChildren();
+  if (items.length === 0) {
+    list.append(el("li", { className: "empty", textContent: emptyText }));
+    return;
+  }
+  for (const h of items) {
+    const waitNode = el("span", { className: "wait muted" });
+    waitNode.dataset.waitMs = h.status === "waiting" ? h.wait_ms : "";
+    waitNode.textContent = h.status === "waiting" ? formatWait(h.wait_ms) : `with ${h.assignee}`;
+    const li = el(
+      "li",
+      { tabIndex: -1, className: h.id === state.selected ? "selected" : "" },
+      el(
+        "div",
+        { className: "top" },
+        el("span", { className: `prio prio-${h.priority}`, textContent: PRIORITY[h.priority] ?? `p${h.priority}` }),
+        el("span", { className: "phone", textContent: h.phone_masked }),
+        waitNode,
+      ),
+      el("div", { className: "reason", textContent: h.reason }),
+      el("div", { className: "gist muted", textContent: (h.summary || "").split("\n")[0] }),
+    );
+    li.dataset.handoffId = h.id;
+    li.setAttribute("role", "button");
+    li.setAttribute("aria-label", `${PRIORITY[h.priority] ?? ""} ${h.reason}, ${h.phone_masked}`);
+    li.addEventListener("click", () => openHandoff(h.id));
+    list.append(li);
+  }
+}
+
+function renderQueue() {
+  renderList($("queue-waiting"), state.waiting, "Nobody is waiting.");
+  renderList($("queue-mine"), state.mine, "Nothing assigned to you.");
+}
+
+// The waits tick locally between fetches.
+setInterval(() => {
+  const elapsed = Date.now() - state.fetchedAt;
+  for (const node of document.querySelectorAll(".wait[data-wait-ms]")) {
+    if (node.dataset.waitMs !== "") node.textContent = formatWait(Number(node.dataset.waitMs) + elapsed);
+  }
+}, 1000);
+
+function allHandoffs() {
+  return [...state.waiting, ...state.mine];
+}
+
+function moveSelection(step) {
+  const items = allHandoffs();
+  if (items.length === 0) return;
+  let i = items.findIndex((h) => h.id === state.selected);
+  i = i < 0 ? 0 : Math.min(items.length - 1, Math.max(0, i + step));
+  openHandoff(items[i].id);
+  document.querySelector(`[data-handoff-id="${items[i].id}"]`)?.focus();
+}
+
+// ---- live events -------------------------------------------------------------------
+
+function connectEvents() {
+  // EventSource cannot send headers: the events endpoint alone takes ?access_token=.
+  const source = new EventSource(`/api/v1/events?access_token=${encodeURIComponent(state.token)}`);
+  state.events = source;
+  source.onopen = () => ($("live").textContent = "· live");
+  source.onerror = () => ($("live").textContent = "· reconnecting…");
+  const refreshQueue = () => loadQueue().catch(() => {});
+  for (const kind of ["handoff.created", "handoff.updated", "handoff.claimed", "handoff.released", "handoff.transferred", "handoff.resolved"]) {
+    source.addEventListener(kind, () => {
+      refreshQueue();
+      if (state.conversation) refreshConversation();
+    });
+  }
+  for (const kind of ["message.inbound", "message.outbound", "note.created", "contact.opted_out", "contact.opted_in", "message.delivery_failed"]) {
+    source.addEventListener(kind, (ev) => {
+      let data = null;
+      try {
+        data = JSON.parse(ev.data);
+      } catch {
+        data = null;
+      }
+      const conv = data && (data.conversation_id ?? data.payload?.conversation_id);
+      if (state.conversation && (conv === undefined || conv === null || conv === state.conversation.id)) {
+        refreshConversation();
+      }
+    });
+  }
+}
+
+// ---- conversation -------------------------------------------------------------------
+
+function currentHandoff() {
+  return allHandoffs().find((h) => h.id === state.selected) ?? state.conversation?.handoff ?? null;
+}
+
+async function openHandoff(id) {
+  state.selected = id;
+  const h = allHandoffs().find((x) => x.id === id);
+  renderQueue();
+  if (!h) return;
+  $("app-view").classList.add("open");
+  $("conversation-pane").hidden = false;
+  $("action-error").textContent = "";
+  $("send-error").textContent = "";
+  await loadConversation(h.conversation_id);
+}
+
+async function loadConversation(conversationId) {
+  state.conversation = await api("GET", `/api/v1/conversations/${conversationId}`);
+  renderConversation();
+}
+
+function refreshConversation() {
+  if (state.conversation) loadConversation(state.conversation.id).catch(() => {});
+}
+
+function time(ms) {
+  return new Date(ms).toLocaleString([], { hour: "2-digit", minute: "2-digit", month: "short", day: "numeric" });
+}
+
+function renderConversation() {
+  const c = state.conversation;
+  const h = c.handoff;
+  $("conv-title").textContent = `Conversation with ${h?.phone_masked ?? maskPhone(c.phone)}`;
+  $("summary").textContent = h ? h.summary : "No handoff.";
+
+  const entries = [
+    ...c.messages.map((m) => ({ at: m.created_at, kind: m.author, m })),
+    ...c.notes.map((n) => ({ at: n.created_at, kind: "note", n })),
+  ].sort((a, b) => a.at - b.at);
+  const thread = $("thread");
+  thread.replaceChildren();
+  for (const e of entries) {
+    let who;
+    let body;
+    if (e.n) {
+      who = `Note by ${e.n.agent}`;
+      body = e.n.body;
+    } else {
+      const m = e.m;
+      who = { customer: "Customer", bot: "Bot", agent: `Agent ${m.agent ?? ""}`.trim(), system: "System" }[m.author] ?? m.author;
+      const facts = [time(m.created_at)];
+      if (m.intent) facts.push(m.intent);
+      if (m.direction === "outbound") facts.push(`${m.encoding}, ${m.segments} seg`, m.delivery_status);
+      who = `${who} · ${facts.join(" · ")}`;
+      body = m.body;
+    }
+    const li = el("li", { className: e.kind }, el("span", { className: "who", textContent: who }), body);
+    li.dataset.author = e.kind;
+    thread.append(li);
+  }
+  thread.lastElementChild?.scrollIntoView({ block: "nearest" });
+
+  const optedOut = c.consent === "opted_out";
+  $("consent").textContent = optedOut
+    ? "This customer opted out (STOP). Replies are disabled until they text START."
+    : "";
+  $("reply").disabled = optedOut;
+  $("send").disabled = optedOut;
+
+  const status = h?.status;
+  const mineOrFree = !h?.assignee || !state.me || h.assignee === state.me;
+  $("claim").disabled = status !== "waiting";
+  $("release").disabled = status !== "assigned" || !mineOrFree;
+  $("resolve").disabled = status === "resolved" || !h;
+  updateCounter();
+}
+
+function maskPhone(phone) {
+  return phone ? `${phone.slice(0, -4).replace(/\d/g, "•")}${phone.slice(-4)}` : "";
+}
+
+async function act(action, body) {
+  const h = currentHandoff();
+  if (!h) return;
+  $("action-error").textContent = "";
+  try {
+    const result = await api("POST", `/api/v1/handoffs/${h.id}/${action}`, body ?? {});
+    if (action === "claim" && result?.assignee) {
+      state.me = result.assignee;
+      sessionStorage.setItem(NAME_KEY, state.me);
+      showWhoami();
+    }
+  } catch (e) {
+    $("action-error").textContent = e.message;
+  }
+  await loadQueue().catch(() => {});
+  refreshConversation();
+}
+
+$("claim").addEventListener("click", () => act("claim"));
+$("release").addEventListener("click", () => act("release"));
+$("resolve").addEventListener("click", () => act("resolve", { hand_back: $("hand-back").checked }));
+$("back").addEventListener("click", () => {
+  $("app-view").classList.remove("open");
+  $("conversation-pane").hidden = true;
+  document.querySelector(`[data-handoff-id="${state.selected}"]`)?.focus();
+});
+
+// ---- reply box ------------------------------------------------------------------------
+
+function updateCounter() {
+  const text = $("reply").value;
+  const n = count(text);
+  const counter = $("counter");
+  counter.textContent = `${n.encoding} · ${n.segments} segment${n.segments === 1 ? "" : "s"} · ${n.remaining} left in segment`;
+  counter.classList.toggle("ucs2", n.encoding === "UCS-2");
+  counter.dataset.encoding = n.encoding;
+  counter.dataset.segments = n.segments;
+  counter.dataset.remaining = n.remaining;
+
+  const odd = nonGsm(text);
+  $("nongsm").hidden = odd.length === 0;
+  const chars = $("nongsm-chars");
+  chars.replaceChildren();
+  const seen = new Set();
+  for (const { ch } of odd) {
+    if (seen.has(ch)) continue;
+    seen.add(ch);
+    chars.append(el("mark", { textContent: ch, title: `U+${ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}` }), " ");
+  }
+  $("smart").disabled = smartEncode(text) === text;
+}
+
+$("reply").addEventListener("input", updateCounter);
+$("smart").addEventListener("click", () => {
+  $("reply").value = smartEncode($("reply").value);
+  updateCounter();
+  $("reply").focus();
+});
+$("reply").addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+    ev.preventDefault();
+    $("reply-form").requestSubmit();
+  }
+});
+
+$("reply-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const body = $("reply").value;
+  if (!state.conversation || body.trim() === "") return;
+  $("send-error").textContent = "";
+  $("send").disabled = true;
+  try {
+    await api("POST", `/api/v1/conversations/${state.conversation.id}/messages`, { body });
+    $("reply").value = ""; // only once it is accepted: a failed send keeps the draft
+    updateCounter();
+  } catch (e) {
+    $("send-error").textContent = `Not sent: ${e.message}`;
+  } finally {
+    $("send").disabled = false;
+    refreshConversation();
+  }
+});
+
+$("note-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const body = $("note").value.trim();
+  if (!state.conversation || !body) return;
+  try {
+    await api("POST", `/api/v1/conversations/${state.conversation.id}/notes`, { body });
+    $("note").value = "";
+  } catch (e) {
+    $("action-error").textContent = `Note not saved: ${e.message}`;
+  }
+  refreshConversation();
+});
+
+// ---- keyboard -------------------------------------------------------------------------
+
+document.addEventListener("keydown", (ev) => {
+  const t = ev.target;
+  const typing = t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement;
+  if (typing || ev.ctrlKey || ev.metaKey || ev.altKey || $("app-view").hidden) return;
+  if (ev.key === "j") moveSelection(1);
+  else if (ev.key === "k") moveSelection(-1);
+  else if (ev.key === "c") act("claim");
+  else if (ev.key === "r" && state.conversation) {
+    ev.preventDefault();
+    $("reply").focus();
+  } else if (ev.key === "Enter" && t instanceof HTMLLIElement && t.dataset.handoffId) {
+    openHandoff(Number(t.dataset.handoffId));
+  } else return;
+});
+
+// ---- start ------------------------------------------------------------------------------
+
+if (state.token) {
+  signIn(state.token).catch(() => {
+    $("signin-view").hidden = false;
+    $("app-view").hidden = true;
+  });
+}
