@@ -269,7 +269,18 @@ async fn an_agent_claims_answers_and_resolves_an_escalation_in_the_browser() {
     assert_eq!(expected.encoding.as_str(), "UCS-2");
     assert_eq!(expected.segments, 2, "the reply spans two parts");
     let reply_box = client.find(Locator::Id("reply")).await.unwrap();
-    reply_box.send_keys(reply).await.unwrap();
+    // ChromeDriver types only BMP characters: type up to the emoji, set the rest as a
+    // paste would (value + input event).
+    let (typed, _) = reply.split_once('😀').unwrap();
+    reply_box.send_keys(typed).await.unwrap();
+    client
+        .execute(
+            "const r = document.getElementById('reply'); r.value = arguments[0]; \
+             r.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![json!(reply)],
+        )
+        .await
+        .unwrap();
     let counter = client.find(Locator::Id("counter")).await.unwrap();
     assert_eq!(attr(&counter, "data-encoding").await, "UCS-2");
     assert_eq!(
