@@ -18,6 +18,7 @@ scripts/fetch-model.sh
 if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
     if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
         echo "== installing chromium and chromium-driver for the inbox browser test"
+        export DEBIAN_FRONTEND=noninteractive
         apt-get install -y chromium chromium-driver \
             || { apt-get update && apt-get install -y chromium chromium-driver; }
     else
