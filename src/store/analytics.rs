@@ -114,11 +114,7 @@ impl Store {
             let author: String = r.get(3);
             conversations[i].messages.push(MessageFact {
                 id: r.get(0),
-                direction: if direction == "inbound" {
-                    Direction::Inbound
-                } else {
-                    Direction::Outbound
-                },
+                direction: Direction::from_stored(&direction),
                 author: Author::parse(&author).unwrap_or(Author::System),
                 intent: r.get(4),
                 segments: r.get(5),

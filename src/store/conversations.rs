@@ -12,7 +12,7 @@ use crate::sms::PhoneNumber;
 pub struct ConversationInfo {
     pub id: i64,
     pub contact_id: i64,
-    #[serde(serialize_with = "serialize_e164")]
+    #[serde(serialize_with = "super::model::serialize_e164")]
     #[schema(value_type = String)]
     pub phone: PhoneNumber,
     pub consent: Consent,
@@ -21,10 +21,6 @@ pub struct ConversationInfo {
     pub created_at: i64,
     pub updated_at: i64,
     pub resolved_at: Option<i64>,
-}
-
-fn serialize_e164<S: serde::Serializer>(phone: &PhoneNumber, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(phone.as_str())
 }
 
 /// One message of a thread, with what the brain made of it.
@@ -129,11 +125,7 @@ impl Store {
             let author: String = r.get(2);
             ThreadMessage {
                 id: r.get(0),
-                direction: if direction == "inbound" {
-                    Direction::Inbound
-                } else {
-                    Direction::Outbound
-                },
+                direction: Direction::from_stored(&direction),
                 author: Author::parse(&author).unwrap_or(Author::System),
                 agent: r.get(3),
                 body: r.get(4),

@@ -92,7 +92,7 @@ pub struct Handoff {
     pub conversation_id: i64,
     pub contact_id: i64,
     /// The customer's number, E.164.
-    #[serde(serialize_with = "serialize_e164")]
+    #[serde(serialize_with = "super::model::serialize_e164")]
     #[schema(value_type = String)]
     pub phone: PhoneNumber,
     pub status: HandoffStatus,
@@ -111,10 +111,6 @@ pub struct Handoff {
     pub holding_sent_at: Option<i64>,
     pub resolved_at: Option<i64>,
     pub last_message: Option<LastMessage>,
-}
-
-fn serialize_e164<S: serde::Serializer>(phone: &PhoneNumber, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(phone.as_str())
 }
 
 const SELECT: &str =

@@ -208,11 +208,7 @@ impl Store {
             let author: String = r.get(2);
             HistoryEntry {
                 message_id: r.get(0),
-                direction: if direction == "inbound" {
-                    Direction::Inbound
-                } else {
-                    Direction::Outbound
-                },
+                direction: Direction::from_stored(&direction),
                 author: Author::parse(&author).unwrap_or(Author::System),
                 body: r.get(3),
                 intent: r.get(5),

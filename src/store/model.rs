@@ -49,6 +49,23 @@ impl Direction {
             Direction::Outbound => "outbound",
         }
     }
+
+    /// The stored column value; anything but "inbound" was written as outbound.
+    pub fn from_stored(s: &str) -> Self {
+        if s == "inbound" {
+            Direction::Inbound
+        } else {
+            Direction::Outbound
+        }
+    }
+}
+
+/// Serializes a phone number as its E.164 text (its `Display` masks it, for logs).
+pub(super) fn serialize_e164<S: serde::Serializer>(
+    phone: &PhoneNumber,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(phone.as_str())
 }
 
 /// Who wrote a message (Chatwoot's vocabulary: incoming from the customer, outgoing

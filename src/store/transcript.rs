@@ -36,11 +36,7 @@ impl Store {
                     id: r.get(0),
                     conversation_id: r.get(1),
                     time: format_ms(r.get(2)),
-                    direction: if direction == "inbound" {
-                        Direction::Inbound
-                    } else {
-                        Direction::Outbound
-                    },
+                    direction: Direction::from_stored(&direction),
                     author: Author::parse(&author).unwrap_or(Author::System),
                     body: r.get(5),
                     encoding: r.get(6),
