@@ -16,7 +16,7 @@ use crate::store::{
 
 /// Longest agent text accepted, in segments: longer texts cost a lot and arrive
 /// badly on old phones; split them.
-const MAX_AGENT_SEGMENTS: u32 = 10;
+pub(super) const MAX_AGENT_SEGMENTS: u32 = 10;
 
 pub fn router() -> Router<AppState> {
     Router::new()

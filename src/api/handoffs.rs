@@ -36,7 +36,7 @@ pub struct HandoffView {
     #[serde(flatten)]
     #[schema(inline)]
     pub handoff: Handoff,
-    /// The customer's number masked for display, e.g. +1303•••0199.
+    /// The customer's number masked for display, e.g. +1303***0199.
     pub phone_masked: String,
     /// Milliseconds from creation to claim (or to now, while waiting).
     pub wait_ms: i64,
@@ -195,6 +195,11 @@ pub struct ResolveRequest {
     /// starts a new one.
     #[serde(default)]
     pub hand_back: bool,
+    /// Text the customer the satisfaction survey ("How did we do? Reply 1-5").
+    /// Absent: as configured (`[csat] enabled`). Never sent to an opted-out
+    /// contact, nor twice in one conversation.
+    #[serde(default)]
+    pub send_csat: Option<bool>,
 }
 
 #[utoipa::path(
@@ -223,7 +228,7 @@ pub async fn resolve(
         .resolve_handoff(id, actor, request.hand_back, now)
         .await?;
     state.engine.events_ready.notify_one();
-    if state.csat.enabled {
+    if request.send_csat.unwrap_or(state.csat.enabled) {
         survey(&state, &handoff, now).await;
     }
     Ok(Json(HandoffView::new(handoff, now)))

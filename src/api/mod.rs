@@ -4,6 +4,7 @@
 //! business rules live there.
 
 pub mod admin;
+mod agents;
 pub(crate) mod analytics;
 pub mod auth;
 mod conversations;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(admin::router())
         .merge(analytics::router())
+        .merge(agents::router())
         .merge(handoffs::router())
         .merge(conversations::router())
         .merge(events::router())

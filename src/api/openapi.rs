@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{AppState, admin, analytics, conversations, events, handoffs};
+use super::{AppState, admin, agents, analytics, conversations, events, handoffs};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,8 @@ use super::{AppState, admin, analytics, conversations, events, handoffs};
             Every endpoint needs `Authorization: Bearer <token>` (`textdesk agent add`)."
     ),
     paths(
+        agents::me,
+        agents::agents,
         handoffs::list,
         handoffs::show,
         handoffs::claim,
@@ -32,6 +34,7 @@ use super::{AppState, admin, analytics, conversations, events, handoffs};
     ),
     modifiers(&BearerAuth),
     tags(
+        (name = "agents", description = "Who is signed in, and the team"),
         (name = "handoffs", description = "The queue of conversations handed to people"),
         (name = "conversations", description = "Threads, replies and private notes"),
         (name = "events", description = "Live updates (Server-Sent Events)"),

@@ -15,6 +15,8 @@ pub struct ConversationInfo {
     #[serde(serialize_with = "super::model::serialize_e164")]
     #[schema(value_type = String)]
     pub phone: PhoneNumber,
+    /// The number as agents' screens show it, e.g. +1303***0199.
+    pub phone_masked: String,
     pub consent: Consent,
     /// bot | queued | assigned | resolved
     pub status: String,
@@ -70,11 +72,13 @@ const INFO: &str =
 fn info_from_row(r: &sqlx::any::AnyRow) -> Result<ConversationInfo> {
     let phone: String = r.get(2);
     let consent: String = r.get(3);
+    let phone = PhoneNumber::parse(&phone)
+        .map_err(|e| StoreError::Corrupt(format!("contact phone: {e}")))?;
     Ok(ConversationInfo {
         id: r.get(0),
         contact_id: r.get(1),
-        phone: PhoneNumber::parse(&phone)
-            .map_err(|e| StoreError::Corrupt(format!("contact phone: {e}")))?,
+        phone_masked: phone.masked(),
+        phone,
         consent: Consent::parse(&consent)
             .ok_or_else(|| StoreError::Corrupt(format!("consent {consent:?}")))?,
         status: r.get(4),

@@ -346,6 +346,63 @@ async fn no_second_survey_in_a_conversation_and_none_after_stop() {
 }
 
 #[tokio::test]
+async fn the_agent_chooses_whether_resolving_sends_the_survey() {
+    // CSAT switched off for the team: the agent can still ask one customer.
+    let app = TestApp::spawn_with_clock(ManualClock::at(T0), |config| {
+        config.csat.enabled = false;
+    })
+    .await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    let resolve_with = |phone: &'static str, body: Value| {
+        let (app, ana) = (&app, &ana);
+        async move {
+            app.text(phone, "can I talk to a human", &sid()).await;
+            app.settle().await;
+            let (id, _) = waiting_handoff(app, &ana.token, phone).await;
+            claim(app, ana, id).await;
+            ok(app
+                .api_post(&ana.token, &format!("/api/v1/handoffs/{id}/resolve"), body)
+                .await)
+            .await;
+            app.settle().await;
+            bodies(&app.outbound(phone).await)
+        }
+    };
+
+    let asked = resolve_with("+13035550221", json!({ "send_csat": true })).await;
+    assert_eq!(
+        asked.last().map(String::as_str),
+        Some(QUESTION),
+        "{asked:#?}"
+    );
+    let default = resolve_with("+13035550222", json!({})).await;
+    assert!(
+        !default.iter().any(|b| b == QUESTION),
+        "off by config: {default:#?}"
+    );
+
+    // CSAT on (the default config): the agent can skip it for one customer.
+    let app = TestApp::spawn_with_clock(ManualClock::at(T0), |_| {}).await;
+    let ben = app.add_agent("ben", Role::Agent).await;
+    let phone = "+13035550223";
+    app.text(phone, "can I talk to a human", &sid()).await;
+    app.settle().await;
+    let (id, _) = waiting_handoff(&app, &ben.token, phone).await;
+    claim(&app, &ben, id).await;
+    ok(app
+        .api_post(
+            &ben.token,
+            &format!("/api/v1/handoffs/{id}/resolve"),
+            json!({ "hand_back": true, "send_csat": false }),
+        )
+        .await)
+    .await;
+    app.settle().await;
+    let skipped = bodies(&app.outbound(phone).await);
+    assert!(!skipped.iter().any(|b| b == QUESTION), "{skipped:#?}");
+}
+
+#[tokio::test]
 async fn bot_only_conversations_are_surveyed_when_enabled_after_going_quiet() {
     let clock = ManualClock::at(T0);
     let app = TestApp::spawn_with_clock(clock.clone(), |config| {

@@ -306,6 +306,8 @@ async fn nobody_gets_in_without_a_valid_token_or_beyond_their_role() {
         "/api/v1/handoffs",
         "/api/v1/events",
         "/api/v1/conversations/1",
+        "/api/v1/me",
+        "/api/v1/agents",
     ] {
         let anonymous = app
             .http
@@ -382,6 +384,46 @@ async fn nobody_gets_in_without_a_valid_token_or_beyond_their_role() {
 }
 
 #[tokio::test]
+async fn an_agent_learns_who_they_are_the_team_clock_and_who_can_take_over() {
+    let (app, ana) = app_with_agent().await;
+    app.add_agent("boss", Role::Admin).await;
+    app.add_agent("cleo", Role::Agent).await;
+    app.store()
+        .revoke_agent("cleo", 1)
+        .await
+        .expect("cleo is revoked");
+    app.add_agent("ben", Role::Agent).await;
+
+    let me = app.api_json(&ana.token, "/api/v1/me").await;
+    assert_eq!(me["name"], "ana");
+    assert_eq!(me["role"], "agent");
+    assert_eq!(me["team"]["timezone"], "America/Denver", "{me:#}");
+    assert_eq!(me["team"]["open_now"], true, "Wednesday 11:00 in Denver");
+    assert_eq!(me["team"]["csat_on_resolve"], true);
+    assert_eq!(me["team"]["max_agent_segments"], 10);
+
+    let agents = app.api_json(&ana.token, "/api/v1/agents").await;
+    let names: Vec<&str> = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ana", "ben", "boss"], "revoked cleo is not offered");
+
+    // The conversation view carries the number already masked for screens.
+    app.text("+13035550142", "agent please", &sid()).await;
+    app.settle().await;
+    let conversation = app.handoffs(&ana.token, "waiting").await[0]["conversation_id"]
+        .as_i64()
+        .unwrap();
+    let detail = app
+        .api_json(&ana.token, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(detail["phone_masked"], "+1303***0142");
+}
+
+#[tokio::test]
 async fn the_event_stream_resumes_after_the_last_event_id() {
     let (app, ana) = app_with_agent().await;
     app.text("+13035550108", "agent", &sid()).await;
@@ -429,6 +471,8 @@ async fn the_openapi_document_is_valid_openapi_3_and_lists_the_agent_api() {
         "/api/v1/conversations/{id}/messages",
         "/api/v1/conversations/{id}/notes",
         "/api/v1/events",
+        "/api/v1/me",
+        "/api/v1/agents",
     ] {
         assert!(paths.contains_key(path), "{path} is documented");
     }
