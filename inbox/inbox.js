@@ -5,11 +5,11 @@ import { count, nonGsm, smartEncode } from "/inbox/segments.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "textdesk.token";
-const NAME_KEY = "textdesk.agent";
 
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
-  me: sessionStorage.getItem(NAME_KEY), // learnt from the first claim we make
+  me: null, // GET /api/v1/me: { name, role, team: { timezone, csat_on_resolve, ... } }
+  colleagues: [],
   waiting: [],
   mine: [],
   fetchedAt: 0,
@@ -52,7 +52,7 @@ async function api(method, path, body) {
 async function signIn(token) {
   state.token = token;
   try {
-    await api("GET", "/api/v1/handoffs?status=waiting");
+    state.me = await api("GET", "/api/v1/me");
   } catch (e) {
     state.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
@@ -62,13 +62,17 @@ async function signIn(token) {
   $("signin-view").hidden = true;
   $("app-view").hidden = false;
   $("signout").hidden = false;
-  showWhoami();
-  await loadQueue();
+  $("whoami").textContent = `Signed in as ${state.me.name}${state.me.role === "admin" ? " (admin)" : ""}`;
+  $("send-csat").checked = state.me.team.csat_on_resolve;
+  await Promise.all([loadQueue(), loadColleagues()]);
   connectEvents();
 }
 
-function showWhoami() {
-  $("whoami").textContent = state.me ? `Signed in as ${state.me}` : "Signed in";
+async function loadColleagues() {
+  state.colleagues = (await api("GET", "/api/v1/agents")).filter((a) => a.name !== state.me.name);
+  const select = $("transfer-to");
+  select.replaceChildren(el("option", { value: "", textContent: "Transfer to…" }));
+  for (const a of state.colleagues) select.append(el("option", { value: a.name, textContent: a.name }));
 }
 
 $("signin-form").addEventListener("submit", async (ev) => {
@@ -105,7 +109,7 @@ async function loadQueue() {
     api("GET", "/api/v1/handoffs?status=assigned"),
   ]);
   state.waiting = waiting.sort(byUrgency);
-  state.mine = assigned.filter((h) => state.me && h.assignee === state.me).sort(byUrgency);
+  state.mine = assigned.filter((h) => h.assignee === state.me.name).sort(byUrgency);
   state.fetchedAt = Date.now();
   renderQueue();
 }
@@ -225,6 +229,7 @@ async function openHandoff(id) {
   renderQueue();
   if (!h) return;
   $("app-view").classList.add("open");
+  $("no-conversation").hidden = true;
   $("conversation-pane").hidden = false;
   $("action-error").textContent = "";
   $("send-error").textContent = "";
@@ -240,14 +245,22 @@ function refreshConversation() {
   if (state.conversation) loadConversation(state.conversation.id).catch(() => {});
 }
 
+// Times are shown on the team's clock (policy.toml [hours] timezone), so an agent
+// working remotely reads the same "9:05 AM" the business hours are written in.
 function time(ms) {
-  return new Date(ms).toLocaleString([], { hour: "2-digit", minute: "2-digit", month: "short", day: "numeric" });
+  const options = { hour: "2-digit", minute: "2-digit", month: "short", day: "numeric", timeZoneName: "short" };
+  try {
+    return new Date(ms).toLocaleString([], { ...options, timeZone: state.me?.team.timezone ?? undefined });
+  } catch {
+    return new Date(ms).toLocaleString([], options); // a zone this browser does not know
+  }
 }
 
 function renderConversation() {
   const c = state.conversation;
   const h = c.handoff;
-  $("conv-title").textContent = `Conversation with ${h?.phone_masked ?? maskPhone(c.phone)}`;
+  $("conv-title").textContent = `Conversation with ${c.phone_masked}`;
+  $("conv-status").textContent = describeStatus(h);
   $("summary").textContent = h ? h.summary : "No handoff.";
 
   const entries = [
@@ -278,22 +291,33 @@ function renderConversation() {
   thread.lastElementChild?.scrollIntoView({ block: "nearest" });
 
   const optedOut = c.consent === "opted_out";
+  const status = h?.status;
+  const admin = state.me.role === "admin";
+  const heldByOther = status === "assigned" && h.assignee !== state.me.name;
+  const mayAct = status === "assigned" && (!heldByOther || admin);
   $("consent").textContent = optedOut
     ? "This customer opted out (STOP). Replies are disabled until they text START."
-    : "";
-  $("reply").disabled = optedOut;
-  $("send").disabled = optedOut;
+    : heldByOther && !admin
+      ? `${h.assignee} has this conversation: only they (or an admin) can reply. Ask them to transfer it.`
+      : "";
+  const replyBlocked = optedOut || (heldByOther && !admin);
+  $("reply").disabled = replyBlocked;
+  $("send").disabled = replyBlocked;
 
-  const status = h?.status;
-  const mineOrFree = !h?.assignee || !state.me || h.assignee === state.me;
   $("claim").disabled = status !== "waiting";
-  $("release").disabled = status !== "assigned" || !mineOrFree;
-  $("resolve").disabled = status === "resolved" || !h;
+  $("release").disabled = !mayAct;
+  $("transfer-to").disabled = !mayAct;
+  $("transfer").disabled = !mayAct || $("transfer-to").value === "";
+  $("resolve").disabled = !mayAct;
+  $("send-csat").disabled = !mayAct || optedOut;
   updateCounter();
 }
 
-function maskPhone(phone) {
-  return phone ? `${phone.slice(0, -4).replace(/\d/g, "•")}${phone.slice(-4)}` : "";
+function describeStatus(h) {
+  if (!h) return "The bot has this conversation.";
+  if (h.status === "waiting") return `Waiting for an agent since ${time(h.created_at)}.`;
+  if (h.status === "assigned") return h.assignee === state.me.name ? "Assigned to you." : `Assigned to ${h.assignee}.`;
+  return `Resolved${h.hand_back ? " and handed back to the bot" : ""}.`;
 }
 
 async function act(action, body) {
@@ -301,12 +325,7 @@ async function act(action, body) {
   if (!h) return;
   $("action-error").textContent = "";
   try {
-    const result = await api("POST", `/api/v1/handoffs/${h.id}/${action}`, body ?? {});
-    if (action === "claim" && result?.assignee) {
-      state.me = result.assignee;
-      sessionStorage.setItem(NAME_KEY, state.me);
-      showWhoami();
-    }
+    await api("POST", `/api/v1/handoffs/${h.id}/${action}`, body ?? {});
   } catch (e) {
     $("action-error").textContent = e.message;
   }
@@ -316,10 +335,23 @@ async function act(action, body) {
 
 $("claim").addEventListener("click", () => act("claim"));
 $("release").addEventListener("click", () => act("release"));
-$("resolve").addEventListener("click", () => act("resolve", { hand_back: $("hand-back").checked }));
+$("transfer-to").addEventListener("change", () => {
+  if (state.conversation) renderConversation();
+});
+$("transfer").addEventListener("click", async () => {
+  const to = $("transfer-to").value;
+  if (!to) return;
+  await act("transfer", { agent: to });
+  $("transfer-to").value = "";
+  if (state.conversation) renderConversation();
+});
+$("resolve").addEventListener("click", () =>
+  act("resolve", { hand_back: $("hand-back").checked, send_csat: $("send-csat").checked }),
+);
 $("back").addEventListener("click", () => {
   $("app-view").classList.remove("open");
   $("conversation-pane").hidden = true;
+  $("no-conversation").hidden = false;
   document.querySelector(`[data-handoff-id="${state.selected}"]`)?.focus();
 });
 
@@ -329,8 +361,11 @@ function updateCounter() {
   const text = $("reply").value;
   const n = count(text);
   const counter = $("counter");
-  counter.textContent = `${n.encoding} · ${n.segments} segment${n.segments === 1 ? "" : "s"} · ${n.remaining} left in segment`;
+  const limit = state.me?.team.max_agent_segments ?? Infinity;
+  const over = n.segments > limit ? ` · over the ${limit}-segment limit, shorten or split it` : "";
+  counter.textContent = `${n.encoding} · ${n.segments} segment${n.segments === 1 ? "" : "s"} · ${n.remaining} left in segment${over}`;
   counter.classList.toggle("ucs2", n.encoding === "UCS-2");
+  counter.classList.toggle("over", over !== "");
   counter.dataset.encoding = n.encoding;
   counter.dataset.segments = n.segments;
   counter.dataset.remaining = n.remaining;
