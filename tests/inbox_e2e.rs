@@ -1,10 +1,17 @@
-//! The agent inbox (`GET /inbox`) in a real headless Chromium: sign in, see an
-//! escalation arrive live, claim it, reply with a UCS-2 text while the counter tells
-//! the truth, and resolve with hand-back. Saves screenshots of the queue and the
-//! conversation at 1280 and 360 px under `target/inbox-screenshots/`.
+//! The agent inbox (`GET /inbox`) in a real headless Chromium.
+//!
+//! - The main story: sign in, see an escalation arrive live, claim it, reply with a
+//!   UCS-2 text while the counter tells the truth, and resolve with hand-back. It saves
+//!   screenshots of the queue and the conversation at 1280 and 360 px under
+//!   `target/inbox-screenshots/`.
+//! - The working day around it: j/k/c/r keys, GSM look-alikes, a refused send that
+//!   keeps the draft, private notes, the team's clock, a colleague's claim, transfer,
+//!   and a customer who opts out mid-conversation.
+//! - The reply counter (inbox/segments.js) against the server's arithmetic
+//!   (src/sms/segments) on boundary cases and a few hundred random texts.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (scripts/test.sh installs them when
-//! it runs as root); without them the test prints SKIPPED and passes.
+//! it runs as root); without them each test prints SKIPPED and passes.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -13,12 +20,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
 use support::process::free_port;
 use support::{TestApp, sid};
 use textdesk::clock::ManualClock;
+use textdesk::sms::segments;
 use textdesk::store::{Author, Role};
 
 /// Wednesday 2 Dec 2026, 11:00 in Denver: the demo team is in.
@@ -26,6 +37,10 @@ const WEDNESDAY_11AM: i64 = 1_796_234_400_000;
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const WAIT: Duration = Duration::from_secs(15);
+/// WebDriver's key code for Enter.
+const ENTER: &str = "\u{E007}";
+
+// ---- the browser -------------------------------------------------------------------
 
 /// chromedriver on a free port, killed when dropped.
 struct Driver {
@@ -49,40 +64,231 @@ async fn start_driver() -> Driver {
         .spawn()
         .expect("chromedriver starts");
     let driver = Driver { child, port };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "chromedriver did not listen"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("chromedriver listens", || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
     driver
 }
 
-async fn browser(driver: &Driver, profile: &Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync",
-                format!("--user-data-dir={}", profile.display()),
-                "--window-size=1280,900",
-            ],
-        }),
-    );
-    ClientBuilder::native()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
+/// One headless Chromium showing the inbox, with the waits an agent's eyes would do.
+struct Inbox {
+    client: Client,
+    // Dropped after the client: the browser profile and the driver process.
+    _profile: tempfile::TempDir,
+    _driver: Driver,
+}
+
+impl Inbox {
+    /// Opens `/inbox`, or returns `None` (after printing SKIPPED) without Chromium.
+    async fn open(app: &TestApp) -> Option<Inbox> {
+        if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+            eprintln!(
+                "SKIPPED: {CHROMIUM} or {CHROMEDRIVER} is missing \
+                 (apt-get install chromium chromium-driver)"
+            );
+            return None;
+        }
+        let driver = start_driver().await;
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--lang=en-US",
+                    format!("--user-data-dir={}", profile.path().display()),
+                    "--window-size=1280,900",
+                ],
+            }),
+        );
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a Chromium session opens");
+        client.set_window_size(1280, 900).await.unwrap();
+        client
+            .goto(&format!("{}/inbox", app.base_url))
+            .await
+            .unwrap();
+        Some(Inbox {
+            client,
+            _profile: profile,
+            _driver: driver,
+        })
+    }
+
+    async fn submit_token(&self, token: &str) {
+        let input = self.wait_for("#token").await;
+        input.clear().await.unwrap();
+        input.send_keys(token).await.unwrap();
+        self.click("#signin-form button[type=submit]").await;
+    }
+
+    /// Signs in and waits for the live stream.
+    async fn sign_in(&self, token: &str) {
+        self.submit_token(token).await;
+        self.wait_text("the live stream connects", "#live", "live")
+            .await;
+    }
+
+    async fn find(&self, css: &str) -> Element {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} is on the page: {e}"))
+    }
+
+    async fn wait_for(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} appears: {e}"))
+    }
+
+    async fn exists(&self, css: &str) -> bool {
+        self.client.find(Locator::Css(css)).await.is_ok()
+    }
+
+    async fn wait_gone(&self, what: &str, css: &str) {
+        eventually(what, || async { (!self.exists(css).await).then_some(()) }).await;
+    }
+
+    /// Clicks `css`, finding it again if a live re-render replaced it in between.
+    async fn click(&self, css: &str) {
+        eventually(&format!("{css} can be clicked"), || async {
+            let element = self.client.find(Locator::Css(css)).await.ok()?;
+            element.click().await.ok()
+        })
+        .await;
+    }
+
+    /// The element's text, or "" when it is not there. Read in one script call: the
+    /// page re-renders on every live event, and an element found in one WebDriver
+    /// call can be gone by the next.
+    async fn text(&self, css: &str) -> String {
+        self.script(
+            "return document.querySelector(arguments[0])?.innerText ?? ''",
+            vec![json!(css)],
+        )
         .await
-        .expect("a Chromium session opens")
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// Waits until `css` shows `needle`, and returns its whole text.
+    async fn wait_text(&self, what: &str, css: &str, needle: &str) -> String {
+        eventually(what, || async {
+            Some(self.text(css).await).filter(|t| t.contains(needle))
+        })
+        .await
+    }
+
+    async fn value(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    async fn enabled(&self, css: &str) -> bool {
+        self.find(css).await.is_enabled().await.unwrap()
+    }
+
+    async fn attr(&self, css: &str, name: &str) -> String {
+        self.find(css)
+            .await
+            .attr(name)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    async fn script(&self, js: &str, args: Vec<Value>) -> Value {
+        self.client.execute(js, args).await.unwrap()
+    }
+
+    /// Sets a field as a paste would (value + input event). ChromeDriver types only
+    /// BMP characters, so anything with an emoji goes in this way.
+    async fn paste(&self, id: &str, value: &str) {
+        self.script(
+            "const f = document.getElementById(arguments[0]); f.value = arguments[1]; \
+             f.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![json!(id), json!(value)],
+        )
+        .await;
+    }
+
+    /// Presses one key wherever the focus is, as a keyboard shortcut.
+    async fn press(&self, key: char) {
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client.perform_actions(keys).await.unwrap();
+    }
+
+    async fn focused_id(&self) -> String {
+        self.script("return document.activeElement?.id ?? ''", vec![])
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The handoff ids in a queue list, top to bottom.
+    async fn queue(&self, list: &str) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for li in self
+            .client
+            .find_all(Locator::Css(&format!("#queue-{list} li[data-handoff-id]")))
+            .await
+            .unwrap()
+        {
+            let id = li
+                .attr("data-handoff-id")
+                .await
+                .unwrap()
+                .unwrap_or_default();
+            ids.push(id.parse().unwrap());
+        }
+        ids
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(screenshot_dir().join(name), png).unwrap();
+    }
+
+    /// Resizes the viewport (not just the window) to `width` CSS pixels.
+    async fn set_width(&self, width: u32) {
+        self.client.set_window_size(width, 900).await.unwrap();
+        let inner = self.script("return window.innerWidth", vec![]).await;
+        let inner = inner.as_u64().unwrap_or(0) as u32;
+        if inner != width {
+            // Window chrome took some of it: grow the window by the difference.
+            self.client
+                .set_window_size(width + (width - inner.min(width)), 900)
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn close(self) {
+        self.client.close().await.unwrap();
+    }
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -92,28 +298,6 @@ fn screenshot_dir() -> PathBuf {
     let dir = target.join("inbox-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-async fn screenshot(client: &Client, name: &str) {
-    let png = client.screenshot().await.expect("screenshot");
-    std::fs::write(screenshot_dir().join(name), png).unwrap();
-}
-
-/// Resizes the viewport (not just the window) to `width` CSS pixels.
-async fn set_width(client: &Client, width: u32) {
-    client.set_window_size(width, 900).await.unwrap();
-    let inner = client
-        .execute("return window.innerWidth", vec![])
-        .await
-        .unwrap();
-    let inner = inner.as_u64().unwrap_or(0) as u32;
-    if inner != width {
-        // Window chrome took some of it: grow the window by the difference.
-        client
-            .set_window_size(width + (width - inner.min(width)), 900)
-            .await
-            .unwrap();
-    }
 }
 
 /// Polls until `check` returns `Some`, or panics with `what`.
@@ -132,78 +316,52 @@ where
     }
 }
 
-async fn text_of(client: &Client, css: &str) -> String {
-    match client.find(Locator::Css(css)).await {
-        Ok(e) => e.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
+fn card(list: &str, handoff_id: i64) -> String {
+    format!("#queue-{list} li[data-handoff-id=\"{handoff_id}\"]")
 }
 
-async fn attr(e: &Element, name: &str) -> String {
-    e.attr(name).await.ok().flatten().unwrap_or_default()
+/// The waiting handoff opened by `phone`'s texts, from the API.
+async fn waiting_handoff_of(app: &TestApp, token: &str, phone: &str) -> Value {
+    let masked = textdesk::sms::PhoneNumber::parse(phone).unwrap().masked();
+    app.handoffs(token, "waiting")
+        .await
+        .into_iter()
+        .find(|h| h["phone_masked"] == masked.as_str())
+        .unwrap_or_else(|| panic!("{masked} has a waiting handoff"))
 }
+
+async fn handoff_where(app: &TestApp, token: &str, status: &str, id: i64) -> Option<Value> {
+    app.handoffs(token, status)
+        .await
+        .into_iter()
+        .find(|h| h["id"] == id)
+}
+
+async fn story_app() -> TestApp {
+    let app = TestApp::spawn_with_clock(ManualClock::at(WEDNESDAY_11AM), |_| {}).await;
+    app.wait_for_knowledge().await;
+    app
+}
+
+// ---- the stories -------------------------------------------------------------------
 
 #[tokio::test]
 async fn an_agent_claims_answers_and_resolves_an_escalation_in_the_browser() {
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        eprintln!(
-            "SKIPPED: {CHROMIUM} or {CHROMEDRIVER} is missing \
-             (apt-get install chromium chromium-driver)"
-        );
-        return;
-    }
-    let app = TestApp::spawn_with_clock(ManualClock::at(WEDNESDAY_11AM), |_| {}).await;
+    let app = story_app().await;
     let ana = app.add_agent("ana", Role::Agent).await;
-    app.wait_for_knowledge().await;
+    let Some(inbox) = Inbox::open(&app).await else {
+        return;
+    };
 
-    let driver = start_driver().await;
-    let profile = tempfile::tempdir().unwrap();
-    let client = browser(&driver, profile.path()).await;
-    client.set_window_size(1280, 900).await.unwrap();
-    client
-        .goto(&format!("{}/inbox", app.base_url))
-        .await
-        .unwrap();
-
-    // A wrong token says so.
-    let token_input = client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("token"))
-        .await
-        .unwrap();
-    token_input.send_keys("tdk_not-a-real-token").await.unwrap();
-    client
-        .find(Locator::Css("#signin-form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let error = eventually("the wrong-token message", || async {
-        Some(text_of(&client, "#signin-error").await).filter(|t| !t.is_empty())
-    })
-    .await;
-    assert!(error.contains("wrong"), "{error}");
-
-    // The right one signs in and opens the live stream.
-    token_input.clear().await.unwrap();
-    token_input.send_keys(&ana.token).await.unwrap();
-    client
-        .find(Locator::Css("#signin-form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    eventually("the live stream connects", || async {
-        text_of(&client, "#live")
-            .await
-            .contains("live")
-            .then_some(())
-    })
-    .await;
-    assert!(text_of(&client, "#queue-waiting").await.contains("Nobody"));
+    // A wrong token says so; the right one signs in and opens the live stream.
+    inbox.submit_token("tdk_not-a-real-token").await;
+    let error = inbox
+        .wait_text("the wrong-token message", "#signin-error", "wrong")
+        .await;
+    assert!(error.contains("token"), "{error}");
+    inbox.sign_in(&ana.token).await;
+    assert!(inbox.text("#queue-waiting").await.contains("Nobody"));
+    assert_eq!(inbox.text("#whoami").await, "Signed in as ana");
 
     // An angry text escalates; the queue shows it without a reload.
     let phone = "+13035550142";
@@ -214,124 +372,65 @@ async fn an_agent_claims_answers_and_resolves_an_escalation_in_the_browser() {
     )
     .await;
     app.settle().await;
-    let waiting = app.handoffs(&ana.token, "waiting").await;
-    assert_eq!(waiting.len(), 1, "the text escalated: {waiting:#?}");
-    let handoff_id = waiting[0]["id"].as_i64().unwrap();
-    let item_css = format!("#queue-waiting li[data-handoff-id=\"{handoff_id}\"]");
-    let item = client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(&item_css))
-        .await
-        .expect("the escalation appears live");
-    let item_text = item.text().await.unwrap();
+    let handoff_id = waiting_handoff_of(&app, &ana.token, phone).await["id"]
+        .as_i64()
+        .unwrap();
+    inbox.wait_for(&card("waiting", handoff_id)).await;
+    let item_text = inbox.text(&card("waiting", handoff_id)).await;
     assert!(item_text.contains("0142"), "masked number: {item_text}");
     assert!(!item_text.contains("+13035550142"), "{item_text}");
-    screenshot(&client, "queue-1280.png").await;
+    inbox.screenshot("queue-1280.png").await;
 
-    // Claim it: the summary carries the order number.
-    item.click().await.unwrap();
-    let summary = eventually("the summary", || async {
-        Some(text_of(&client, "#summary").await).filter(|t| t.contains("48213"))
-    })
-    .await;
-    assert!(summary.contains("48213"), "{summary}");
-    client
-        .find(Locator::Id("claim"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    eventually("the handoff is claimed", || async {
-        let assigned = app.handoffs(&ana.token, "assigned").await;
-        assigned
-            .iter()
-            .any(|h| h["id"] == handoff_id && h["assignee"] == "ana")
-            .then_some(())
-    })
-    .await;
-    eventually("it moves to 'assigned to me'", || async {
-        client
-            .find(Locator::Css(&format!(
-                "#queue-mine li[data-handoff-id=\"{handoff_id}\"]"
-            )))
+    // Open and claim it: the summary carries the order number.
+    inbox.click(&card("waiting", handoff_id)).await;
+    let summary = inbox.wait_text("the summary", "#summary", "48213").await;
+    assert!(summary.starts_with("Why:"), "{summary}");
+    inbox.click("#claim").await;
+    eventually("the handoff is claimed by ana", || async {
+        handoff_where(&app, &ana.token, "assigned", handoff_id)
             .await
-            .ok()
-            .map(|_| ())
+            .filter(|h| h["assignee"] == "ana")
     })
     .await;
+    inbox.wait_for(&card("mine", handoff_id)).await;
 
     // A reply with é and 😀 is UCS-2; the counter agrees with the server's arithmetic.
     let reply = "Hi, I am sorry about the wait é 😀 your order 48213 left our warehouse \
                  this morning and should arrive tomorrow.";
-    let expected = textdesk::sms::segments::count(reply);
+    let expected = segments::count(reply);
     assert_eq!(expected.encoding.as_str(), "UCS-2");
     assert_eq!(expected.segments, 2, "the reply spans two parts");
-    let reply_box = client.find(Locator::Id("reply")).await.unwrap();
-    // ChromeDriver types only BMP characters: type up to the emoji, set the rest as a
-    // paste would (value + input event).
     let (typed, _) = reply.split_once('😀').unwrap();
-    reply_box.send_keys(typed).await.unwrap();
-    client
-        .execute(
-            "const r = document.getElementById('reply'); r.value = arguments[0]; \
-             r.dispatchEvent(new Event('input', { bubbles: true }));",
-            vec![json!(reply)],
-        )
-        .await
-        .unwrap();
-    let counter = client.find(Locator::Id("counter")).await.unwrap();
-    assert_eq!(attr(&counter, "data-encoding").await, "UCS-2");
+    inbox.find("#reply").await.send_keys(typed).await.unwrap();
+    inbox.paste("reply", reply).await;
+    assert_eq!(inbox.attr("#counter", "data-encoding").await, "UCS-2");
     assert_eq!(
-        attr(&counter, "data-segments").await,
+        inbox.attr("#counter", "data-segments").await,
         expected.segments.to_string()
     );
     assert_eq!(
-        attr(&counter, "data-remaining").await,
-        textdesk::sms::segments::remaining_in_last_segment(reply).to_string()
+        inbox.attr("#counter", "data-remaining").await,
+        segments::remaining_in_last_segment(reply).to_string()
     );
-    let counter_text = counter.text().await.unwrap();
+    let counter = inbox.text("#counter").await;
+    assert_eq!(counter, "UCS-2 · 2 segments · 23 left in segment");
+    let flagged = inbox.text("#nongsm-chars").await;
     assert!(
-        counter_text.contains("UCS-2") && counter_text.contains("2 segments"),
-        "{counter_text}"
-    );
-    let flagged = text_of(&client, "#nongsm-chars").await;
-    assert!(
-        flagged.contains('é') || flagged.contains('😀'),
+        flagged.contains('😀'),
         "non-GSM characters are shown: {flagged}"
     );
-    screenshot(&client, "conversation-1280.png").await;
+    inbox.screenshot("conversation-1280.png").await;
 
-    set_width(&client, 360).await;
-    screenshot(&client, "conversation-360.png").await;
-    client
-        .find(Locator::Id("back"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    screenshot(&client, "queue-360.png").await;
-    set_width(&client, 1280).await;
-    client
-        .find(Locator::Css(&format!(
-            "#queue-mine li[data-handoff-id=\"{handoff_id}\"]"
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    inbox.set_width(360).await;
+    inbox.screenshot("conversation-360.png").await;
+    inbox.click("#back").await;
+    inbox.screenshot("queue-360.png").await;
+    inbox.set_width(1280).await;
+    inbox.click(&card("mine", handoff_id)).await;
 
     // Enter sends; the text is in the transcript as the agent's.
-    let reply_box = client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("reply"))
-        .await
-        .unwrap();
-    reply_box.send_keys("\u{E007}").await.unwrap();
+    let reply_box = inbox.wait_for("#reply").await;
+    reply_box.send_keys(ENTER).await.unwrap();
     eventually("the reply is in the transcript", || async {
         app.settle().await;
         app.transcript(phone)
@@ -341,40 +440,379 @@ async fn an_agent_claims_answers_and_resolves_an_escalation_in_the_browser() {
             .then_some(())
     })
     .await;
-    eventually("the reply shows in the thread", || async {
-        text_of(&client, "#thread li.agent:last-child")
-            .await
-            .contains("48213 left our warehouse")
-            .then_some(())
-    })
-    .await;
+    inbox
+        .wait_text(
+            "the reply shows in the thread",
+            "#thread li.agent:last-child",
+            "48213 left our warehouse",
+        )
+        .await;
     assert_eq!(
-        reply_box.prop("value").await.unwrap().unwrap_or_default(),
+        inbox.value("#reply").await,
         "",
         "a sent reply clears the box"
     );
 
-    // Resolve with hand-back.
-    let hand_back = client.find(Locator::Id("hand-back")).await.unwrap();
-    assert!(
-        hand_back.is_selected().await.unwrap(),
-        "hand-back is the default"
-    );
-    client
-        .find(Locator::Id("resolve"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    // Resolve with hand-back; the survey goes too (CSAT is on in the default config,
+    // so the box starts ticked).
+    assert!(inbox.find("#hand-back").await.is_selected().await.unwrap());
+    assert!(inbox.find("#send-csat").await.is_selected().await.unwrap());
+    inbox.click("#resolve").await;
     eventually("the handoff is resolved with hand-back", || async {
-        app.handoffs(&ana.token, "resolved")
+        handoff_where(&app, &ana.token, "resolved", handoff_id)
+            .await
+            .filter(|h| h["hand_back"] == true)
+    })
+    .await;
+    eventually("the survey is texted", || async {
+        app.settle().await;
+        app.outbound(phone)
             .await
             .iter()
-            .any(|h| h["id"] == handoff_id && h["hand_back"] == true)
+            .any(|e| e.body.starts_with("How did we do?"))
             .then_some(())
     })
     .await;
+    inbox
+        .wait_text("the page shows it resolved", "#conv-status", "Resolved")
+        .await;
+    inbox.close().await;
+}
 
-    client.close().await.unwrap();
+#[tokio::test]
+async fn keys_look_alikes_notes_transfer_and_opt_out_in_the_browser() {
+    let app = story_app().await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    let ben = app.add_agent("ben", Role::Agent).await;
+    let Some(inbox) = Inbox::open(&app).await else {
+        return;
+    };
+    inbox.sign_in(&ana.token).await;
+
+    // Three customers escalate: one angry (urgent), two asking for a person.
+    let (angry, second, third) = ("+13035550101", "+13035550102", "+13035550103");
+    app.text(
+        angry,
+        "Where is my order #48213? this is ridiculous!!!",
+        &sid(),
+    )
+    .await;
+    app.settle().await;
+    app.text(second, "can I talk to a human", &sid()).await;
+    app.settle().await;
+    app.text(third, "can I talk to a human please", &sid())
+        .await;
+    app.settle().await;
+    let h1 = waiting_handoff_of(&app, &ana.token, angry).await;
+    let h2 = waiting_handoff_of(&app, &ana.token, second).await;
+    let h3 = waiting_handoff_of(&app, &ana.token, third).await;
+    let [h1_id, h2_id, h3_id] = [&h1, &h2, &h3].map(|h| h["id"].as_i64().unwrap());
+    eventually("all three are queued, most urgent first", || async {
+        (inbox.queue("waiting").await == vec![h1_id, h2_id, h3_id]).then_some(())
+    })
+    .await;
+
+    // j and k move through the queue and open what they land on; c claims it.
+    let title_of = |h: &Value| format!("Conversation with {}", h["phone_masked"].as_str().unwrap());
+    inbox.press('j').await;
+    inbox
+        .wait_text("j opens the first", "#conv-title", &title_of(&h1))
+        .await;
+    inbox.press('j').await;
+    inbox
+        .wait_text("j opens the second", "#conv-title", &title_of(&h2))
+        .await;
+    inbox.press('k').await;
+    inbox
+        .wait_text("k goes back up", "#conv-title", &title_of(&h1))
+        .await;
+    inbox.press('c').await;
+    inbox.wait_for(&card("mine", h1_id)).await;
+    assert!(
+        handoff_where(&app, &ana.token, "assigned", h1_id)
+            .await
+            .is_some()
+    );
+    inbox
+        .wait_text(
+            "the page says it is hers",
+            "#conv-status",
+            "Assigned to you",
+        )
+        .await;
+
+    // Times are on the team's clock (America/Denver is on MST in December), whatever
+    // the browser's own zone.
+    inbox
+        .wait_text("times in MST", "#thread li.customer .who", "MST")
+        .await;
+
+    // r jumps to the reply box; look-alikes are flagged and swapped in one click.
+    inbox.press('r').await;
+    assert_eq!(inbox.focused_id().await, "reply");
+    let curly = "“Sorry” — we’re on it…";
+    inbox.paste("reply", curly).await;
+    assert_eq!(inbox.attr("#counter", "data-encoding").await, "UCS-2");
+    let flagged = inbox.text("#nongsm-chars").await;
+    for ch in ['“', '”', '—', '’', '…'] {
+        assert!(flagged.contains(ch), "{ch} is flagged: {flagged}");
+    }
+    inbox.click("#smart").await;
+    assert_eq!(
+        inbox.value("#reply").await,
+        segments::smart_encode(curly),
+        "the page swaps exactly what the server would"
+    );
+    assert_eq!(inbox.attr("#counter", "data-encoding").await, "GSM-7");
+    assert!(!inbox.find("#nongsm").await.is_displayed().await.unwrap());
+
+    // A send the server refuses keeps the draft and shows why.
+    let too_long = "a".repeat(153 * 10 + 1);
+    inbox.paste("reply", &too_long).await;
+    inbox
+        .wait_text("the counter warns", "#counter", "over the 10-segment limit")
+        .await;
+    inbox.find("#reply").await.send_keys(ENTER).await.unwrap();
+    let refused = inbox
+        .wait_text("the refusal", "#send-error", "Not sent")
+        .await;
+    assert!(refused.contains("the limit is 10"), "{refused}");
+    assert_eq!(inbox.value("#reply").await, too_long, "the draft is kept");
+    app.settle().await;
+    assert!(
+        !app.transcript(angry)
+            .await
+            .iter()
+            .any(|e| e.author == Author::Agent),
+        "nothing was sent"
+    );
+    inbox.paste("reply", "").await;
+
+    // A private note is shaded in the thread and never texted.
+    inbox
+        .find("#note")
+        .await
+        .send_keys("Coach of the under-12s, prefers texts after 5pm")
+        .await
+        .unwrap();
+    inbox.click("#note-form button[type=submit]").await;
+    let note = inbox
+        .wait_text("the note is in the thread", "#thread li.note", "under-12s")
+        .await;
+    assert!(note.contains("Note by ana"), "{note}");
+    assert!(
+        !app.outbound(angry)
+            .await
+            .iter()
+            .any(|e| e.body.contains("under-12s"))
+    );
+
+    // A colleague claims the second one: it leaves Ana's waiting list live.
+    let claimed = app
+        .api_post(
+            &ben.token,
+            &format!("/api/v1/handoffs/{h2_id}/claim"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(claimed.status(), 200);
+    inbox
+        .wait_gone("ben's claim removes the card", &card("waiting", h2_id))
+        .await;
+    assert!(inbox.exists(&card("waiting", h3_id)).await);
+
+    // Ana transfers the angry customer to Ben: it leaves her list, and the page says
+    // who has it and stops her replying.
+    inbox
+        .find("#transfer-to")
+        .await
+        .select_by_value("ben")
+        .await
+        .unwrap();
+    inbox.click("#transfer").await;
+    eventually("the handoff is ben's", || async {
+        handoff_where(&app, &ana.token, "assigned", h1_id)
+            .await
+            .filter(|h| h["assignee"] == "ben")
+    })
+    .await;
+    inbox
+        .wait_gone("the card leaves 'assigned to me'", &card("mine", h1_id))
+        .await;
+    inbox
+        .wait_text(
+            "the page says ben has it",
+            "#conv-status",
+            "Assigned to ben",
+        )
+        .await;
+    assert!(!inbox.enabled("#reply").await);
+    assert!(
+        inbox
+            .text("#consent")
+            .await
+            .contains("ben has this conversation")
+    );
+
+    // The third customer: Ana claims, then the customer texts STOP. The reply box
+    // turns off and says why; resolving sends no survey to an opted-out number.
+    inbox.click(&card("waiting", h3_id)).await;
+    inbox
+        .wait_text("the third opens", "#conv-title", &title_of(&h3))
+        .await;
+    inbox.click("#claim").await;
+    inbox.wait_for(&card("mine", h3_id)).await;
+    assert!(inbox.enabled("#reply").await);
+    app.text(third, "STOP", &sid()).await;
+    app.settle().await;
+    inbox
+        .wait_text("the opt-out shows", "#consent", "opted out")
+        .await;
+    assert!(!inbox.enabled("#reply").await);
+    assert!(!inbox.enabled("#send").await);
+    assert!(!inbox.enabled("#send-csat").await);
+    inbox.click("#hand-back").await; // untick: close the conversation
+    inbox.click("#resolve").await;
+    eventually("resolved without hand-back", || async {
+        handoff_where(&app, &ana.token, "resolved", h3_id)
+            .await
+            .filter(|h| h["hand_back"] == false)
+    })
+    .await;
+    app.settle().await;
+    let texts = app.outbound(third).await;
+    assert!(
+        !texts.iter().any(|e| e.body.starts_with("How did we do?")),
+        "no survey after STOP: {texts:#?}"
+    );
+    inbox.close().await;
+}
+
+/// Texts whose counts sit on a boundary: the segment limits, escape pairs that must
+/// not split, surrogate pairs and grapheme clusters, look-alikes that would cost more
+/// once swapped.
+fn boundary_texts() -> Vec<String> {
+    let a = |n: usize| "a".repeat(n);
+    let family = "👨\u{200D}👩\u{200D}👧\u{200D}👦";
+    vec![
+        String::new(),
+        a(160),
+        a(161),
+        a(306),
+        a(307),
+        a(158) + "€",
+        a(159) + "€",
+        a(160) + "€",
+        "€".repeat(80),
+        "€".repeat(81),
+        a(152) + "{" + &"b".repeat(10),
+        a(151) + "{" + &"b".repeat(10),
+        a(70).replace('a', "ж"),
+        a(71).replace('a', "ж"),
+        a(134).replace('a', "ж"),
+        a(135).replace('a', "ж"),
+        a(66) + "😀" + &a(10),
+        a(65) + "😀" + &a(10),
+        "😀".repeat(35),
+        "😀".repeat(36),
+        family.repeat(7),
+        a(60) + family + &a(10),
+        "🇺🇸".repeat(20),
+        "👍🏽".repeat(20),
+        "e\u{0301}".repeat(40),
+        "中文短信".repeat(20),
+        "“Sorry” — we’re on it…".into(),
+        "…".repeat(60),
+        "…".repeat(40),
+        "tab\there\u{00A0}nbsp\u{200B}zero-width".into(),
+        "Ça coûte 5€ — ok?".into(),
+        "ÄÖÑÜ§¿äöñüà ÉÆæßØøÅå ΔΦΓΛΩΠΨΣΘΞ @£$¥èéùìò".into(),
+        "line one\r\nline two\nline three".into(),
+        "\u{000C}^{}\\[~]|€".repeat(20),
+    ]
+}
+
+/// Random texts drawn from mostly-GSM pools with the characters that change the
+/// arithmetic mixed in, from a fixed seed so a failure can be replayed.
+fn random_texts(n: usize) -> Vec<String> {
+    const GSM: &[&str] = &["a", "Z", "7", " ", ".", "\n", "é", "Ç", "Ø", "Δ", "@", "ü"];
+    const ESCAPES: &[&str] = &["€", "{", "}", "^", "~", "|", "[", "]", "\\"];
+    const LOOK_ALIKES: &[&str] = &["“", "”", "’", "—", "–", "…", "\u{00A0}", "\t"];
+    const WIDE: &[&str] = &[
+        "ç", "ñ", "ж", "中", "😀", "🇺", "🇸", "👍", "🏽", "\u{200D}", "\u{0301}", "👨",
+    ];
+    let mut rng = StdRng::seed_from_u64(0x5e65_7e57);
+    (0..n)
+        .map(|i| {
+            // A third stay GSM-7, a third add look-alikes, a third anything.
+            let pools: &[&[&str]] = match i % 3 {
+                0 => &[GSM, GSM, GSM, ESCAPES],
+                1 => &[GSM, GSM, ESCAPES, LOOK_ALIKES],
+                _ => &[GSM, GSM, LOOK_ALIKES, WIDE],
+            };
+            let len = rng.random_range(0..=420);
+            let mut text = String::new();
+            for _ in 0..len {
+                let pool = pools[rng.random_range(0..pools.len())];
+                text.push_str(pool[rng.random_range(0..pool.len())]);
+            }
+            text
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_reply_counter_agrees_with_the_server_on_boundary_and_random_texts() {
+    let app = TestApp::spawn().await;
+    let Some(inbox) = Inbox::open(&app).await else {
+        return;
+    };
+    let mut texts = boundary_texts();
+    texts.extend(random_texts(300));
+
+    let answer = inbox
+        .client
+        .execute_async(
+            "const [texts, done] = arguments;
+             import('/inbox/segments.js').then((m) => done(texts.map((t) => {
+               const c = m.count(t);
+               return { encoding: c.encoding, segments: c.segments, units: c.units,
+                        remaining: c.remaining, smart: m.smartEncode(t), parts: m.split(t) };
+             })), (e) => done(String(e)));",
+            vec![json!(texts)],
+        )
+        .await
+        .unwrap();
+    let results = answer
+        .as_array()
+        .unwrap_or_else(|| panic!("segments.js loads: {answer}"));
+    assert_eq!(results.len(), texts.len());
+
+    let mut differences = Vec::new();
+    for (text, js) in texts.iter().zip(results) {
+        let count = segments::count(text);
+        let server = json!({
+            "encoding": count.encoding.as_str(),
+            "segments": count.segments,
+            "units": count.units,
+            "remaining": segments::remaining_in_last_segment(text),
+            "smart": segments::smart_encode(text),
+            "parts": segments::split(text),
+        });
+        if *js != server {
+            differences.push(format!("{text:?}\n  server {server}\n  page   {js}"));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{} of {} texts count differently in the page:\n{}",
+        differences.len(),
+        texts.len(),
+        differences[..differences.len().min(5)].join("\n")
+    );
+    eprintln!(
+        "segments.js agrees with src/sms/segments on {} texts",
+        texts.len()
+    );
+    inbox.close().await;
 }
