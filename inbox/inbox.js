@@ -141,7 +141,7 @@ function renderList(list, items, emptyText) {
     waitNode.textContent = h.status === "waiting" ? formatWait(h.wait_ms) : `with ${h.assignee}`;
     const li = el(
       "li",
-      { tabIndex: -1, className: h.id === state.selected ? "selected" : "" },
+      { tabIndex: 0, className: h.id === state.selected ? "selected" : "" },
       el(
         "div",
         { className: "top" },

@@ -267,6 +267,33 @@ impl Inbox {
         ids
     }
 
+    /// Visible controls a screen reader would announce without a name: no label, no
+    /// aria-label, no text. Returned as "tag#id" for the failure message.
+    async fn unnamed_controls(&self) -> Vec<String> {
+        let found = self
+            .script(
+                "return [...document.querySelectorAll('button, input, select, textarea, [role=button]')]
+                   .filter((e) => e.offsetParent !== null)
+                   .filter((e) => !(e.labels?.length || e.getAttribute('aria-label')
+                                    || e.getAttribute('aria-labelledby')
+                                    || (e.matches('button, [role=button]') && e.innerText.trim())))
+                   .map((e) => `${e.tagName.toLowerCase()}#${e.id}`)",
+                vec![],
+            )
+            .await;
+        serde_json::from_value(found).unwrap()
+    }
+
+    /// Whether the page fits the viewport's width (no horizontal scrolling).
+    async fn fits_width(&self) -> bool {
+        self.script(
+            "return document.documentElement.scrollWidth <= window.innerWidth",
+            vec![],
+        )
+        .await
+            == json!(true)
+    }
+
     async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("screenshot");
         std::fs::write(screenshot_dir().join(name), png).unwrap();
@@ -421,9 +448,13 @@ async fn an_agent_claims_answers_and_resolves_an_escalation_in_the_browser() {
     );
     inbox.screenshot("conversation-1280.png").await;
 
+    assert_eq!(inbox.unnamed_controls().await, Vec::<String>::new());
+
     inbox.set_width(360).await;
+    assert!(inbox.fits_width().await, "no sideways scroll at 360 px");
     inbox.screenshot("conversation-360.png").await;
     inbox.click("#back").await;
+    assert!(inbox.fits_width().await, "no sideways scroll at 360 px");
     inbox.screenshot("queue-360.png").await;
     inbox.set_width(1280).await;
     inbox.click(&card("mine", handoff_id)).await;
