@@ -128,7 +128,8 @@ struct StartFlowRequest {
 
 /// Starts a flow for a contact (a reminder, an order confirmation): `202` with
 /// `status` `sent`, or `scheduled` and `send_at` when the contact's quiet hours are
-/// on; `409` for an opted-out contact; `404` for an unknown flow.
+/// on; `409` for an opted-out contact or one a person is handling (an open handoff);
+/// `404` for an unknown flow.
 async fn start_flow(
     AdminAgent(_): AdminAgent,
     State(state): State<AppState>,

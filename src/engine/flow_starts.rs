@@ -1,5 +1,6 @@
 //! Flows the business starts for a contact (an appointment reminder, an order
-//! confirmation), through the admin API. Never to an opted-out contact; never during
+//! confirmation), through the admin API. Never to an opted-out contact, nor into a
+//! conversation a person has (an open handoff); never during
 //! the flow's quiet hours in the contact's own time zone (stored on the contact, else
 //! from the area code, else the business's). A start is a row first: sent at once
 //! when allowed, otherwise by the sweep here once the quiet hours end — durable
@@ -54,6 +55,14 @@ pub async fn start(
             "this contact opted out; flows are never started for them".into(),
         )
         .into());
+    }
+    if let Some(contact) = &contact
+        && engine
+            .store
+            .contact_is_with_people(contact.contact_id)
+            .await?
+    {
+        return Err(StoreError::Refused(crate::store::PEOPLE_HAVE_IT.into()).into());
     }
     let policy = engine.policy();
     let tz = flows::quiet::contact_zone(

@@ -28,6 +28,15 @@ pub struct DueFlowStart {
     pub consent: Consent,
 }
 
+/// Why a start was given up when a person had the conversation.
+pub const PEOPLE_HAVE_IT: &str =
+    "a person is handling this contact's conversation; start the flow after it is resolved";
+
+/// Conversation statuses during which a person owns the conversation.
+fn is_with_people(status: &str) -> bool {
+    matches!(status, "queued" | "assigned")
+}
+
 impl Store {
     /// Books the flow's appointment (if any) and appends `flow.completed`, inside the
     /// inbound message's transaction. A time booked meanwhile by someone else fails
@@ -99,6 +108,19 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Whether the contact's current conversation is with the team (an open
+    /// handoff, waiting or assigned): no flow may start in it.
+    pub async fn contact_is_with_people(&self, contact_id: i64) -> Result<bool> {
+        let status: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM conversations WHERE contact_id = $1 AND status <> 'resolved'
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(contact_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(status.as_deref().is_some_and(is_with_people))
     }
 
     /// Records that `flow` should start for this phone at `send_at` (creating the
@@ -224,12 +246,23 @@ impl Store {
             return Ok(false);
         }
         let existing = sqlx::query(
-            "SELECT id, state FROM conversations WHERE contact_id = $1 AND status <> 'resolved'
+            "SELECT id, state, status FROM conversations WHERE contact_id = $1 AND status <> 'resolved'
              ORDER BY id DESC LIMIT 1",
         )
         .bind(start.contact_id)
         .fetch_optional(&mut *tx)
         .await?;
+        // A person owns a conversation while its handoff is open: the bot must not
+        // start talking in it, not even for the business.
+        if existing
+            .as_ref()
+            .is_some_and(|row| is_with_people(&row.get::<String, _>(2)))
+        {
+            tx.rollback().await?;
+            self.cancel_flow_start(start.id, PEOPLE_HAVE_IT, now)
+                .await?;
+            return Ok(false);
+        }
         let (conversation_id, state): (i64, Option<String>) = match existing {
             Some(row) => (row.get(0), row.get(1)),
             None => {

@@ -34,7 +34,7 @@ pub use conversations::*;
 mod events;
 pub use events::Event;
 mod flows;
-pub use flows::{DueFlowStart, FlowContact};
+pub use flows::{DueFlowStart, FlowContact, PEOPLE_HAVE_IT};
 mod handoffs;
 pub use handoffs::*;
 mod inbound;

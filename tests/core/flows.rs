@@ -227,3 +227,55 @@ async fn a_flow_the_business_starts_waits_for_the_contacts_morning_and_skips_opt
         .await;
     assert_eq!(unknown.status(), 404);
 }
+
+#[tokio::test]
+async fn a_flow_the_business_starts_never_talks_over_a_person() {
+    let clock = ManualClock::at(WEDNESDAY_830PM);
+    let app = TestApp::spawn_with_clock(clock.clone(), |_| {}).await;
+    let admin = app.add_agent("root", Role::Admin).await;
+    let path = "/api/v1/admin/flows/order_confirmation/start";
+
+    // A Denver customer is waiting for a person: the start is refused, and says why.
+    let waiting = "+13035550230";
+    say(&app, waiting, "can I talk to a human").await;
+    let before = app.outbound(waiting).await.len();
+    let response = app
+        .api_post(&admin.token, path, json!({"phone": waiting}))
+        .await;
+    assert_eq!(response.status(), 409);
+    let why = response.text().await.unwrap();
+    assert!(why.contains("a person is handling"), "{why}");
+    app.settle().await;
+    assert_eq!(app.outbound(waiting).await.len(), before, "nothing sent");
+
+    // Scheduled overnight for New York, then the customer asks for a person before
+    // 08:00 there: at 08:00 the start is dropped, not sent into the handoff.
+    let ny = "+12125550230";
+    let response = app.api_post(&admin.token, path, json!({"phone": ny})).await;
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "scheduled", "{body}");
+    say(&app, ny, "I need to speak to a person").await;
+    let handed_over = app.outbound(ny).await.len();
+    clock.set(THURSDAY_8AM_NEW_YORK + 60_000);
+    let due_at = THURSDAY_8AM_NEW_YORK + 60_000;
+    let swept = async {
+        while !app
+            .store()
+            .due_flow_starts(due_at, 10)
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), swept)
+        .await
+        .expect("the sweep takes the due start");
+    app.settle().await;
+    assert_eq!(
+        app.outbound(ny).await.len(),
+        handed_over,
+        "the bot stayed quiet"
+    );
+}
