@@ -54,6 +54,9 @@ pub struct EscalationSettings {
     pub max_chars: usize,
     /// Share of shared words (0..1) above which a text repeats the last question.
     pub similar_question: f32,
+    /// Hand over when the LLM classifier says a person is needed (`needs_human`).
+    /// Only with an LLM configured; turn off if your model flags too eagerly.
+    pub llm_needs_human: bool,
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -162,6 +165,7 @@ impl Default for EscalationSettings {
             max_questions: 3,
             max_chars: 480,
             similar_question: 0.6,
+            llm_needs_human: true,
         }
     }
 }
@@ -210,13 +214,16 @@ pub enum Rule {
     NotUnderstood,
     RepeatedQuestion,
     Complex,
+    /// The LLM, classifying the text, judged that a person should take it
+    /// (`needs_human`), and `[escalation] llm_needs_human` trusts that judgement.
+    ModelJudged,
     /// The bot already sent its cap of replies in the flood window and the customer
     /// keeps texting (decided by the engine's guard, not here).
     BotLoop,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 9] = [
+    pub const ALL: [Rule; 10] = [
         Rule::AskedForHuman,
         Rule::NegativeEmotion,
         Rule::Threat,
@@ -225,6 +232,7 @@ impl Rule {
         Rule::NotUnderstood,
         Rule::RepeatedQuestion,
         Rule::Complex,
+        Rule::ModelJudged,
         Rule::BotLoop,
     ];
 
@@ -238,6 +246,7 @@ impl Rule {
             Rule::NotUnderstood => "not_understood",
             Rule::RepeatedQuestion => "repeated_question",
             Rule::Complex => "complex",
+            Rule::ModelJudged => "model_judged",
             Rule::BotLoop => "bot_loop",
         }
     }
@@ -252,9 +261,11 @@ impl Rule {
         match self {
             Rule::Threat | Rule::NegativeEmotion => Priority::Urgent,
             Rule::SensitiveIntent | Rule::EscalateIntent => Priority::High,
-            Rule::AskedForHuman | Rule::NotUnderstood | Rule::RepeatedQuestion | Rule::BotLoop => {
-                Priority::Normal
-            }
+            Rule::AskedForHuman
+            | Rule::NotUnderstood
+            | Rule::RepeatedQuestion
+            | Rule::ModelJudged
+            | Rule::BotLoop => Priority::Normal,
             Rule::Complex => Priority::Low,
         }
     }

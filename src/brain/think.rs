@@ -10,12 +10,13 @@
 //!    any LLM error) the local classifier does. A short follow-up that alone is out of
 //!    scope is read together with the previous question.
 //! 4. **Escalation rules on the intent** ([`escalation::after_understanding`]):
-//!    sensitive or escalate intents, the same question again after an answer.
+//!    sensitive or escalate intents, the same question again after an answer; then
+//!    the LLM's own `needs_human` judgement, when it classified the text.
 //! 5. **Decide** by the intent's action: fixed reply or answer from the knowledge
 //!    base. Out of scope still answers when retrieval is strong; otherwise the bot asks
 //!    one clarifying question with numbered options. A second miss in a row is the
 //!    `not_understood` escalation.
-//! 4. **Compose**: the LLM answers only from the retrieved passages when configured;
+//! 6. **Compose**: the LLM answers only from the retrieved passages when configured;
 //!    the local composer otherwise. Either way the reply is fitted to the budget.
 
 use std::sync::{Arc, RwLock};
@@ -100,6 +101,8 @@ pub struct Understanding {
     pub source: UnderstoodBy,
     /// The LLM was configured but failed; the local brain answered instead.
     pub llm_fallback: bool,
+    /// The LLM's reason, when it judged that a person should take this text.
+    pub needs_human: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -202,7 +205,8 @@ impl Brain {
         let intent = model.set.get(understanding.intent.as_str());
         let escalation = early
             .or_else(|| llm_anger(&understanding, settings))
-            .or_else(|| escalation::after_understanding(input.text, intent, input.state, settings));
+            .or_else(|| escalation::after_understanding(input.text, intent, input.state, settings))
+            .or_else(|| llm_needs_human(&understanding, settings));
         if let Some(escalation) = escalation {
             return Thought {
                 understanding,
@@ -377,6 +381,7 @@ impl Brain {
                             sentiment: None,
                             source: UnderstoodBy::Rule,
                             llm_fallback: false,
+                            needs_human: None,
                         };
                         return (understanding, format!("{} {}", menu.question, description));
                     }
@@ -403,6 +408,7 @@ impl Brain {
                         sentiment: Some(c.sentiment),
                         source: UnderstoodBy::Llm,
                         llm_fallback: false,
+                        needs_human: c.needs_human.then_some(c.reason),
                     };
                     return (understanding, text.to_string());
                 }
@@ -433,6 +439,7 @@ impl Brain {
             sentiment: None,
             source: UnderstoodBy::Local,
             llm_fallback,
+            needs_human: None,
         };
         (understanding, question)
     }
@@ -553,6 +560,25 @@ fn llm_anger(understanding: &Understanding, settings: &EscalationSettings) -> Op
     })
 }
 
+/// The LLM classifier's own judgement that a person should take the text, when the
+/// operator trusts it. Checked after the rule-based escalations, which name a more
+/// precise reason (and priority) when they fire too.
+fn llm_needs_human(
+    understanding: &Understanding,
+    settings: &EscalationSettings,
+) -> Option<Escalation> {
+    let reason = understanding.needs_human.as_deref()?;
+    settings.llm_needs_human.then(|| {
+        let reason = reason.trim();
+        let detail = if reason.is_empty() {
+            "the LLM judged a person is needed".to_string()
+        } else {
+            format!("the LLM judged a person is needed: {reason}")
+        };
+        Escalation::new(Rule::ModelJudged, detail)
+    })
+}
+
 fn describe(hits: &[Hit]) -> Vec<Retrieved> {
     hits.iter()
         .map(|h| Retrieved {
@@ -616,4 +642,37 @@ pub fn clarifying_question(options: &[String]) -> String {
         "Sorry, I didn't quite get that. Reply {}, or AGENT for a person.",
         numbered.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn understood_by_llm(needs_human: Option<&str>) -> Understanding {
+        Understanding {
+            intent: IntentName::parse("order_status").unwrap(),
+            confidence: 0.9,
+            candidates: Vec::new(),
+            sentiment: Some(-0.1),
+            source: UnderstoodBy::Llm,
+            llm_fallback: false,
+            needs_human: needs_human.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_llms_needs_human_hands_over_only_when_trusted() {
+        let trusted = EscalationSettings::default();
+        let escalation = llm_needs_human(&understood_by_llm(Some("damaged parcel")), &trusted)
+            .expect("trusted by default");
+        assert_eq!(escalation.rule, Rule::ModelJudged);
+        assert!(escalation.detail.contains("damaged parcel"));
+
+        assert!(llm_needs_human(&understood_by_llm(None), &trusted).is_none());
+        let distrusted = EscalationSettings {
+            llm_needs_human: false,
+            ..EscalationSettings::default()
+        };
+        assert!(llm_needs_human(&understood_by_llm(Some("damaged parcel")), &distrusted).is_none());
+    }
 }

@@ -195,3 +195,36 @@ async fn a_failing_llm_still_leaves_the_agent_a_local_summary() {
     );
     assert!(summary.text.chars().count() <= 600);
 }
+
+#[tokio::test]
+async fn a_text_the_llm_says_needs_a_person_is_handed_over_with_its_reason() {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(wiremock::matchers::body_string_contains("json_schema"))
+        .respond_with(chat_reply(
+            r#"{"intent":"order_status","sentiment":-0.2,"needs_human":true,"reason":"parcel arrived damaged, wants a replacement"}"#,
+        ))
+        .mount(&llm)
+        .await;
+    let app = app_with_llm(&llm).await;
+    let agent = app.add_agent("ana", textdesk::store::Role::Agent).await;
+    app.wait_for_knowledge().await;
+
+    let phone = "+15555550520";
+    app.text(
+        phone,
+        "my parcel came today and the box was crushed",
+        &sid(),
+    )
+    .await;
+    app.settle().await;
+    let waiting = app.handoffs(&agent.token, "waiting").await;
+    assert_eq!(waiting.len(), 1, "{waiting:#?}");
+    assert_eq!(waiting[0]["rule"], "model_judged");
+    assert_eq!(waiting[0]["priority"], 3, "normal");
+    let reason = waiting[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("arrived damaged"), "{reason}");
+    let sent = app.outbound(phone).await;
+    assert_eq!(sent.len(), 1, "one handoff text, no bot answer: {sent:#?}");
+}
