@@ -158,6 +158,28 @@ fn handoff_from_row(r: &AnyRow) -> Result<Handoff> {
     })
 }
 
+/// A handoff state change for [`Store::change_handoff`]: which handoff, what the
+/// agent wanted (for the conflict message), what becomes of the conversation, and
+/// the event to append.
+struct Change {
+    id: i64,
+    wanted: &'static str,
+    conversation: ConversationAfter,
+    event: &'static str,
+    payload: serde_json::Value,
+    now: i64,
+}
+
+/// What a handoff change does to its conversation.
+enum ConversationAfter {
+    /// Set the conversation's status (`queued` or `assigned`).
+    Status(&'static str),
+    /// Hand back: the bot has it again, with its state reset.
+    BackToBot,
+    /// Close it: the customer's next text starts a new conversation.
+    Resolved,
+}
+
 /// Who is acting on a handoff: an admin may act on any, an agent only on their own.
 #[derive(Debug, Clone, Copy)]
 pub struct Actor {
@@ -353,36 +375,23 @@ impl Store {
     /// Takes a waiting handoff. Of several agents racing, exactly one wins; the others
     /// get [`StoreError::Conflict`].
     pub async fn claim_handoff(&self, id: i64, agent_id: i64, now: i64) -> Result<Handoff> {
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
+        let update = sqlx::query(
             "UPDATE handoffs SET status = 'assigned', assignee_id = $2, claimed_at = COALESCE(claimed_at, $3),
                  updated_at = $3
              WHERE id = $1 AND status = 'waiting' RETURNING conversation_id",
         )
         .bind(id)
         .bind(agent_id)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return Err(self.conflict(id, "claim it").await);
-        };
-        let conversation_id: i64 = row.get(0);
-        Self::set_conversation_status(&mut tx, conversation_id, "assigned", now).await?;
-        Self::append_event(
-            &mut tx,
-            NewEvent {
-                kind: "handoff.claimed",
-                handoff_id: Some(id),
-                conversation_id: Some(conversation_id),
-                payload: json!({ "agent_id": agent_id }),
-            },
+        .bind(now);
+        let change = Change {
+            id,
+            wanted: "claim it",
+            conversation: ConversationAfter::Status("assigned"),
+            event: "handoff.claimed",
+            payload: json!({ "agent_id": agent_id }),
             now,
-        )
-        .await?;
-        tx.commit().await?;
-        self.require_handoff(id).await
+        };
+        self.change_handoff(update, change).await
     }
 
     /// Puts an assigned handoff back in the queue.
@@ -415,15 +424,17 @@ impl Store {
         id: i64,
         actor: Actor,
         to: Option<i64>,
-        event: &str,
-        wanted: &str,
+        event: &'static str,
+        wanted: &'static str,
         now: i64,
     ) -> Result<Handoff> {
-        let mut tx = self.pool.begin().await?;
         // An agent acts only on a handoff assigned to them; an admin on any open one.
         // A waiting handoff may be transferred (assigned to someone) by an admin only.
-        let status = if to.is_some() { "assigned" } else { "waiting" };
-        let row = sqlx::query(
+        let (status, conversation_status) = match to {
+            Some(_) => ("assigned", "assigned"),
+            None => ("waiting", "queued"),
+        };
+        let update = sqlx::query(
             "UPDATE handoffs SET status = $2, assignee_id = $3,
                  claimed_at = CASE WHEN $3 IS NULL THEN claimed_at ELSE COALESCE(claimed_at, $4) END,
                  updated_at = $4
@@ -436,29 +447,16 @@ impl Store {
         .bind(to)
         .bind(now)
         .bind(actor.agent_id)
-        .bind(i64::from(actor.admin))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return Err(self.conflict(id, wanted).await);
-        };
-        let conversation_id: i64 = row.get(0);
-        let conversation_status = if to.is_some() { "assigned" } else { "queued" };
-        Self::set_conversation_status(&mut tx, conversation_id, conversation_status, now).await?;
-        Self::append_event(
-            &mut tx,
-            NewEvent {
-                kind: event,
-                handoff_id: Some(id),
-                conversation_id: Some(conversation_id),
-                payload: json!({ "by_agent_id": actor.agent_id, "to_agent_id": to }),
-            },
+        .bind(i64::from(actor.admin));
+        let change = Change {
+            id,
+            wanted,
+            conversation: ConversationAfter::Status(conversation_status),
+            event,
+            payload: json!({ "by_agent_id": actor.agent_id, "to_agent_id": to }),
             now,
-        )
-        .await?;
-        tx.commit().await?;
-        self.require_handoff(id).await
+        };
+        self.change_handoff(update, change).await
     }
 
     /// Closes a handoff. With `hand_back` the bot answers the customer's next text in
@@ -471,8 +469,7 @@ impl Store {
         hand_back: bool,
         now: i64,
     ) -> Result<Handoff> {
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
+        let update = sqlx::query(
             "UPDATE handoffs SET status = 'resolved', resolved_at = $2, hand_back = $3, updated_at = $2
              WHERE id = $1 AND status <> 'resolved'
                AND ((status = 'assigned' AND assignee_id = $4) OR $5 = 1)
@@ -482,39 +479,76 @@ impl Store {
         .bind(now)
         .bind(i64::from(hand_back))
         .bind(actor.agent_id)
-        .bind(i64::from(actor.admin))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
+        .bind(i64::from(actor.admin));
+        let change = Change {
+            id,
+            wanted: "resolve it",
+            conversation: if hand_back {
+                ConversationAfter::BackToBot
+            } else {
+                ConversationAfter::Resolved
+            },
+            event: "handoff.resolved",
+            payload: json!({ "by_agent_id": actor.agent_id, "hand_back": hand_back }),
+            now,
+        };
+        self.change_handoff(update, change).await
+    }
+
+    /// Runs one handoff state change: the conditional `update` (which must return the
+    /// conversation id, or no row when the handoff is not in a state that allows it),
+    /// then the conversation's side and the event, in one transaction. No row is a
+    /// conflict explained by [`Self::conflict`].
+    async fn change_handoff<'q>(
+        &self,
+        update: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+        change: Change,
+    ) -> Result<Handoff> {
+        let Change {
+            id,
+            wanted,
+            conversation,
+            event,
+            payload,
+            now,
+        } = change;
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = update.fetch_optional(&mut *tx).await? else {
             tx.rollback().await?;
-            return Err(self.conflict(id, "resolve it").await);
+            return Err(self.conflict(id, wanted).await);
         };
         let conversation_id: i64 = row.get(0);
-        if hand_back {
-            sqlx::query(
-                "UPDATE conversations SET status = 'bot', state = NULL, updated_at = $2 WHERE id = $1",
-            )
-            .bind(conversation_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        } else {
-            sqlx::query(
-                "UPDATE conversations SET status = 'resolved', resolved_at = $2, updated_at = $2
-                 WHERE id = $1",
-            )
-            .bind(conversation_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        match conversation {
+            ConversationAfter::Status(status) => {
+                Self::set_conversation_status(&mut tx, conversation_id, status, now).await?;
+            }
+            ConversationAfter::BackToBot => {
+                sqlx::query(
+                    "UPDATE conversations SET status = 'bot', state = NULL, updated_at = $2 WHERE id = $1",
+                )
+                .bind(conversation_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            ConversationAfter::Resolved => {
+                sqlx::query(
+                    "UPDATE conversations SET status = 'resolved', resolved_at = $2, updated_at = $2
+                     WHERE id = $1",
+                )
+                .bind(conversation_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         Self::append_event(
             &mut tx,
             NewEvent {
-                kind: "handoff.resolved",
+                kind: event,
                 handoff_id: Some(id),
                 conversation_id: Some(conversation_id),
-                payload: json!({ "by_agent_id": actor.agent_id, "hand_back": hand_back }),
+                payload,
             },
             now,
         )
