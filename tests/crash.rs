@@ -4,6 +4,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
+use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
@@ -11,9 +12,38 @@ use support::process::{
     free_port, open_store, post_text, post_webhook, start_textdesk, wait_healthy, wait_until,
 };
 use support::{sid, test_database_url};
-use textdesk::store::Direction;
+use textdesk::store::{Direction, Store};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Starts textdesk again on the same data, lets it work through everything left
+/// queued, stops it, and returns the store to count what happened.
+async fn restart_and_drain(dir: &Path, db: Option<&str>) -> Store {
+    let port = free_port();
+    let mut textdesk = start_textdesk(dir, db, port, None);
+    wait_healthy(port).await;
+    let store = open_store(dir, db).await;
+    wait_until("every text was processed and sent", || async {
+        store.inbound_backlog(0).await.unwrap().0 == 0 && store.outbox_backlog().await.unwrap() == 0
+    })
+    .await;
+    // Give a duplicate every chance to appear before counting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    textdesk.kill().unwrap();
+    textdesk.wait().unwrap();
+    store
+}
+
+/// The contact's text is stored once and answered by exactly one sent reply.
+async fn assert_one_text_one_sent_reply(store: &Store, phone: &str) {
+    let transcript = store.transcript(phone, None).await.unwrap();
+    let count = |direction| transcript.iter().filter(move |e| e.direction == direction);
+    let inbound = count(Direction::Inbound).count();
+    let sent = count(Direction::Outbound)
+        .filter(|e| e.delivery_status == "sent")
+        .count();
+    assert_eq!((inbound, sent), (1, 1), "{phone}: {transcript:#?}");
+}
 
 #[tokio::test]
 async fn sigkill_between_acknowledgement_and_send_still_yields_exactly_one_reply() {
@@ -110,29 +140,9 @@ async fn sigkill_right_after_a_burst_of_acknowledgements_loses_nothing() {
     textdesk.kill().expect("SIGKILL");
     textdesk.wait().unwrap();
 
-    let port = free_port();
-    let mut textdesk = start_textdesk(dir.path(), db.as_deref(), port, None);
-    wait_healthy(port).await;
-    let store = open_store(dir.path(), db.as_deref()).await;
-    wait_until("every text was processed and sent", || async {
-        store.inbound_backlog(0).await.unwrap().0 == 0 && store.outbox_backlog().await.unwrap() == 0
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    textdesk.kill().unwrap();
-    textdesk.wait().unwrap();
-
+    let store = restart_and_drain(dir.path(), db.as_deref()).await;
     for phone in &phones {
-        let transcript = store.transcript(phone, None).await.unwrap();
-        let inbound = transcript
-            .iter()
-            .filter(|e| e.direction == Direction::Inbound)
-            .count();
-        let outbound = transcript
-            .iter()
-            .filter(|e| e.direction == Direction::Outbound)
-            .count();
-        assert_eq!((inbound, outbound), (1, 1), "{phone}: {transcript:#?}");
+        assert_one_text_one_sent_reply(&store, phone).await;
     }
 }
 
@@ -197,28 +207,8 @@ async fn sigterm_during_a_burst_loses_nothing_acknowledged() {
         "some texts were acknowledged before SIGTERM"
     );
 
-    let port = free_port();
-    let mut textdesk = start_textdesk(dir.path(), db.as_deref(), port, None);
-    wait_healthy(port).await;
-    let store = open_store(dir.path(), db.as_deref()).await;
-    wait_until("every text was processed and sent", || async {
-        store.inbound_backlog(0).await.unwrap().0 == 0 && store.outbox_backlog().await.unwrap() == 0
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    textdesk.kill().unwrap();
-    textdesk.wait().unwrap();
-
+    let store = restart_and_drain(dir.path(), db.as_deref()).await;
     for phone in &acknowledged {
-        let transcript = store.transcript(phone, None).await.unwrap();
-        let inbound = transcript
-            .iter()
-            .filter(|e| e.direction == Direction::Inbound)
-            .count();
-        let outbound = transcript
-            .iter()
-            .filter(|e| e.direction == Direction::Outbound && e.delivery_status == "sent")
-            .count();
-        assert_eq!((inbound, outbound), (1, 1), "{phone}: {transcript:#?}");
+        assert_one_text_one_sent_reply(&store, phone).await;
     }
 }
