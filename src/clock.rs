@@ -51,3 +51,48 @@ pub fn format_ms(ms: i64) -> String {
         Err(_) => ms.to_string(),
     }
 }
+
+/// Why a time zone name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an IANA time zone name such as \"America/Denver\" or \"UTC\"")]
+pub struct UnknownZone(pub String);
+
+/// The IANA time zone called `name` ("America/Denver", "UTC"), from the system's tz
+/// database or the copy compiled in. Names that are files of the database without
+/// being places ("localtime", "posixrules", "Factory") are refused: they mean
+/// whatever the machine is set to, not where the team or the customer is.
+pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, UnknownZone> {
+    let unknown = || UnknownZone(name.to_string());
+    let place = name == "UTC"
+        || (name.contains('/') && !name.starts_with("posix/") && !name.starts_with("right/"));
+    if !place {
+        return Err(unknown());
+    }
+    jiff::tz::TimeZone::get(name).map_err(|_| unknown())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_named_places_are_time_zones() {
+        for good in ["America/Denver", "Europe/Berlin", "UTC", "Etc/GMT+5"] {
+            assert!(time_zone(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "localtime",
+            "posixrules",
+            "Factory",
+            "EST5EDT",
+            "Mars/Olympus",
+            "",
+        ] {
+            assert_eq!(
+                time_zone(bad).err(),
+                Some(UnknownZone(bad.to_string())),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod admin;
 mod agents;
 pub(crate) mod analytics;
 pub mod auth;
+mod contacts;
 mod conversations;
 mod error;
 mod events;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(analytics::router())
         .merge(agents::router())
         .merge(handoffs::router())
+        .merge(contacts::router())
         .merge(conversations::router())
         .merge(events::router())
         .merge(openapi::router())

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{AppState, admin, agents, analytics, conversations, events, handoffs};
+use super::{AppState, admin, agents, analytics, contacts, conversations, events, handoffs};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,8 @@ use super::{AppState, admin, agents, analytics, conversations, events, handoffs}
         handoffs::release,
         handoffs::transfer,
         handoffs::resolve,
+        contacts::show,
+        contacts::update,
         conversations::list,
         conversations::show,
         conversations::send_message,
@@ -36,6 +38,7 @@ use super::{AppState, admin, agents, analytics, conversations, events, handoffs}
     tags(
         (name = "agents", description = "Who is signed in, and the team"),
         (name = "handoffs", description = "The queue of conversations handed to people"),
+        (name = "contacts", description = "Customers by number, and their time zone"),
         (name = "conversations", description = "Threads, replies and private notes"),
         (name = "events", description = "Live updates (Server-Sent Events)"),
         (name = "admin", description = "Operators only (`--role admin`)"),

@@ -171,12 +171,8 @@ impl BusinessHours {
     }
 
     fn schedule(&self) -> Result<Schedule, String> {
-        let tz = TimeZone::get(&self.timezone).map_err(|_| {
-            format!(
-                "hours.timezone: {:?} is not an IANA time zone (e.g. \"America/Denver\")",
-                self.timezone
-            )
-        })?;
+        let tz =
+            crate::clock::time_zone(&self.timezone).map_err(|e| format!("hours.timezone: {e}"))?;
         let mut days: [Vec<Range>; 7] = Default::default();
         for day in WEEK {
             let (key, value) = self.weekly.day(day);

@@ -103,12 +103,8 @@ impl Availability {
                 .map(|offset| line_of(text, offset))
                 .unwrap_or(1)
         };
-        TimeZone::get(&raw.timezone).map_err(|_| {
-            (
-                line_with("timezone"),
-                format!("unknown time zone {:?}", raw.timezone),
-            )
-        })?;
+        crate::clock::time_zone(&raw.timezone)
+            .map_err(|e| (line_with("timezone"), format!("timezone: {e}")))?;
         let mut weekly = BTreeMap::new();
         for (day, times) in raw.weekly {
             let line = line_with(&format!("{day} ="));

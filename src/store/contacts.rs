@@ -4,7 +4,41 @@ use serde_json::json;
 use sqlx::{Any, Row, Transaction};
 
 use super::events::NewEvent;
-use super::{Consent, ConsentChange, Result, Store};
+use super::{Consent, ConsentChange, Result, Store, StoreError};
+use crate::sms::PhoneNumber;
+
+/// A contact as agents see and edit it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Contact {
+    pub id: i64,
+    #[serde(serialize_with = "super::model::serialize_e164")]
+    #[schema(value_type = String)]
+    pub phone: PhoneNumber,
+    /// The number as agents' screens show it, e.g. +1303***0199.
+    pub phone_masked: String,
+    pub consent: Consent,
+    /// The IANA zone the team set for this contact; absent when not set.
+    pub timezone: Option<String>,
+    pub created_at: i64,
+}
+
+const CONTACT: &str = "SELECT id, phone, consent, timezone, created_at FROM contacts";
+
+fn contact_from_row(r: &sqlx::any::AnyRow) -> Result<Contact> {
+    let phone: String = r.get(1);
+    let phone = PhoneNumber::parse(&phone)
+        .map_err(|e| StoreError::Corrupt(format!("contact phone: {e}")))?;
+    let consent: String = r.get(2);
+    Ok(Contact {
+        id: r.get(0),
+        phone_masked: phone.masked(),
+        phone,
+        consent: Consent::parse(&consent)
+            .ok_or_else(|| StoreError::Corrupt(format!("consent {consent:?}")))?,
+        timezone: r.get(3),
+        created_at: r.get(4),
+    })
+}
 
 /// A contact's consent and when it last changed.
 #[derive(Debug, Clone)]
@@ -85,6 +119,35 @@ impl Store {
         Self::record_consent(&mut tx, contact_id, change, None, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The contact with this number, if they ever texted or were texted.
+    pub async fn contact(&self, phone: &PhoneNumber) -> Result<Option<Contact>> {
+        sqlx::query(&format!("{CONTACT} WHERE phone = $1"))
+            .bind(phone.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(contact_from_row)
+            .transpose()
+    }
+
+    /// Sets (or with `None` clears) the contact's time zone, which decides when
+    /// business-started flows may text them. The caller checks the name. `None` when
+    /// there is no such contact.
+    pub async fn set_contact_timezone(
+        &self,
+        phone: &PhoneNumber,
+        timezone: Option<&str>,
+        now: i64,
+    ) -> Result<Option<Contact>> {
+        sqlx::query("UPDATE contacts SET timezone = $2, updated_at = $3 WHERE phone = $1")
+            .bind(phone.as_str())
+            .bind(timezone)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        self.contact(phone).await
     }
 
     /// The consent of the contact with this phone number, if we know them.

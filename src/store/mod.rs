@@ -27,7 +27,7 @@ pub use agents::{Agent, AgentCredential, Role};
 pub mod analytics;
 mod contacts;
 mod csat;
-pub use contacts::ContactConsent;
+pub use contacts::{Contact, ContactConsent};
 pub use csat::{CsatAnswer, PendingSurvey, SURVEY_REPLY_WINDOW_MS, SurveyTrigger};
 mod conversations;
 pub use conversations::*;

@@ -279,3 +279,65 @@ async fn a_flow_the_business_starts_never_talks_over_a_person() {
         "the bot stayed quiet"
     );
 }
+
+#[tokio::test]
+async fn an_agent_sets_a_contacts_time_zone_and_flows_wait_for_their_morning() {
+    let app = TestApp::spawn_with_clock(ManualClock::at(WEDNESDAY_830PM), |_| {}).await;
+    let admin = app.add_agent("root", Role::Admin).await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    let moved = "+13035550240"; // a Denver number, living in New York now
+    say(&app, moved, "hi, what are your hours?").await;
+    let contact = "/api/v1/contacts/%2B13035550240";
+
+    let before = app.api_json(&ana.token, contact).await;
+    assert_eq!(before["phone_masked"], "+1303***0240");
+    assert_eq!(before["timezone"], serde_json::Value::Null);
+    assert_eq!(before["effective_timezone"], "America/Denver");
+    assert_eq!(before["timezone_source"], "area_code");
+
+    // Names that are not places are refused with the reason; nothing changes.
+    for bad in ["localtime", "Mars/Olympus"] {
+        let refused = app
+            .http
+            .patch(format!("{}{contact}", app.base_url))
+            .bearer_auth(&ana.token)
+            .json(&json!({ "timezone": bad }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400, "{bad}");
+        let why = refused.text().await.unwrap();
+        assert!(why.contains("IANA"), "{why}");
+    }
+    let set = app
+        .http
+        .patch(format!("{}{contact}", app.base_url))
+        .bearer_auth(&ana.token)
+        .json(&json!({ "timezone": "America/New_York" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    let after: serde_json::Value = set.json().await.unwrap();
+    assert_eq!(after["timezone"], "America/New_York");
+    assert_eq!(after["timezone_source"], "contact");
+
+    // 20:30 in Denver is 22:30 in New York: the flow waits for 08:00 there.
+    let response = app
+        .api_post(
+            &admin.token,
+            "/api/v1/admin/flows/order_confirmation/start",
+            json!({"phone": moved}),
+        )
+        .await;
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "scheduled", "{body}");
+    assert_eq!(body["send_at"], THURSDAY_8AM_NEW_YORK);
+
+    let unknown = app
+        .api_get(&ana.token, "/api/v1/contacts/%2B13035550999")
+        .await;
+    assert_eq!(unknown.status(), 404);
+    let malformed = app.api_get(&ana.token, "/api/v1/contacts/12345").await;
+    assert_eq!(malformed.status(), 400);
+}

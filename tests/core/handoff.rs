@@ -473,6 +473,7 @@ async fn the_openapi_document_is_valid_openapi_3_and_lists_the_agent_api() {
         "/api/v1/events",
         "/api/v1/me",
         "/api/v1/agents",
+        "/api/v1/contacts/{phone}",
     ] {
         assert!(paths.contains_key(path), "{path} is documented");
     }

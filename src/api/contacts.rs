@@ -1,0 +1,126 @@
+//! Contacts for agents: look one up by number, and set the time zone that decides
+//! when business-started flows may text them (a customer who moved away from their
+//! area code's zone).
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::CurrentAgent;
+use super::{ApiError, AppState};
+use crate::flows::quiet::{area_code_zone, contact_zone};
+use crate::sms::PhoneNumber;
+use crate::store::Contact;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/contacts/{phone}", get(show).patch(update))
+}
+
+/// A contact and the time zone textdesk uses for them.
+#[derive(Serialize, ToSchema)]
+pub struct ContactView {
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub contact: Contact,
+    /// The zone in effect: the contact's own, else their area code's, else the
+    /// business's.
+    pub effective_timezone: String,
+    /// Where `effective_timezone` comes from: `contact`, `area_code` or `business`.
+    pub timezone_source: &'static str,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ContactUpdate {
+    /// An IANA zone ("America/New_York"), or `null` to go back to the area code's.
+    pub timezone: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/contacts/{phone}", tag = "contacts",
+    params(("phone" = String, Path, description = "E.164 number, e.g. +13035550199 (%2B for +)")),
+    responses(
+        (status = 200, description = "The contact", body = ContactView),
+        (status = 400, description = "Not an E.164 number"),
+        (status = 404, description = "No contact with this number"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn show(
+    _agent: CurrentAgent,
+    State(state): State<AppState>,
+    Path(phone): Path<String>,
+) -> Result<Json<ContactView>, ApiError> {
+    let phone = parse_phone(&phone)?;
+    let contact = state.engine.store.contact(&phone).await?;
+    let contact = contact.ok_or_else(|| not_found(&phone))?;
+    Ok(Json(view(&state, contact)))
+}
+
+#[utoipa::path(
+    patch, path = "/api/v1/contacts/{phone}", tag = "contacts",
+    params(("phone" = String, Path, description = "E.164 number, e.g. +13035550199 (%2B for +)")),
+    request_body = ContactUpdate,
+    responses(
+        (status = 200, description = "Updated", body = ContactView),
+        (status = 400, description = "Not an E.164 number, or not an IANA time zone"),
+        (status = 404, description = "No contact with this number"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    _agent: CurrentAgent,
+    State(state): State<AppState>,
+    Path(phone): Path<String>,
+    Json(update): Json<ContactUpdate>,
+) -> Result<Json<ContactView>, ApiError> {
+    let phone = parse_phone(&phone)?;
+    let timezone = update.timezone.as_deref().map(str::trim);
+    if let Some(name) = timezone {
+        crate::clock::time_zone(name)
+            .map_err(|e| ApiError::BadRequest(format!("\"timezone\": {e}")))?;
+    }
+    let now = state.engine.now_ms();
+    let contact = state
+        .engine
+        .store
+        .set_contact_timezone(&phone, timezone, now)
+        .await?;
+    let contact = contact.ok_or_else(|| not_found(&phone))?;
+    Ok(Json(view(&state, contact)))
+}
+
+fn parse_phone(raw: &str) -> Result<PhoneNumber, ApiError> {
+    PhoneNumber::parse(raw).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "{raw:?} is not an E.164 phone number ({e}); write + as %2B in the path"
+        ))
+    })
+}
+
+fn not_found(phone: &PhoneNumber) -> ApiError {
+    ApiError::NotFound(format!("no contact with the number {}", phone.masked()))
+}
+
+fn view(state: &AppState, contact: Contact) -> ContactView {
+    let business =
+        crate::engine::pipeline::business_zone(&state.engine.policy(), &state.engine.flows());
+    let stored = contact
+        .timezone
+        .as_deref()
+        .filter(|name| crate::clock::time_zone(name).is_ok());
+    let effective = contact_zone(stored, contact.phone.as_str(), &business);
+    let timezone_source = if stored.is_some() {
+        "contact"
+    } else if area_code_zone(contact.phone.as_str()).is_some() {
+        "area_code"
+    } else {
+        "business"
+    };
+    ContactView {
+        effective_timezone: effective.iana_name().unwrap_or("UTC").to_string(),
+        timezone_source,
+        contact,
+    }
+}
