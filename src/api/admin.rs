@@ -1,4 +1,6 @@
-//! Admin API: read-only views of the service's moving parts for operators.
+//! Admin API for operators: views of the service's moving parts (knowledge, webhook
+//! deliveries), a dry-run preview, and the few actions on them (start a flow for a
+//! contact, send a webhook delivery again).
 
 use std::sync::Arc;
 
@@ -14,7 +16,7 @@ use utoipa::ToSchema;
 use crate::engine::flow_starts::{self, StartError};
 use crate::engine::preview;
 use crate::sms::PhoneNumber;
-use crate::store::EndpointDeliveries;
+use crate::store::{DeliveryView, EndpointDeliveries};
 
 use super::AppState;
 use super::auth::AdminAgent;
@@ -25,6 +27,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/preview", post(preview_text))
         .route("/api/v1/admin/flows/{name}/start", post(start_flow))
         .route("/api/v1/admin/webhooks", get(webhooks))
+        .route(
+            "/api/v1/admin/webhooks/deliveries/{id}/redeliver",
+            post(redeliver),
+        )
 }
 
 /// Most recent deliveries listed per endpoint.
@@ -74,6 +80,40 @@ pub async fn webhooks(
         });
     }
     Ok(Json(WebhooksView { endpoints }))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/webhooks/deliveries/{id}/redeliver", tag = "admin",
+    params(("id" = i64, Path, description = "Delivery id (from GET /api/v1/admin/webhooks)")),
+    responses(
+        (status = 202, description = "Queued to be sent now, with a fresh set of attempts \
+            and the same X-Textdesk-Delivery id", body = DeliveryView),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No such delivery"),
+        (status = 409, description = "Still pending, or its endpoint is no longer configured"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn redeliver(
+    _admin: AdminAgent,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<DeliveryView>), super::ApiError> {
+    let store = &state.engine.store;
+    let (endpoint, _) = store
+        .webhook_delivery(id)
+        .await?
+        .ok_or_else(|| super::ApiError::NotFound(format!("webhook delivery {id} not found")))?;
+    if !state.webhooks.iter().any(|e| e.url == endpoint) {
+        return Err(super::ApiError::Conflict(format!(
+            "delivery {id} was for {endpoint}, which is no longer configured"
+        )));
+    }
+    let (_, delivery) = store
+        .redeliver_webhook(id, state.engine.now_ms())
+        .await?
+        .ok_or_else(|| super::ApiError::NotFound(format!("webhook delivery {id} not found")))?;
+    Ok((StatusCode::ACCEPTED, Json(delivery)))
 }
 
 /// The configured endpoints, shared by handlers.

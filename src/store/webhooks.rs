@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::events::event_from_row;
-use super::{Event, Result, Store};
+use super::{Event, Result, Store, StoreError};
 
 /// The contact an event is about, when it names one.
 #[derive(Debug, Clone, Serialize)]
@@ -309,30 +309,70 @@ impl Store {
                 _ => {}
             }
         }
-        let rows = sqlx::query(
-            "SELECT id, event_id, event_type, status, attempts, next_attempt_at, last_status_code,
-                    last_error, created_at, delivered_at
-             FROM webhook_deliveries WHERE endpoint = $1 ORDER BY id DESC LIMIT $2",
-        )
+        let rows = sqlx::query(&format!(
+            "{DELIVERY} WHERE endpoint = $1 ORDER BY id DESC LIMIT $2"
+        ))
         .bind(endpoint)
         .bind(recent)
         .fetch_all(&self.pool)
         .await?;
-        out.recent = rows
-            .into_iter()
-            .map(|r| DeliveryView {
-                id: r.get(0),
-                event_id: r.get(1),
-                event_type: r.get(2),
-                status: r.get(3),
-                attempts: r.get(4),
-                next_attempt_at: r.get(5),
-                last_status_code: r.get(6),
-                last_error: r.get(7),
-                created_at: r.get(8),
-                delivered_at: r.get(9),
-            })
-            .collect();
+        out.recent = rows.iter().map(delivery_from_row).collect();
         Ok(out)
+    }
+
+    /// Sends a finished delivery again, now, with a fresh set of attempts: a failed
+    /// one once the receiver is fixed, or a delivered one the receiver lost. It keeps
+    /// its id, so `X-Textdesk-Delivery` is the same as before. `None` when there is
+    /// no such delivery; a conflict while it is still pending.
+    pub async fn redeliver_webhook(
+        &self,
+        id: i64,
+        now: i64,
+    ) -> Result<Option<(String, DeliveryView)>> {
+        let requeued = sqlx::query(
+            "UPDATE webhook_deliveries
+                SET status = 'pending', attempts = 0, next_attempt_at = $2, delivered_at = NULL,
+                    lease_owner = NULL, lease_until = NULL, updated_at = $2
+             WHERE id = $1 AND status <> 'pending'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let current = self.webhook_delivery(id).await?;
+        if requeued.rows_affected() == 0 && current.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "delivery {id} is already queued; it goes out at its next attempt"
+            )));
+        }
+        Ok(current)
+    }
+
+    /// One delivery and its endpoint's URL.
+    pub async fn webhook_delivery(&self, id: i64) -> Result<Option<(String, DeliveryView)>> {
+        let row = sqlx::query(&format!("{DELIVERY} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get(10), delivery_from_row(&r))))
+    }
+}
+
+const DELIVERY: &str = "SELECT id, event_id, event_type, status, attempts, next_attempt_at,
+        last_status_code, last_error, created_at, delivered_at, endpoint
+    FROM webhook_deliveries";
+
+fn delivery_from_row(r: &sqlx::any::AnyRow) -> DeliveryView {
+    DeliveryView {
+        id: r.get(0),
+        event_id: r.get(1),
+        event_type: r.get(2),
+        status: r.get(3),
+        attempts: r.get(4),
+        next_attempt_at: r.get(5),
+        last_status_code: r.get(6),
+        last_error: r.get(7),
+        created_at: r.get(8),
+        delivered_at: r.get(9),
     }
 }

@@ -274,6 +274,50 @@ async fn a_receiver_that_never_answers_ok_ends_failed_with_its_last_error() {
         delivery["last_error"],
         "HTTP 500 Internal Server Error: crm is restarting"
     );
+
+    // The CRM is fixed; the operator sends the failed delivery again, once.
+    crm.failures_left.store(0, Ordering::SeqCst);
+    let id = delivery["id"].as_i64().unwrap();
+    let redeliver = format!("/api/v1/admin/webhooks/deliveries/{id}/redeliver");
+    let ana = app.add_agent("ana", Role::Agent).await;
+    assert_eq!(
+        app.api_post(&ana.token, &redeliver, json!({}))
+            .await
+            .status(),
+        403
+    );
+    let queued = app.api_post(&admin.token, &redeliver, json!({})).await;
+    assert_eq!(queued.status(), 202);
+    let accepted = crm.wait_for("flow.completed").await;
+    assert_eq!(
+        accepted.delivery,
+        crm.all()[0].delivery,
+        "the same X-Textdesk-Delivery id as the failed attempts"
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let view = app.api_json(&admin.token, "/api/v1/admin/webhooks").await;
+        let endpoint = &view["endpoints"][0];
+        if endpoint["delivered"] == 1 {
+            assert_eq!(endpoint["failed"], 0);
+            assert_eq!(
+                endpoint["recent"][0]["attempts"], 1,
+                "a fresh set of attempts"
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{view:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(crm.accepted("flow.completed").len(), 1);
+    let unknown = app
+        .api_post(
+            &admin.token,
+            "/api/v1/admin/webhooks/deliveries/999/redeliver",
+            json!({}),
+        )
+        .await;
+    assert_eq!(unknown.status(), 404);
 }
 
 #[tokio::test]
