@@ -163,6 +163,8 @@ function renderList(list, items, emptyText) {
 function renderQueue() {
   renderList($("queue-waiting"), state.waiting, "Nobody is waiting.");
   renderList($("queue-mine"), state.mine, "Nothing assigned to you.");
+  // The tab's title counts who is waiting, so a background tab still tells.
+  document.title = state.waiting.length ? `(${state.waiting.length}) textdesk inbox` : "textdesk inbox";
 }
 
 // The waits tick locally between fetches.

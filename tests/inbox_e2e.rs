@@ -406,6 +406,11 @@ async fn an_agent_claims_answers_and_resolves_an_escalation_in_the_browser() {
     let item_text = inbox.text(&card("waiting", handoff_id)).await;
     assert!(item_text.contains("0142"), "masked number: {item_text}");
     assert!(!item_text.contains("+13035550142"), "{item_text}");
+    assert_eq!(
+        inbox.client.title().await.unwrap(),
+        "(1) textdesk inbox",
+        "a background tab shows who is waiting"
+    );
     inbox.screenshot("queue-1280.png").await;
 
     // Open and claim it: the summary carries the order number.
