@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::auth::CurrentAgent;
 use super::{ApiError, AppState};
-use crate::flows::quiet::{area_code_zone, contact_zone};
+use crate::flows::quiet::contact_zone_and_source;
 use crate::sms::PhoneNumber;
 use crate::store::Contact;
 
@@ -106,21 +106,14 @@ fn not_found(phone: &PhoneNumber) -> ApiError {
 fn view(state: &AppState, contact: Contact) -> ContactView {
     let business =
         crate::engine::pipeline::business_zone(&state.engine.policy(), &state.engine.flows());
-    let stored = contact
-        .timezone
-        .as_deref()
-        .filter(|name| crate::clock::time_zone(name).is_ok());
-    let effective = contact_zone(stored, contact.phone.as_str(), &business);
-    let timezone_source = if stored.is_some() {
-        "contact"
-    } else if area_code_zone(contact.phone.as_str()).is_some() {
-        "area_code"
-    } else {
-        "business"
-    };
+    let (zone, source) = contact_zone_and_source(
+        contact.timezone.as_deref(),
+        contact.phone.as_str(),
+        &business,
+    );
     ContactView {
-        effective_timezone: effective.iana_name().unwrap_or("UTC").to_string(),
-        timezone_source,
+        effective_timezone: zone.iana_name().unwrap_or("UTC").to_string(),
+        timezone_source: source.as_str(),
         contact,
     }
 }

@@ -69,12 +69,45 @@ impl QuietHours {
     }
 }
 
+/// Where a contact's time zone comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneSource {
+    /// Set on the contact by the team.
+    Contact,
+    /// Guessed from a +1 number's area code.
+    AreaCode,
+    /// Nothing better known: the business's own.
+    Business,
+}
+
+impl ZoneSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneSource::Contact => "contact",
+            ZoneSource::AreaCode => "area_code",
+            ZoneSource::Business => "business",
+        }
+    }
+}
+
 /// The contact's zone: stored, else from the area code, else the business's.
 pub fn contact_zone(stored: Option<&str>, phone: &str, business: &TimeZone) -> TimeZone {
-    stored
-        .and_then(|name| TimeZone::get(name).ok())
-        .or_else(|| area_code_zone(phone).and_then(|name| TimeZone::get(name).ok()))
-        .unwrap_or_else(|| business.clone())
+    contact_zone_and_source(stored, phone, business).0
+}
+
+/// [`contact_zone`], and which of the three it came from.
+pub fn contact_zone_and_source(
+    stored: Option<&str>,
+    phone: &str,
+    business: &TimeZone,
+) -> (TimeZone, ZoneSource) {
+    if let Some(tz) = stored.and_then(|name| crate::clock::time_zone(name).ok()) {
+        return (tz, ZoneSource::Contact);
+    }
+    match area_code_zone(phone).and_then(|name| TimeZone::get(name).ok()) {
+        Some(tz) => (tz, ZoneSource::AreaCode),
+        None => (business.clone(), ZoneSource::Business),
+    }
 }
 
 /// The IANA zone of a +1 number's area code, for the common ones.
