@@ -79,7 +79,8 @@ pub struct Csat {
     pub responses: usize,
     pub response_rate: Option<f64>,
     pub average: Option<f64>,
-    /// Answers per score, 1 to 5.
+    /// Answers per score, 1 to 5 (JSON object keys, so "1" … "5").
+    #[schema(value_type = BTreeMap<String, usize>)]
     pub distribution: BTreeMap<i64, usize>,
 }
 

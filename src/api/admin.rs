@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,6 +19,7 @@ use crate::store::{DeliveryView, EndpointDeliveries};
 
 use super::AppState;
 use super::auth::AdminAgent;
+use super::extract::{Json, Path};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -2,14 +2,15 @@
 //! first click (its own name for "assigned to me", the team's clock for times, the
 //! colleagues a conversation can be transferred to).
 
+use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::auth::CurrentAgent;
 use super::conversations::MAX_AGENT_SEGMENTS;
+use super::extract::Json;
 use super::{ApiError, AppState};
 use crate::store::Role;
 

@@ -2,13 +2,14 @@
 //! optionally per day, intent or agent. Definitions: [`crate::analytics`] and the
 //! README.
 
-use axum::extract::{Query, State};
+use axum::Router;
+use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::AdminAgent;
+use super::extract::{Json, Query};
 use super::{ApiError, AppState};
 use crate::analytics::{self, GroupBy, Report};
 
@@ -26,6 +27,7 @@ pub struct AnalyticsQuery {
     /// End, exclusive. Default: now.
     to: Option<String>,
     /// `day`, `intent` or `agent`.
+    #[param(pattern = "^(day|intent|agent)?$")]
     group_by: Option<String>,
 }
 
@@ -51,11 +53,11 @@ pub async fn analytics_report(
             ))
         })
     };
-    let to = match query.to.as_deref() {
+    let to = match query.to.as_deref().filter(|v| !v.trim().is_empty()) {
         Some(v) => time("to", v)?,
         None => state.engine.now_ms(),
     };
-    let from = match query.from.as_deref() {
+    let from = match query.from.as_deref().filter(|v| !v.trim().is_empty()) {
         Some(v) => time("from", v)?,
         None => to - DEFAULT_SPAN_MS,
     };
@@ -64,7 +66,7 @@ pub async fn analytics_report(
             "\"from\" must be before \"to\"".into(),
         ));
     }
-    let group_by = match query.group_by.as_deref() {
+    let group_by = match query.group_by.as_deref().filter(|g| !g.is_empty()) {
         None => None,
         Some(g) => Some(GroupBy::parse(g).ok_or_else(|| {
             ApiError::BadRequest("\"group_by\" must be day, intent or agent".into())

@@ -2,13 +2,14 @@
 //! when business-started flows may text them (a customer who moved away from their
 //! area code's zone).
 
-use axum::extract::{Path, State};
+use axum::Router;
+use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::CurrentAgent;
+use super::extract::{Json, Path};
 use super::{ApiError, AppState};
 use crate::flows::quiet::contact_zone_and_source;
 use crate::sms::PhoneNumber;
@@ -33,13 +34,14 @@ pub struct ContactView {
 
 #[derive(Deserialize, ToSchema)]
 pub struct ContactUpdate {
-    /// An IANA zone ("America/New_York"), or `null` to go back to the area code's.
+    /// An IANA zone ("America/New_York"), or `null` (or "") to go back to the area
+    /// code's.
     pub timezone: Option<String>,
 }
 
 #[utoipa::path(
     get, path = "/api/v1/contacts/{phone}", tag = "contacts",
-    params(("phone" = String, Path, description = "E.164 number, e.g. +13035550199 (%2B for +)")),
+    params(("phone" = String, Path, description = "E.164 number, e.g. +13035550199 (%2B for +)", pattern = r"^\+[1-9][0-9]{7,14}$")),
     responses(
         (status = 200, description = "The contact", body = ContactView),
         (status = 400, description = "Not an E.164 number"),
@@ -60,7 +62,7 @@ pub async fn show(
 
 #[utoipa::path(
     patch, path = "/api/v1/contacts/{phone}", tag = "contacts",
-    params(("phone" = String, Path, description = "E.164 number, e.g. +13035550199 (%2B for +)")),
+    params(("phone" = String, Path, description = "E.164 number, e.g. +13035550199 (%2B for +)", pattern = r"^\+[1-9][0-9]{7,14}$")),
     request_body = ContactUpdate,
     responses(
         (status = 200, description = "Updated", body = ContactView),
@@ -76,7 +78,12 @@ pub async fn update(
     Json(update): Json<ContactUpdate>,
 ) -> Result<Json<ContactView>, ApiError> {
     let phone = parse_phone(&phone)?;
-    let timezone = update.timezone.as_deref().map(str::trim);
+    // "" clears, like null: a form's emptied field means "no zone of their own".
+    let timezone = update
+        .timezone
+        .as_deref()
+        .map(str::trim)
+        .filter(|name| !name.is_empty());
     if let Some(name) = timezone {
         crate::clock::time_zone(name)
             .map_err(|e| ApiError::BadRequest(format!("\"timezone\": {e}")))?;

@@ -1,13 +1,14 @@
 //! Conversations for agents: find by phone, read the thread, reply, add notes.
 
-use axum::extract::{Path, Query, State};
+use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::CurrentAgent;
+use super::extract::{Json, Path, Query};
 use super::{ApiError, AppState};
 use crate::sms::{PhoneNumber, segments};
 use crate::store::{
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
     /// The contact's phone number, E.164 (e.g. +13035550199).
+    #[param(pattern = r"^\+[1-9][0-9]{7,14}$")]
     phone: String,
 }
 
@@ -79,6 +81,7 @@ pub async fn show(
 pub struct MessageRequest {
     /// The text to send, as written: agents' texts are not rewritten (the inbox
     /// offers GSM look-alikes before sending).
+    #[schema(pattern = r"\S")]
     pub body: String,
 }
 
@@ -160,6 +163,7 @@ pub async fn send_message(
 #[derive(Deserialize, ToSchema)]
 pub struct NoteRequest {
     /// Private to the team; never sent to the customer.
+    #[schema(pattern = r"\S")]
     pub body: String,
 }
 

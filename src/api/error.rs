@@ -25,6 +25,9 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
+    /// A body, path or query axum could not parse, with axum's status for it.
+    #[error("{message}")]
+    Malformed { status: StatusCode, message: String },
     #[error("internal error")]
     Store(StoreError),
 }
@@ -52,6 +55,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Malformed { status, .. } => *status,
             ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::get;
@@ -20,6 +20,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use utoipa::IntoParams;
 
 use super::auth::StreamAgent;
+use super::extract::Query;
 use super::{ApiError, AppState};
 use crate::store::{Event, Store};
 

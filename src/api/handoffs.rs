@@ -4,13 +4,14 @@
 //! releases, transfers or resolves. The store makes each change a single conditional
 //! update, so a lost race is a 409, never a double assignment.
 
-use axum::extract::{Path, Query, State};
+use axum::Router;
+use axum::extract::State;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::CurrentAgent;
+use super::extract::{Json, Path, Query};
 use super::{ApiError, AppState};
 use crate::store::{Actor, Agent, Handoff, HandoffStatus};
 
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
     /// waiting | assigned | resolved; all when absent.
+    #[param(pattern = "^(waiting|assigned|resolved|all)?$")]
     status: Option<String>,
 }
 

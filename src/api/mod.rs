@@ -11,6 +11,7 @@ mod contacts;
 mod conversations;
 mod error;
 mod events;
+mod extract;
 mod handoffs;
 mod health;
 mod inbox;

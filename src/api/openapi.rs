@@ -35,7 +35,7 @@ use super::{AppState, admin, agents, analytics, contacts, conversations, events,
         admin::redeliver,
         analytics::analytics_report,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "agents", description = "Who is signed in, and the team"),
         (name = "handoffs", description = "The queue of conversations handed to people"),
@@ -57,6 +57,58 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// The refusals every operation of a kind can give, added where a handler's own
+/// annotation does not name them: a token problem (401) or too many wrong tokens (429)
+/// on authenticated operations; a path, query or body that does not parse (400); a
+/// body without `Content-Type: application/json` (415) or of the wrong shape (422);
+/// an id that names nothing (404). All carry `{"error": "…"}`.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::ResponseBuilder;
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let has_id = path.contains('{');
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let mut common = vec![("400", "Malformed path, query or body")];
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    common.push(("401", "Missing, invalid or revoked token"));
+                    common.push((
+                        "429",
+                        "Too many wrong tokens from this address; see Retry-After",
+                    ));
+                }
+                if operation.request_body.is_some() {
+                    common.push(("415", "The body is not sent as application/json"));
+                    common.push(("422", "The JSON body does not have the documented shape"));
+                }
+                if has_id {
+                    common.push(("404", "Nothing with that id"));
+                }
+                for (status, description) in common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| {
+                            ResponseBuilder::new()
+                                .description(description)
+                                .build()
+                                .into()
+                        });
+                }
+            }
+        }
     }
 }
 

@@ -308,6 +308,7 @@ async fn nobody_gets_in_without_a_valid_token_or_beyond_their_role() {
         "/api/v1/conversations/1",
         "/api/v1/me",
         "/api/v1/agents",
+        "/api/v1/contacts/%2B13035550101",
     ] {
         let anonymous = app
             .http
@@ -424,6 +425,63 @@ async fn an_agent_learns_who_they_are_the_team_clock_and_who_can_take_over() {
 }
 
 #[tokio::test]
+async fn malformed_requests_get_a_json_reason_and_a_missing_token_is_not_a_guess() {
+    let (app, ana) = app_with_agent().await;
+    let post_raw = |path: &'static str, content_type: Option<&'static str>, body: &'static str| {
+        let mut request = app
+            .http
+            .post(format!("{}{path}", app.base_url))
+            .bearer_auth(&ana.token)
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.expect("a JSON error body");
+            (
+                status,
+                body["error"].as_str().unwrap_or_default().to_string(),
+            )
+        }
+    };
+
+    let (status, why) = post_raw("/api/v1/handoffs/abc/claim", None, "").await;
+    assert_eq!(status, 400);
+    assert!(why.contains("abc"), "{why}");
+    let (status, why) = post_raw("/api/v1/handoffs/1/transfer", None, r#"{"agent":"ben"}"#).await;
+    assert_eq!(status, 415, "{why}");
+    assert!(why.contains("application/json"), "{why}");
+    let json = Some("application/json");
+    let (status, why) = post_raw("/api/v1/handoffs/1/transfer", json, "{}").await;
+    assert_eq!(status, 422);
+    assert!(why.contains("missing field `agent`"), "{why}");
+    let (status, why) = post_raw("/api/v1/handoffs/1/transfer", json, "{not json").await;
+    assert_eq!(status, 400);
+    assert!(
+        why.contains("Failed to parse the request body as JSON"),
+        "{why}"
+    );
+
+    // A page that forgot its header guesses nothing: no lock-out, however often.
+    for _ in 0..15 {
+        let anonymous = app
+            .http
+            .get(format!("{}/api/v1/handoffs", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401);
+    }
+    assert_eq!(
+        app.api_get("tdk_wrong", "/api/v1/handoffs").await.status(),
+        401,
+        "wrong tokens are counted from here on"
+    );
+}
+
+#[tokio::test]
 async fn the_event_stream_resumes_after_the_last_event_id() {
     let (app, ana) = app_with_agent().await;
     app.text("+13035550108", "agent", &sid()).await;
@@ -488,6 +546,16 @@ async fn the_openapi_document_is_valid_openapi_3_and_lists_the_agent_api() {
         raw["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    // Every refusal an operation can give is documented, not only its own.
+    let transfer = &raw["paths"]["/api/v1/handoffs/{id}/transfer"]["post"]["responses"];
+    for status in [
+        "200", "400", "401", "403", "404", "409", "415", "422", "429",
+    ] {
+        assert!(
+            transfer.get(status).is_some(),
+            "transfer documents {status}"
+        );
+    }
 }
 
 #[tokio::test]
