@@ -150,17 +150,18 @@ fn wants(topic: Option<&SummaryTurn>, intents: Option<&IntentSet>) -> String {
         return "unknown.".into();
     };
     let quote = format!("\"{}\"", clip(topic.text.trim(), 90));
-    let description = topic
+    // A complaint or a greeting says how they feel, not what they need: their words
+    // alone say it better than "Customer is angry or upset…".
+    let Some(name) = topic
         .intent
         .as_deref()
-        .and_then(|name| intents?.get(name))
-        .map(|i| i.description.as_str());
-    match (description, topic.intent.as_deref()) {
-        (Some(d), _) => format!("{} {quote}", clip(first_sentence(d), 110)),
-        (None, Some(name)) if !SMALL_TALK.contains(&name) => {
-            format!("{} {quote}", name.replace('_', " "))
-        }
-        _ => quote,
+        .filter(|name| !SMALL_TALK.contains(name))
+    else {
+        return quote;
+    };
+    match intents.and_then(|set| set.get(name)) {
+        Some(intent) => format!("{} {quote}", clip(first_sentence(&intent.description), 110)),
+        None => format!("{} {quote}", name.replace('_', " ")),
     }
 }
 

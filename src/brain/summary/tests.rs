@@ -94,6 +94,29 @@ fn the_summary_says_what_the_customer_wants_from_the_intent_description() {
 }
 
 #[test]
+fn a_complaint_is_quoted_not_described() {
+    let set = crate::brain::intents::IntentSet::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts"),
+    )
+    .unwrap();
+    let turns = [customer(
+        "Where is my order #48213? this is ridiculous!!!",
+        "complaint",
+    )];
+    let text = local_summary(&SummaryInput {
+        turns: &turns,
+        reason_rule: "negative_emotion",
+        reason_detail: "angry",
+        intents: Some(&set),
+    });
+    let wants = text.lines().find(|l| l.starts_with("Wants: ")).unwrap();
+    assert_eq!(
+        wants, "Wants: \"Where is my order #48213? this is ridiculous!!!\"",
+        "the mood line covers the feeling"
+    );
+}
+
+#[test]
 fn a_long_thread_stays_within_600_characters_and_ends_on_a_line() {
     let mut turns = Vec::new();
     for i in 0..40 {
