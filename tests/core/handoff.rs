@@ -310,13 +310,7 @@ async fn nobody_gets_in_without_a_valid_token_or_beyond_their_role() {
         "/api/v1/agents",
         "/api/v1/contacts/%2B13035550101",
     ] {
-        let anonymous = app
-            .http
-            .get(format!("{}{path}", app.base_url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(anonymous.status(), 401, "{path}");
+        assert_eq!(app.get(path).await.status(), 401, "{path}");
         assert_eq!(app.api_get("tdk_wrong", path).await.status(), 401, "{path}");
     }
     assert_eq!(
@@ -466,13 +460,7 @@ async fn malformed_requests_get_a_json_reason_and_a_missing_token_is_not_a_guess
 
     // A page that forgot its header guesses nothing: no lock-out, however often.
     for _ in 0..15 {
-        let anonymous = app
-            .http
-            .get(format!("{}/api/v1/handoffs", app.base_url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(anonymous.status(), 401);
+        assert_eq!(app.get("/api/v1/handoffs").await.status(), 401);
     }
     assert_eq!(
         app.api_get("tdk_wrong", "/api/v1/handoffs").await.status(),
@@ -506,15 +494,7 @@ async fn the_event_stream_resumes_after_the_last_event_id() {
 #[tokio::test]
 async fn the_openapi_document_is_valid_openapi_3_and_lists_the_agent_api() {
     let app = TestApp::spawn().await;
-    let text = app
-        .http
-        .get(format!("{}/api/v1/openapi.json", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get("/api/v1/openapi.json").await.text().await.unwrap();
     let spec = oas3::from_json(&text).expect("parses as OpenAPI 3.1");
     assert!(spec.openapi.starts_with("3."), "{}", spec.openapi);
     let paths = spec.paths.as_ref().expect("paths");

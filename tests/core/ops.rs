@@ -15,12 +15,7 @@ async fn metrics_parse_as_prometheus_text_and_count_the_traffic() {
         .await;
     app.settle().await;
 
-    let response = app
-        .http
-        .get(format!("{}/metrics", app.base_url))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]
@@ -94,11 +89,6 @@ async fn readyz_names_a_stopped_database() {
     let why: Value = response.json().await.unwrap();
     assert_eq!(why["failing"], serde_json::json!(["database"]), "{why:#}");
     // Liveness is not readiness: the process still serves.
-    let alive = app
-        .http
-        .get(format!("{}/healthz", app.base_url))
-        .send()
-        .await
-        .unwrap();
+    let alive = app.get("/healthz").await;
     assert_eq!(alive.status(), 200);
 }

@@ -33,6 +33,16 @@ impl TestApp {
         }
     }
 
+    /// `GET` with no token, as a scraper, a probe or a page that forgot its header
+    /// sends it.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{}", self.base_url, path))
+            .send()
+            .await
+            .expect("request reaches textdesk")
+    }
+
     pub async fn api_get(&self, token: &str, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{}", self.base_url, path))
