@@ -10,6 +10,8 @@ RUN scripts/fetch-model.sh
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
+# The release profile strips debug info (Cargo.toml): a ~70 MB binary instead of 620 MB
+# with line tables. Symbols stay, so a panic's backtrace still names its functions.
 RUN cargo build --release --locked --bin textdesk
 
 FROM debian:bookworm-slim

@@ -11,9 +11,10 @@ MESSAGES="${1:-1000}"
 PER_CONTACT="${2:-2}"
 PROFILE="${PROFILE:-release}"
 if [[ "$PROFILE" == release ]]; then
-    cargo build --release --locked --bin textdesk --bin textdesk-bench
+    cargo build --release --locked --bin textdesk --example textdesk-bench
     BIN=target/release
 else
+    cargo build --locked --bin textdesk --example textdesk-bench
     BIN=target/debug
 fi
 
@@ -47,7 +48,7 @@ run() {
     # Let every instance train its classifier and index the knowledge base first.
     sleep 5
     echo "== $instances instance(s)"
-    "$BIN/textdesk-bench" "${urls[@]}" --database-url "$url" --messages "$MESSAGES" \
+    "$BIN/examples/textdesk-bench" "${urls[@]}" --database-url "$url" --messages "$MESSAGES" \
         --per-contact "$PER_CONTACT" --concurrency 16
     for pid in "${pids[@]}"; do kill "$pid"; wait "$pid" 2>/dev/null || true; done
 }

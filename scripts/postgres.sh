@@ -12,7 +12,7 @@
 #
 # Tests use it through TEXTDESK_TEST_POSTGRES_URL:
 #   export TEXTDESK_TEST_POSTGRES_URL=$(scripts/postgres.sh start)
-#   cargo test --test core
+#   cargo test --test it core::
 #   scripts/postgres.sh stop
 set -euo pipefail
 

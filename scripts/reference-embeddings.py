@@ -3,7 +3,7 @@
 
 Computes all-MiniLM-L6-v2 vectors with the reference implementation
 (sentence-transformers: Transformer -> mean Pooling -> Normalize, max_seq_length 256)
-for a fixed set of sentences, so tests/embeddings_reference.rs can check that the
+for a fixed set of sentences, so tests/it/embeddings_reference.rs can check that the
 Rust/candle pipeline in src/knowledge/embed/local.rs produces the same vectors.
 
 It loads the complete sentence-transformers model folder (modules.json,

@@ -9,28 +9,41 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
-# The local embedding model (~90 MB, not in git); tests/embeddings_reference.rs needs it.
+# The local embedding model (~90 MB, not in git); tests/it/embeddings_reference.rs needs it.
 scripts/fetch-model.sh
 
-# Headless Chromium and its WebDriver for tests/inbox_e2e.rs (the agent inbox in a real
-# browser). Installed from Debian's packages when missing and we are root; otherwise
-# that test prints SKIPPED and passes.
-if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
+# Debian packages the run uses, installed when missing and we are root:
+# - chromium, chromium-driver: tests/it/inbox_e2e.rs drives the agent inbox in a real
+#   headless browser (without them, and not root, that test prints SKIPPED and passes);
+# - mold: a fast linker, used by scripts/linker-gcc when present (without it, the usual
+#   linker: slower, same result).
+missing=()
+[[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]] || missing+=(chromium chromium-driver)
+command -v mold >/dev/null || missing+=(mold)
+if (( ${#missing[@]} )); then
     if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-        echo "== installing chromium and chromium-driver for the inbox browser test"
+        echo "== installing ${missing[*]} from Debian's packages"
         export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y chromium chromium-driver \
-            || { apt-get update && apt-get install -y chromium chromium-driver; }
+        apt-get install -y "${missing[@]}" \
+            || { apt-get update && apt-get install -y "${missing[@]}"; }
     else
-        echo "== chromium/chromedriver missing and not root (or no apt-get):" \
-            "the inbox browser test will be SKIPPED" >&2
+        echo "== not root (or no apt-get), so not installing: ${missing[*]}" \
+            "(the inbox browser test will be SKIPPED without chromium)" >&2
     fi
 fi
 
-# Build every test target first so compile errors fail fast and test timings are
-# not mixed with compilation.
-cargo build --locked --all-targets
-cargo test --locked --all-targets
+# What the test pass builds: the library's unit tests, the textdesk binary (the
+# integration tests run it), the one integration-test executable (tests/it), and the
+# criterion benches, which `cargo test` runs once each as smoke tests. The examples
+# (load generators, measuring tools) are not built here: nothing here runs them.
+# TEXTDESK_TIMINGS=1 writes cargo's build timing report to target/cargo-timings/.
+targets=(--lib --tests --benches)
+timings=()
+[[ "${TEXTDESK_TIMINGS:-0}" == 1 ]] && timings=(--timings)
+
+# Build first so compile errors fail fast and test timings are not mixed with compilation.
+cargo test --locked --no-run "${targets[@]}" "${timings[@]}"
+cargo test --locked "${targets[@]}"
 
 # The store and engine suites again on PostgreSQL, so both engines keep the same
 # behaviour: a throw-away cluster (installed from Debian's packages when missing) and a
@@ -48,5 +61,5 @@ TEXTDESK_TEST_POSTGRES_URL=$(scripts/postgres.sh start)
 export TEXTDESK_TEST_POSTGRES_URL
 echo "== PostgreSQL pass against $TEXTDESK_TEST_POSTGRES_URL"
 cargo test --locked --lib -- store::
-cargo test --locked --test core --test crash --test scale
+cargo test --locked --test it -- core:: crash:: scale::
 echo "== PostgreSQL pass passed"

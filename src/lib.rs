@@ -21,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod flows;
+pub mod http;
 pub mod integrations;
 pub mod knowledge;
 pub mod llm;

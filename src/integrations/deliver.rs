@@ -68,7 +68,7 @@ pub fn spawn(
         return;
     }
     let settings = DeliverySettings::from_config(config);
-    let client = match reqwest::Client::builder()
+    let client = match crate::http::client_builder()
         .user_agent(concat!("textdesk-webhooks/", env!("CARGO_PKG_VERSION")))
         .timeout(settings.timeout)
         // A redirect is the receiver's misconfiguration; following it would send the

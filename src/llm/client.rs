@@ -160,7 +160,7 @@ impl LlmClient {
             return Err(LlmError::Config("`llm.chat_model` is empty".to_string()));
         }
         let timeout = Duration::from_millis(settings.timeout_ms.max(1));
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .connect_timeout(timeout)
             .build()
             .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))?;

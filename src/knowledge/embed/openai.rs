@@ -44,7 +44,7 @@ impl OpenAiEmbedder {
         let config = OpenAIConfig::new()
             .with_api_base(base_url.clone())
             .with_api_key(api_key.unwrap_or_default());
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(timeout)
             .build()
             .map_err(|e| EmbedError::Remote(format!("building HTTP client: {e}")))?;

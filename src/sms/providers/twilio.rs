@@ -137,7 +137,7 @@ impl TwilioProvider {
         if config.max_attempts == 0 {
             return Err(TwilioConfigError::MaxAttempts);
         }
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(config.timeout)
             .build()
             .map_err(TwilioConfigError::Client)?;

@@ -1,6 +1,8 @@
 //! `textdesk-bench`: posts N signed webhooks over loopback and prints how fast they
 //! were acknowledged and how fast their replies left the outbox.
 //!
+//! Usage: `cargo run --release --example textdesk-bench -- --messages 2000`.
+//!
 //! By default it starts textdesk in-process on a temporary SQLite file with the log
 //! provider. With `--url` (repeatable) it targets running servers instead, spreading
 //! texts over them; pass `--database-url` so replies can be counted.
@@ -73,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
         (args.url.clone(), store)
     };
 
-    let client = reqwest::Client::builder()
+    let client = textdesk::http::client_builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
     let run_id: u32 = rand::random::<u32>() % 10_000;

@@ -3,7 +3,7 @@
 //! prints the indexing rate, query latency p50/p99 per search mode and the process's
 //! peak memory (VmHWM).
 //!
-//! Usage: `cargo run --release --bin knowledge-bench [-- CHUNKS] [--dense-random]`.
+//! Usage: `cargo run --release --example knowledge-bench [-- CHUNKS] [--dense-random]`.
 //! `--dense-random` (or `KNOWLEDGE_BENCH_DENSE=random`) adds a 384-d dense vector filled
 //! with pseudo-random unit vectors, so dense and hybrid timings measure the index, not
 //! a model.

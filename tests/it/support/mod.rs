@@ -29,6 +29,11 @@ pub struct TestApp {
     _dir: PathBuf,
 }
 
+/// An HTTP client for talking to the app under test (and anything else on loopback).
+pub fn http_client() -> reqwest::Client {
+    textdesk::http::client_builder().build().unwrap()
+}
+
 pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
@@ -80,7 +85,7 @@ impl TestApp {
             running,
             base_url,
             config,
-            http: reqwest::Client::new(),
+            http: crate::support::http_client(),
             _dir: dir.keep(),
         }
     }

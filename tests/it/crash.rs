@@ -1,17 +1,14 @@
 //! Crash safety with the real binary: an acknowledged text survives SIGKILL and gets
 //! exactly one reply after a restart.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use support::process::{
+use crate::support::process::{
     free_port, open_store, post_text, post_webhook, start_textdesk, wait_healthy, wait_until,
 };
-use support::{sid, test_database_url};
+use crate::support::{sid, test_database_url};
 use textdesk::store::{Direction, Store};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -59,7 +59,7 @@ pub fn start_textdesk(
 }
 
 pub async fn wait_healthy(port: u16) {
-    let client = reqwest::Client::new();
+    let client = crate::support::http_client();
     for _ in 0..200 {
         if let Ok(r) = client
             .get(format!("http://127.0.0.1:{port}/healthz"))
@@ -92,7 +92,7 @@ pub async fn post_webhook(
     let url = format!("http://127.0.0.1:{port}/webhooks/twilio");
     let params = inbound_params(from, body, sid);
     let signature = compute_signature(AUTH_TOKEN, &url, &params);
-    reqwest::Client::new()
+    crate::support::http_client()
         .post(&url)
         .header("X-Twilio-Signature", signature)
         .form(&params)

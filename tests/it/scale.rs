@@ -5,16 +5,13 @@
 //! Needs PostgreSQL (`TEXTDESK_TEST_POSTGRES_URL`, set by scripts/test.sh); without it
 //! each test says it was skipped and passes.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::process::Child;
 use std::time::Duration;
 
-use support::process::{
+use crate::support::process::{
     free_port, open_store, post_webhook, start_textdesk, wait_healthy, wait_until,
 };
-use support::{sid, test_database_url};
+use crate::support::{sid, test_database_url};
 use textdesk::api::auth::{generate_token, hash_token};
 use textdesk::store::{Direction, Role};
 
@@ -166,7 +163,7 @@ async fn an_agent_on_one_instance_sees_a_handoff_made_on_the_other() {
         .await
         .unwrap();
 
-    let mut stream = reqwest::Client::new()
+    let mut stream = crate::support::http_client()
         .get(format!("http://127.0.0.1:{}/api/v1/events", a.port))
         .bearer_auth(&token)
         .send()

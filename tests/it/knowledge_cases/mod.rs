@@ -1,5 +1,5 @@
 //! The knowledge-index stories, written once and run against every backend:
-//! `tests/knowledge_index.rs` on the embedded qdrant-edge index, `tests/qdrant_server.rs`
+//! `tests/it/knowledge_index.rs` on the embedded qdrant-edge index, `tests/it/qdrant_server.rs`
 //! on a Qdrant server. An operator edits, breaks and deletes Markdown files; the index
 //! follows with the least work, and search keeps answering.
 

@@ -2,10 +2,8 @@
 //! qdrant-edge index in a temp dir, plus what only the embedded index has: one process
 //! at a time.
 
-#[path = "knowledge_cases/mod.rs"]
-mod knowledge_cases;
-
-use knowledge_cases::{Backend, Fixture};
+use crate::knowledge_cases;
+use crate::knowledge_cases::{Backend, Fixture};
 use textdesk::knowledge::{IndexError, Knowledge, KnowledgeError};
 
 #[tokio::test]

@@ -1,12 +1,10 @@
-//! The knowledge-index stories of `tests/knowledge_index.rs`, on a Qdrant server:
-//! `QDRANT_URL=http://localhost:6334 [QDRANT_API_KEY=…] cargo test --test qdrant_server`.
+//! The knowledge-index stories of `tests/it/knowledge_index.rs`, on a Qdrant server:
+//! `QDRANT_URL=http://localhost:6334 [QDRANT_API_KEY=…] cargo test --test it qdrant_server::`.
 //! Each story uses its own collection, deleted afterwards. Without `QDRANT_URL` every
 //! test prints that it was skipped and passes (these machines cannot run a server).
 
-#[path = "knowledge_cases/mod.rs"]
-mod knowledge_cases;
-
-use knowledge_cases::Backend;
+use crate::knowledge_cases;
+use crate::knowledge_cases::Backend;
 
 fn server() -> Option<Backend> {
     match std::env::var("QDRANT_URL") {

@@ -13,21 +13,19 @@
 //! Needs Debian's `chromium` and `chromium-driver` (scripts/test.sh installs them when
 //! it runs as root); without them each test prints SKIPPED and passes.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::support::process::free_port;
+use crate::support::{TestApp, sid};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use support::process::free_port;
-use support::{TestApp, sid};
 use textdesk::clock::ManualClock;
 use textdesk::sms::segments;
 use textdesk::store::{Author, Role};
@@ -108,7 +106,8 @@ impl Inbox {
                 ],
             }),
         );
-        let client = ClientBuilder::native()
+        // chromedriver speaks plain HTTP on loopback: no TLS connector needed.
+        let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", driver.port))
             .await

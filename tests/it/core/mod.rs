@@ -1,9 +1,6 @@
 //! Stories about the conversation core, told through the real HTTP API against a real
 //! SQLite file: what Twilio posts, what the customer gets back.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod admin;
 mod analytics;
 mod brain;

@@ -1,0 +1,28 @@
+//! Every integration test in one executable: linking the whole crate (candle, qdrant-edge,
+//! sqlx) once instead of once per file is most of what a test build costs.
+//!
+//! Run one suite with a filter on its module: `cargo test --test it core::`,
+//! `cargo test --test it crash::`, `cargo test --test it core::delivery`.
+//!
+//! - `core`: stories about the conversation core through the real HTTP API.
+//! - `crash`, `scale`: the real binary killed, restarted and scaled out (PostgreSQL).
+//! - `inbox_e2e`: the agent inbox in headless Chromium.
+//! - `knowledge_index`, `qdrant_server`: the knowledge index, embedded and on a server.
+//! - `embeddings_reference`, `quality`: the real local model against references and gates.
+//! - `llm_client`, `twilio_provider`: the outbound clients against fakes on loopback.
+//! - `segments_table`: segment arithmetic, case by case.
+
+mod knowledge_cases;
+mod support;
+
+mod core;
+mod crash;
+mod embeddings_reference;
+mod inbox_e2e;
+mod knowledge_index;
+mod llm_client;
+mod qdrant_server;
+mod quality;
+mod scale;
+mod segments_table;
+mod twilio_provider;
