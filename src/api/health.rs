@@ -49,8 +49,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let knowledge = match &state.knowledge {
         None => "off".to_string(),
         Some(knowledge) => {
-            let status = knowledge.status();
-            if status.last_indexed.is_some() || status.chunks > 0 {
+            if knowledge.is_ready() {
                 "ok".to_string()
             } else {
                 failing.push("knowledge");

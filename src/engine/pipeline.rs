@@ -10,8 +10,9 @@
 //!    flow's current step. This runs before the guards on purpose: answering "1" and
 //!    then "1" again, or five quick answers in a row, is what a flow asks for, and a
 //!    flow cannot loop (each step moves on, re-asks once, or hands over);
-//! 3. guards: flood cap and bot-loop detection (a contact the bot has already
-//!    answered too often goes to a person, silently);
+//! 3. guards: machines (echoes, repeats and floods at machine speed) get silence and a
+//!    silent handoff; a person gets answers up to a ceiling per window, then a person
+//!    takes over and the customer is told (see [`guard`]);
 //! 4. pictures: the bot cannot read them and says so;
 //! 5. the brain: understand, decide (answer / reply / clarify / escalate), compose.
 //!    An escalation opens a handoff with a summary and tells the customer what to
@@ -26,7 +27,7 @@ use crate::brain::sentiment;
 use crate::brain::state::ConversationState;
 use crate::brain::summary::{Summary, SummaryInput, SummaryTurn};
 use crate::brain::think::{Brain, Decision as BrainDecision, Thought, TurnInput};
-use crate::engine::guard::{self, Silence};
+use crate::engine::guard::{self, Guarded, MachineSign};
 use crate::engine::policy::Policy;
 use crate::flows::{self, FlowSet, Turn as FlowTurn};
 use crate::llm::{Turn, TurnRole};
@@ -61,7 +62,10 @@ pub enum Reason {
     Help,
     /// The contact is opted out and the text is not a keyword: store, never answer.
     SilentOptedOut,
-    Silenced(Silence),
+    /// The other side looks like a machine: store, never answer.
+    Machine(MachineSign),
+    /// A person had the most bot replies one window allows: a person takes over.
+    PersonAtCeiling,
     Media,
     /// No brain configured: the policy's acknowledgement.
     Acknowledged,
@@ -74,11 +78,6 @@ pub enum Reason {
     Flow,
     /// A 1–5 answering the satisfaction survey: recorded and thanked.
     CsatRecorded,
-}
-
-/// Runs the steps that need no brain; `None` means the brain must decide.
-pub fn decide_without_brain(ctx: &InboundContext, policy: &Policy, now: i64) -> Option<Decision> {
-    compliance_and_ownership(ctx, policy).or_else(|| guards_and_media(ctx, policy, now))
 }
 
 /// Steps 1 and 2: keywords and consent, then a conversation owned by people.
@@ -150,15 +149,19 @@ fn compliance_and_ownership(ctx: &InboundContext, policy: &Policy) -> Option<Dec
 }
 
 /// Steps 3 and 4: floods, loops, and pictures the bot cannot read.
-fn guards_and_media(ctx: &InboundContext, policy: &Policy, now: i64) -> Option<Decision> {
+fn guards_and_media(ctx: &InboundContext, policy: &Policy) -> Option<Decision> {
     let texts = &policy.texts;
     let max_segments = policy.replies.max_segments;
     let limits = guard::Limits {
         max_bot_replies: policy.limits.max_bot_replies,
-        window_ms: (policy.limits.window_secs as i64).saturating_mul(1000),
+        max_replies_to_person: policy.limits.max_replies_to_person,
+        window_ms: secs_to_ms(policy.limits.window_secs),
+        machine_ms: secs_to_ms(policy.limits.machine_secs),
     };
-    if let Some(silence) = guard::check(&ctx.body, &ctx.history, now, &limits) {
-        return Some(silent(Reason::Silenced(silence)));
+    match guard::check(&ctx.body, ctx.received_at, &ctx.history, &limits) {
+        Some(Guarded::Machine(sign)) => return Some(silent(Reason::Machine(sign))),
+        Some(Guarded::PersonAtCeiling) => return Some(silent(Reason::PersonAtCeiling)),
+        None => {}
     }
 
     if !ctx.media_urls.is_empty() && ctx.body.trim().is_empty() {
@@ -178,6 +181,10 @@ fn guards_and_media(ctx: &InboundContext, policy: &Policy, now: i64) -> Option<D
     None
 }
 
+fn secs_to_ms(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000)
+}
+
 /// The whole pipeline for one inbound text.
 pub async fn decide(
     ctx: &InboundContext,
@@ -187,7 +194,7 @@ pub async fn decide(
     now: i64,
 ) -> Decision {
     if let Some(decided) = compliance_and_ownership(ctx, policy) {
-        return early(decided, ctx, policy, brain).await;
+        return early(decided, ctx, policy, brain, now).await;
     }
     let mut state = ConversationState::from_json(ctx.state_json.as_deref());
     if let Some(running) = state.flow.clone() {
@@ -201,8 +208,8 @@ pub async fn decide(
             None => state.flow = None,
         }
     }
-    if let Some(decided) = guards_and_media(ctx, policy, now) {
-        return early(decided, ctx, policy, brain).await;
+    if let Some(decided) = guards_and_media(ctx, policy) {
+        return early(decided, ctx, policy, brain, now).await;
     }
     think(ctx, policy, brain, flows, state, now).await
 }
@@ -213,26 +220,47 @@ async fn early(
     ctx: &InboundContext,
     policy: &Policy,
     brain: Option<&Brain>,
+    now: i64,
 ) -> Decision {
+    let limits = &policy.limits;
     match (decided.reason, brain) {
         (Reason::WithHuman, Some(brain)) => with_human(ctx, policy, brain).await,
-        (Reason::Silenced(Silence::FloodCap), Some(brain)) => {
-            // The bot has answered this contact a lot and they keep texting: a
-            // person should look, but the cap means no more bot texts, so the
+        (Reason::Machine(MachineSign::FloodCap), Some(brain)) => {
+            // Something keeps texting at machine speed after the bot's cap of replies:
+            // a person should look, but another bot text would feed the loop, so the
             // handoff opens silently.
-            let limits = &policy.limits;
             let why = Escalation::new(
                 Rule::BotLoop,
                 format!(
-                    "the bot already sent {} replies within {} minutes",
+                    "the bot already sent {} replies within {} minutes, and the texts come at machine speed",
                     limits.max_bot_replies,
                     limits.window_secs / 60
                 ),
             );
-            let handoff = open_handoff(ctx, brain, &why, None).await;
             Decision {
                 outcome: InboundOutcome {
-                    handoff: Some(handoff),
+                    handoff: Some(open_handoff(ctx, brain, &why, None).await),
+                    ..Default::default()
+                },
+                reason: Reason::Escalated,
+                thought: None,
+            }
+        }
+        (Reason::PersonAtCeiling, _) => {
+            // A person is still asking after the most answers the bot gives in one
+            // window: never go quiet on them; a person takes over, and they are told.
+            let why = Escalation::new(
+                Rule::BotLoop,
+                format!(
+                    "the customer is still texting after {} bot replies within {} minutes",
+                    limits.max_replies_to_person,
+                    limits.window_secs / 60
+                ),
+            );
+            Decision {
+                outcome: InboundOutcome {
+                    handoff: Some(handoff_change(ctx, brain, &why, None).await),
+                    replies: vec![expectation(ctx, policy, now)],
                     ..Default::default()
                 },
                 reason: Reason::Escalated,
@@ -311,17 +339,25 @@ async fn think(
             }
         }
     }
+    if let Some(repeat) = repeats_last_bot_text(ctx, &thought, max_segments) {
+        // The customer would read the same text twice in a row: whatever they said,
+        // our last answer did not move them on, so a person takes over.
+        let intent = Some(thought.understanding.intent.to_string())
+            .filter(|i| i != crate::brain::intents::OUT_OF_SCOPE);
+        outcome.handoff = Some(open_handoff(ctx, brain, &repeat, intent).await);
+        outcome.replies.push(expectation(ctx, policy, now));
+        return Decision {
+            outcome,
+            reason: Reason::Escalated,
+            thought: Some(thought),
+        };
+    }
     let reason = match (&thought.decision, &thought.reply) {
         (BrainDecision::Escalate(why), _) => {
             let intent = Some(thought.understanding.intent.to_string())
                 .filter(|i| i != crate::brain::intents::OUT_OF_SCOPE);
             outcome.handoff = Some(open_handoff(ctx, brain, why, intent).await);
-            let text = policy
-                .handoff
-                .expectation(policy.team_back(now), ctx.usual_wait_ms);
-            outcome
-                .replies
-                .push(reply(&text, OutboundKind::Reply, max_segments));
+            outcome.replies.push(expectation(ctx, policy, now));
             Reason::Escalated
         }
         (BrainDecision::Clarify { .. }, Some(text)) => {
@@ -430,27 +466,8 @@ async fn flow_turn(
             state.menu = None;
             state.misses = 0;
             let intent = state.last_intent.clone();
-            outcome.handoff = Some(match brain {
-                Some(brain) => open_handoff(ctx, brain, &why, intent).await,
-                None => HandoffChange::Open(NewHandoff {
-                    priority: why.priority.as_i64(),
-                    rule: why.rule.as_str().to_string(),
-                    reason: why.detail.clone(),
-                    intent,
-                    summary: format!(
-                        "Why: {} ({}).",
-                        why.rule.as_str().replace('_', " "),
-                        why.detail
-                    ),
-                    summary_by: "local",
-                }),
-            });
-            let text = policy
-                .handoff
-                .expectation(policy.team_back(now), ctx.usual_wait_ms);
-            outcome
-                .replies
-                .push(reply(&text, OutboundKind::Reply, max_segments));
+            outcome.handoff = Some(handoff_change(ctx, brain, &why, intent).await);
+            outcome.replies.push(expectation(ctx, policy, now));
             Reason::Escalated
         }
     };
@@ -459,6 +476,62 @@ async fn flow_turn(
         outcome,
         reason,
         thought: None,
+    }
+}
+
+/// The escalation to make instead of sending the bot's last text again, word for word.
+fn repeats_last_bot_text(
+    ctx: &InboundContext,
+    thought: &Thought,
+    max_segments: u32,
+) -> Option<Escalation> {
+    if matches!(thought.decision, BrainDecision::Escalate(_)) {
+        return None;
+    }
+    let text = thought.reply.as_deref()?;
+    let last = ctx
+        .history
+        .iter()
+        .rev()
+        .find(|m| m.direction == Direction::Outbound && m.author == Author::Bot)?;
+    let next = reply(text, OutboundKind::Reply, max_segments);
+    (guard::normalize(&next.body) == guard::normalize(&last.body)).then(|| {
+        Escalation::new(
+            Rule::RepeatedQuestion,
+            "the bot's answer would repeat its last text word for word".to_string(),
+        )
+    })
+}
+
+/// What the customer is told when a person takes over: when to expect them.
+fn expectation(ctx: &InboundContext, policy: &Policy, now: i64) -> NewOutbound {
+    let text = policy
+        .handoff
+        .expectation(policy.team_back(now), ctx.usual_wait_ms);
+    reply(&text, OutboundKind::Reply, policy.replies.max_segments)
+}
+
+/// A new handoff, summarised by the brain when there is one, else by its reason alone.
+async fn handoff_change(
+    ctx: &InboundContext,
+    brain: Option<&Brain>,
+    why: &Escalation,
+    intent: Option<String>,
+) -> HandoffChange {
+    match brain {
+        Some(brain) => open_handoff(ctx, brain, why, intent).await,
+        None => HandoffChange::Open(NewHandoff {
+            priority: why.priority.as_i64(),
+            rule: why.rule.as_str().to_string(),
+            reason: why.detail.clone(),
+            intent,
+            summary: format!(
+                "Why: {} ({}).",
+                why.rule.as_str().replace('_', " "),
+                why.detail
+            ),
+            summary_by: "local",
+        }),
     }
 }
 

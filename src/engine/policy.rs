@@ -47,11 +47,32 @@ pub struct Replies {
     pub max_segments: u32,
 }
 
+/// How the bot keeps from flooding a machine without going quiet on a person (see
+/// [`super::guard`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
+    /// Bot replies within the window after which texts arriving at machine speed get
+    /// no more (a silent handoff instead).
     pub max_bot_replies: u32,
     pub window_secs: u64,
+    /// A text arriving within this many seconds of the message before it came at
+    /// machine speed.
+    #[serde(default = "Limits::default_machine_secs")]
+    pub machine_secs: u64,
+    /// Bot replies within the window after which even a person texting at human pace
+    /// is handed to the team, and told so.
+    #[serde(default = "Limits::default_max_replies_to_person")]
+    pub max_replies_to_person: u32,
+}
+
+impl Limits {
+    fn default_machine_secs() -> u64 {
+        10
+    }
+    fn default_max_replies_to_person() -> u32 {
+        30
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +146,13 @@ impl Policy {
         }
         if self.limits.window_secs == 0 {
             return Err("`limits.window_secs` must be at least 1".into());
+        }
+        if self.limits.max_replies_to_person < self.limits.max_bot_replies {
+            return Err(
+                "`limits.max_replies_to_person` must be at least `limits.max_bot_replies`: \
+                 a person is never capped sooner than a machine"
+                    .into(),
+            );
         }
         Ok(())
     }

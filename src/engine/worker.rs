@@ -27,12 +27,41 @@ pub struct WorkerSettings {
     pub poll: Duration,
 }
 
+/// How long texts wait for the knowledge base's first sync before the workers answer
+/// them anyway: an index that cannot be built must not keep customers waiting.
+const KNOWLEDGE_READY_LIMIT: Duration = Duration::from_secs(60);
+
+/// Texts that arrive right after a start (the knowledge base is still being indexed)
+/// are stored and acknowledged as always, but answered once the brain can use the
+/// knowledge base: answered from an empty index, every one would be "sorry, I didn't
+/// get that". `/readyz` says 503 meanwhile (knowledge not indexed, workers not started).
+async fn wait_for_knowledge(engine: &Engine, shutdown: &mut watch::Receiver<bool>) {
+    let Some(knowledge) = engine.brain.as_ref().and_then(|b| b.knowledge()) else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + KNOWLEDGE_READY_LIMIT;
+    while !knowledge.is_ready() && !*shutdown.borrow() {
+        if tokio::time::Instant::now() >= deadline {
+            warn!(
+                "the knowledge base is still not indexed after {}s; answering texts without it",
+                KNOWLEDGE_READY_LIMIT.as_secs()
+            );
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
 /// Runs one worker until `shutdown` turns true; the message in hand is finished first.
 pub async fn run(
     engine: Arc<Engine>,
     settings: WorkerSettings,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    wait_for_knowledge(&engine, &mut shutdown).await;
     let owner = engine.instance_id.clone();
     let mut error_backoff = Duration::from_millis(100);
     loop {

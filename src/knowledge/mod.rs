@@ -378,6 +378,14 @@ impl Knowledge {
             .collect())
     }
 
+    /// Whether searches can find anything yet: the first sync since start finished,
+    /// or an index left by an earlier run has chunks. Answers before that would all
+    /// be "sorry, I didn't get that".
+    pub fn is_ready(&self) -> bool {
+        let state = self.lock_state();
+        state.last_indexed.is_some() || !state.stored.is_empty()
+    }
+
     pub fn status(&self) -> KnowledgeStatus {
         let state = self.lock_state();
         let documents: BTreeSet<&str> = state.stored.values().map(|p| p.file.as_str()).collect();

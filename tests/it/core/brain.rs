@@ -34,6 +34,31 @@ async fn a_common_question_is_answered_from_the_knowledge_base_within_two_segmen
 }
 
 #[tokio::test]
+async fn texts_that_arrive_while_the_knowledge_base_is_indexed_are_answered_from_it() {
+    // No wait_for_knowledge: the texts come in the first moments after the start.
+    let app = TestApp::spawn().await;
+    let phone = "+15555550302";
+    let questions = [
+        "do you ship to canada",
+        "what time do u guys open on saturday?",
+    ];
+    for question in questions {
+        assert_eq!(app.text(phone, question, &sid()).await.status(), 200);
+    }
+    app.settle().await;
+    let replies = app.outbound(phone).await;
+    assert_eq!(replies.len(), 2, "{replies:#?}");
+    assert!(
+        replies[0].body.contains("Canada"),
+        "answered by the full brain: {:?}",
+        replies[0].body
+    );
+    for reply in &replies {
+        assert!(!reply.body.contains("didn't quite get"), "{:?}", reply.body);
+    }
+}
+
+#[tokio::test]
 async fn an_out_of_scope_text_gets_a_clarifying_question_not_an_answer() {
     let app = TestApp::spawn().await;
     app.wait_for_knowledge().await;

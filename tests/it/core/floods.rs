@@ -1,29 +1,50 @@
-//! Floods and loops: everything is stored, but the bot never floods or ping-pongs.
+//! Floods and loops: everything is stored, the bot never floods or ping-pongs with a
+//! machine, and never goes quiet on a person.
 
-use crate::support::{TestApp, sid};
+use textdesk::clock::ManualClock;
+use textdesk::store::{Role, TranscriptEntry};
+
+use crate::support::{TestApp, copy_prompts, sid};
+
+/// Wednesday 2 Dec 2026, 11:00 in Denver: the demo team (prompts/policy.toml) is in.
+const WEDNESDAY_11AM: i64 = 1_796_234_400_000;
+/// Thirty seconds between texts: reading a reply and typing the next question.
+const HUMAN_PACE_MS: i64 = 30_000;
+
+/// Twelve different questions the bot can answer (nonsense would go to a person after
+/// two misses, and a booking question starts a flow: different stories).
+const QUESTIONS: [&str; 12] = [
+    "what time do you open on sunday",
+    "how do I return a jacket",
+    "do you ship to canada",
+    "can I use a gift card online",
+    "do you rent kayaks",
+    "do you price match",
+    "how do rewards points work",
+    "where is the boulder store",
+    "can I pick up my order in store",
+    "is my tent under warranty",
+    "do you take apple pay",
+    "any sales this weekend",
+];
+
+fn assert_no_text_twice_in_a_row(outbound: &[TranscriptEntry]) {
+    for pair in outbound.windows(2) {
+        assert_ne!(
+            pair[0].body, pair[1].body,
+            "the same bot text twice in a row"
+        );
+    }
+}
 
 #[tokio::test]
 async fn a_flood_is_stored_whole_but_answered_at_most_the_cap() {
     let app = TestApp::spawn().await;
+    let admin = app.add_agent("ana", Role::Admin).await;
     let phone = "+15555550177";
     app.wait_for_knowledge().await;
-    // Twelve different questions the bot can answer (nonsense would go to a person
-    // after two misses, which is a different story).
-    let questions = [
-        "what time do you open on sunday",
-        "how do I return a jacket",
-        "do you ship to canada",
-        "can I use a gift card online",
-        "do you rent kayaks",
-        "do you price match",
-        "how do rewards points work",
-        "where is the boulder store",
-        "can I book a ski fitting",
-        "is my tent under warranty",
-        "do you take apple pay",
-        "any sales this weekend",
-    ];
-    for question in questions {
+    // All twelve at once: no person types that fast.
+    for question in QUESTIONS {
         assert_eq!(app.text(phone, question, &sid()).await.status(), 200);
     }
     app.settle().await;
@@ -35,6 +56,96 @@ async fn a_flood_is_stored_whole_but_answered_at_most_the_cap() {
     assert_eq!(inbound, 12);
     let cap = app.running.engine.policy().limits.max_bot_replies as usize;
     assert_eq!(app.outbound(phone).await.len(), cap);
+    // A person is asked to look, silently: another bot text would feed a loop.
+    let waiting = app.handoffs(&admin.token, "waiting").await;
+    assert_eq!(waiting.len(), 1, "{waiting:#?}");
+    assert_eq!(waiting[0]["rule"], "bot_loop");
+}
+
+#[tokio::test]
+async fn a_person_asking_a_dozen_questions_at_human_pace_gets_a_dozen_answers() {
+    let clock = ManualClock::at(WEDNESDAY_11AM);
+    let app = TestApp::spawn_with_clock(clock.clone(), |_| {}).await;
+    let admin = app.add_agent("ana", Role::Admin).await;
+    let phone = "+15555550180";
+    app.wait_for_knowledge().await;
+    for question in QUESTIONS {
+        clock.advance(HUMAN_PACE_MS);
+        assert_eq!(app.text(phone, question, &sid()).await.status(), 200);
+        app.settle().await;
+    }
+    let outbound = app.outbound(phone).await;
+    assert_eq!(
+        outbound.len(),
+        QUESTIONS.len(),
+        "{:#?}",
+        app.transcript(phone).await
+    );
+    assert!(app.handoffs(&admin.token, "waiting").await.is_empty());
+    assert_no_text_twice_in_a_row(&outbound);
+}
+
+#[tokio::test]
+async fn a_person_past_the_reply_ceiling_is_handed_over_and_told() {
+    let prompts = copy_prompts();
+    let policy = prompts.path().join("policy.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        text.replace("max_replies_to_person = 30", "max_replies_to_person = 6"),
+    )
+    .unwrap();
+    let clock = ManualClock::at(WEDNESDAY_11AM);
+    let dir = prompts.path().to_path_buf();
+    let app = TestApp::spawn_with_clock(clock.clone(), move |c| c.prompts_dir = dir).await;
+    let admin = app.add_agent("ana", Role::Admin).await;
+    let phone = "+15555550181";
+    app.wait_for_knowledge().await;
+    for question in &QUESTIONS[..8] {
+        clock.advance(HUMAN_PACE_MS);
+        app.text(phone, question, &sid()).await;
+        app.settle().await;
+    }
+    let outbound = app.outbound(phone).await;
+    // Six answers, then one text saying a person takes over; the eighth text is the
+    // team's to answer.
+    assert_eq!(outbound.len(), 7, "{:#?}", app.transcript(phone).await);
+    assert!(
+        outbound[6].body.contains("member of our team"),
+        "{}",
+        outbound[6].body
+    );
+    let waiting = app.handoffs(&admin.token, "waiting").await;
+    assert_eq!(waiting.len(), 1, "{waiting:#?}");
+    assert_eq!(waiting[0]["rule"], "bot_loop");
+}
+
+#[tokio::test]
+async fn a_person_asking_the_same_question_again_is_not_left_in_silence() {
+    let clock = ManualClock::at(WEDNESDAY_11AM);
+    let app = TestApp::spawn_with_clock(clock.clone(), |_| {}).await;
+    let admin = app.add_agent("ana", Role::Admin).await;
+    let phone = "+15555550182";
+    app.wait_for_knowledge().await;
+    for text in [
+        "do you price match",
+        "do you price match",
+        "DO YOU PRICE MATCH",
+    ] {
+        clock.advance(60_000);
+        app.text(phone, text, &sid()).await;
+        app.settle().await;
+    }
+    let outbound = app.outbound(phone).await;
+    // The answer, then (asked again: the answer did not help) a person takes over and
+    // the customer is told; the third text waits for them.
+    assert_eq!(outbound.len(), 2, "{:#?}", app.transcript(phone).await);
+    assert!(
+        outbound[1].body.contains("member of our team"),
+        "{}",
+        outbound[1].body
+    );
+    assert_eq!(app.handoffs(&admin.token, "waiting").await.len(), 1);
 }
 
 #[tokio::test]

@@ -3,18 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::{TestApp, repo_path, sid};
-
-fn copy_prompts() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(repo_path("prompts")).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-        }
-    }
-    dir
-}
+use crate::support::{TestApp, copy_prompts, sid};
 
 async fn reply_to(app: &TestApp, phone: &str, text: &str) -> String {
     app.text(phone, text, &sid()).await;

@@ -38,6 +38,18 @@ pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
+/// A copy of the shipped `prompts/` files (not its subfolders), for a test to edit.
+pub fn copy_prompts() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo_path("prompts")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    dir
+}
+
 /// A configuration for tests: temp data dir, repo prompts, port 0, fast polling.
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut config = Config::default();
