@@ -72,6 +72,10 @@ pub struct Intent {
     pub description: String,
     pub examples: Vec<String>,
     pub action: Action,
+    /// For a fixed `reply`: the text to send instead once the conversation is under
+    /// way (the bot or a person already texted in it). A greeting is for the start of
+    /// a conversation; "hello??" after an answer wants to know someone is there.
+    pub reply_mid_conversation: Option<String>,
     /// Always handled by a human (complaints, billing disputes, legal).
     pub sensitive: bool,
 }
@@ -133,6 +137,7 @@ struct RawIntent {
     examples: Option<Vec<Spanned<String>>>,
     action: Option<Spanned<String>>,
     reply: Option<String>,
+    reply_mid_conversation: Option<String>,
     flow: Option<String>,
     #[serde(default)]
     sensitive: bool,
@@ -257,12 +262,25 @@ impl IntentSet {
                     None
                 }
             };
+            let reply_mid_conversation = raw
+                .reply_mid_conversation
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if reply_mid_conversation.is_some() && !matches!(action, Some(Action::Reply(_))) {
+                problems.push((
+                    action_line,
+                    format!("intent `{name}` has `reply_mid_conversation` but its action is not \"reply\""),
+                ));
+            }
             if let Some(action) = action {
                 intents.push(Intent {
                     name,
                     description,
                     examples: clean,
                     action,
+                    reply_mid_conversation,
                     sensitive: raw.sensitive,
                 });
             }

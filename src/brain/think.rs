@@ -30,7 +30,7 @@ use super::intents::{Action, IntentName, IntentSet};
 use super::sentiment::{self, Mood};
 use super::state::{ConversationState, Menu};
 use crate::knowledge::{Hit, Knowledge, SearchMode};
-use crate::llm::{LlmClient, Passage, Turn};
+use crate::llm::{LlmClient, Passage, Turn, TurnRole};
 use crate::sms::segments;
 
 /// The intents and the classifier trained on them; swapped whole on reload.
@@ -222,12 +222,19 @@ impl Brain {
         let action = intent.map(|i| i.action.clone());
         let mut retrieved = Vec::new();
         let outcome = match action {
-            Some(Action::Reply(text)) => Some((
-                Decision::Reply {
-                    intent: understanding.intent.to_string(),
-                },
-                Some(text),
-            )),
+            Some(Action::Reply(text)) => {
+                let under_way = input.history.iter().any(|t| t.role != TurnRole::Customer);
+                let text = intent
+                    .and_then(|i| i.reply_mid_conversation.clone())
+                    .filter(|_| under_way)
+                    .unwrap_or(text);
+                Some((
+                    Decision::Reply {
+                        intent: understanding.intent.to_string(),
+                    },
+                    Some(text),
+                ))
+            }
             // Escalate intents were handed over above; this arm keeps the match whole.
             Some(Action::Escalate) => Some((
                 Decision::Escalate(Escalation::new(

@@ -6,6 +6,7 @@
 //! 1. compliance: STOP/START/HELP families; an opted-out contact gets silence;
 //! 2. ownership: a conversation with an open handoff belongs to people: the text is
 //!    stored and pushed to agents (the summary refreshed), the bot says nothing;
+//! 2a. reactions: a phone's `Liked “…”` to our text is stored, not answered;
 //! 2b. flow: a conversation inside a flow (see [`crate::flows`]) gives the text to the
 //!    flow's current step. This runs before the guards on purpose: answering "1" and
 //!    then "1" again, or five quick answers in a row, is what a flow asks for, and a
@@ -32,6 +33,7 @@ use crate::engine::policy::Policy;
 use crate::flows::{self, FlowSet, Turn as FlowTurn};
 use crate::llm::{Turn, TurnRole};
 use crate::sms::keywords::{self, Keyword};
+use crate::sms::reactions;
 use crate::sms::segments;
 use crate::store::{
     Author, Consent, ConsentChange, CsatAnswer, Direction, FlowCompletion, HandoffChange,
@@ -78,6 +80,10 @@ pub enum Reason {
     Flow,
     /// A 1–5 answering the satisfaction survey: recorded and thanked.
     CsatRecorded,
+    /// The fixed reply the customer just got (a second "thanks"): not sent twice.
+    AlreadySaid,
+    /// A phone's reaction to our text (`Liked “…”`): nothing to answer.
+    Reaction,
 }
 
 /// Steps 1 and 2: keywords and consent, then a conversation owned by people.
@@ -195,6 +201,9 @@ pub async fn decide(
 ) -> Decision {
     if let Some(decided) = compliance_and_ownership(ctx, policy) {
         return early(decided, ctx, policy, brain, now).await;
+    }
+    if reactions::is_reaction(&ctx.body) {
+        return silent(Reason::Reaction);
     }
     let mut state = ConversationState::from_json(ctx.state_json.as_deref());
     if let Some(running) = state.flow.clone() {
@@ -339,12 +348,26 @@ async fn think(
             }
         }
     }
-    if let Some(repeat) = repeats_last_bot_text(ctx, &thought, max_segments) {
-        // The customer would read the same text twice in a row: whatever they said,
-        // our last answer did not move them on, so a person takes over.
+    if repeats_last_bot_text(ctx, &thought, max_segments) {
+        // The customer would read the same text twice in a row.
+        if matches!(thought.decision, BrainDecision::Reply { .. }) {
+            // A fixed reply they just got: a second "thanks" needs no second "you're
+            // welcome", so nothing is sent.
+            return Decision {
+                outcome,
+                reason: Reason::AlreadySaid,
+                thought: Some(thought),
+            };
+        }
+        // An answer or a question again: it did not move them on, so a person takes
+        // over, and they are told.
+        let why = Escalation::new(
+            Rule::RepeatedQuestion,
+            "the bot's answer would repeat its last text word for word".to_string(),
+        );
         let intent = Some(thought.understanding.intent.to_string())
             .filter(|i| i != crate::brain::intents::OUT_OF_SCOPE);
-        outcome.handoff = Some(open_handoff(ctx, brain, &repeat, intent).await);
+        outcome.handoff = Some(open_handoff(ctx, brain, &why, intent).await);
         outcome.replies.push(expectation(ctx, policy, now));
         return Decision {
             outcome,
@@ -479,28 +502,24 @@ async fn flow_turn(
     }
 }
 
-/// The escalation to make instead of sending the bot's last text again, word for word.
-fn repeats_last_bot_text(
-    ctx: &InboundContext,
-    thought: &Thought,
-    max_segments: u32,
-) -> Option<Escalation> {
+/// Whether the brain's reply is, word for word, the bot's last text to this contact.
+fn repeats_last_bot_text(ctx: &InboundContext, thought: &Thought, max_segments: u32) -> bool {
     if matches!(thought.decision, BrainDecision::Escalate(_)) {
-        return None;
+        return false;
     }
-    let text = thought.reply.as_deref()?;
-    let last = ctx
+    let Some(text) = thought.reply.as_deref() else {
+        return false;
+    };
+    let Some(last) = ctx
         .history
         .iter()
         .rev()
-        .find(|m| m.direction == Direction::Outbound && m.author == Author::Bot)?;
+        .find(|m| m.direction == Direction::Outbound && m.author == Author::Bot)
+    else {
+        return false;
+    };
     let next = reply(text, OutboundKind::Reply, max_segments);
-    (guard::normalize(&next.body) == guard::normalize(&last.body)).then(|| {
-        Escalation::new(
-            Rule::RepeatedQuestion,
-            "the bot's answer would repeat its last text word for word".to_string(),
-        )
-    })
+    guard::normalize(&next.body) == guard::normalize(&last.body)
 }
 
 /// What the customer is told when a person takes over: when to expect them.

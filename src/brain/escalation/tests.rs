@@ -27,6 +27,7 @@ fn intent(name: &str, action: Action, sensitive: bool) -> Intent {
         description: String::new(),
         examples: Vec::new(),
         action,
+        reply_mid_conversation: None,
         sensitive,
     }
 }

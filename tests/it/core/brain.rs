@@ -59,6 +59,44 @@ async fn texts_that_arrive_while_the_knowledge_base_is_indexed_are_answered_from
 }
 
 #[tokio::test]
+async fn a_greeting_opens_a_conversation_and_reactions_and_a_second_thanks_get_nothing() {
+    let app = TestApp::spawn().await;
+    app.wait_for_knowledge().await;
+    let phone = "+15555550303";
+    let (mut replies, mut sent) = (Vec::new(), 0);
+    for text in [
+        "hi",
+        "do you ship to canada",
+        "Liked “We ship to Canada”",
+        "hello??",
+        "thanks",
+        "thank you",
+    ] {
+        app.text(phone, text, &sid()).await;
+        app.settle().await;
+        let now_sent = app.outbound(phone).await.len();
+        replies.push(now_sent - sent);
+        sent = now_sent;
+    }
+    let outbound: Vec<String> = app
+        .outbound(phone)
+        .await
+        .into_iter()
+        .map(|e| e.body)
+        .collect();
+    // One reply each, but none for the reaction and none for the second thanks.
+    assert_eq!(replies, [1, 1, 0, 1, 1, 0], "{outbound:#?}");
+    assert!(
+        outbound[0].starts_with("Hi! This is Trailhead"),
+        "{outbound:#?}"
+    );
+    assert!(outbound[1].contains("Canada"), "{outbound:#?}");
+    // Mid-conversation, "hello??" is not greeted as a stranger.
+    assert_eq!(outbound[2], "I'm here! What else can I help you with?");
+    assert!(outbound[3].starts_with("You're welcome"), "{outbound:#?}");
+}
+
+#[tokio::test]
 async fn an_out_of_scope_text_gets_a_clarifying_question_not_an_answer() {
     let app = TestApp::spawn().await;
     app.wait_for_knowledge().await;
