@@ -1,9 +1,12 @@
 //! Floods and loops: everything is stored, the bot never floods or ping-pongs with a
 //! machine, and never goes quiet on a person.
 
+use std::sync::Arc;
+
 use textdesk::clock::ManualClock;
 use textdesk::store::{Role, TranscriptEntry};
 
+use crate::support::agents::TestAgent;
 use crate::support::{TestApp, copy_prompts, sid};
 
 /// Wednesday 2 Dec 2026, 11:00 in Denver: the demo team (prompts/policy.toml) is in.
@@ -27,6 +30,32 @@ const QUESTIONS: [&str; 12] = [
     "do you take apple pay",
     "any sales this weekend",
 ];
+
+/// textdesk on a clock pinned inside business hours, with an admin to see handoffs.
+async fn pinned_app(
+    adjust: impl FnOnce(&mut textdesk::config::Config),
+) -> (TestApp, TestAgent, Arc<ManualClock>) {
+    let clock = ManualClock::at(WEDNESDAY_11AM);
+    let app = TestApp::spawn_with_clock(clock.clone(), adjust).await;
+    let admin = app.add_agent("ana", Role::Admin).await;
+    app.wait_for_knowledge().await;
+    (app, admin, clock)
+}
+
+/// Texts from `phone`, each `gap_ms` after the one before, each processed in turn.
+async fn text_at_pace(
+    app: &TestApp,
+    clock: &ManualClock,
+    phone: &str,
+    texts: &[&str],
+    gap_ms: i64,
+) {
+    for text in texts {
+        clock.advance(gap_ms);
+        assert_eq!(app.text(phone, text, &sid()).await.status(), 200);
+        app.settle().await;
+    }
+}
 
 fn assert_no_text_twice_in_a_row(outbound: &[TranscriptEntry]) {
     for pair in outbound.windows(2) {
@@ -64,16 +93,9 @@ async fn a_flood_is_stored_whole_but_answered_at_most_the_cap() {
 
 #[tokio::test]
 async fn a_person_asking_a_dozen_questions_at_human_pace_gets_a_dozen_answers() {
-    let clock = ManualClock::at(WEDNESDAY_11AM);
-    let app = TestApp::spawn_with_clock(clock.clone(), |_| {}).await;
-    let admin = app.add_agent("ana", Role::Admin).await;
+    let (app, admin, clock) = pinned_app(|_| {}).await;
     let phone = "+15555550180";
-    app.wait_for_knowledge().await;
-    for question in QUESTIONS {
-        clock.advance(HUMAN_PACE_MS);
-        assert_eq!(app.text(phone, question, &sid()).await.status(), 200);
-        app.settle().await;
-    }
+    text_at_pace(&app, &clock, phone, &QUESTIONS, HUMAN_PACE_MS).await;
     let outbound = app.outbound(phone).await;
     assert_eq!(
         outbound.len(),
@@ -95,17 +117,10 @@ async fn a_person_past_the_reply_ceiling_is_handed_over_and_told() {
         text.replace("max_replies_to_person = 30", "max_replies_to_person = 6"),
     )
     .unwrap();
-    let clock = ManualClock::at(WEDNESDAY_11AM);
     let dir = prompts.path().to_path_buf();
-    let app = TestApp::spawn_with_clock(clock.clone(), move |c| c.prompts_dir = dir).await;
-    let admin = app.add_agent("ana", Role::Admin).await;
+    let (app, admin, clock) = pinned_app(move |c| c.prompts_dir = dir).await;
     let phone = "+15555550181";
-    app.wait_for_knowledge().await;
-    for question in &QUESTIONS[..8] {
-        clock.advance(HUMAN_PACE_MS);
-        app.text(phone, question, &sid()).await;
-        app.settle().await;
-    }
+    text_at_pace(&app, &clock, phone, &QUESTIONS[..8], HUMAN_PACE_MS).await;
     let outbound = app.outbound(phone).await;
     // Six answers, then one text saying a person takes over; the eighth text is the
     // team's to answer.
@@ -122,20 +137,14 @@ async fn a_person_past_the_reply_ceiling_is_handed_over_and_told() {
 
 #[tokio::test]
 async fn a_person_asking_the_same_question_again_is_not_left_in_silence() {
-    let clock = ManualClock::at(WEDNESDAY_11AM);
-    let app = TestApp::spawn_with_clock(clock.clone(), |_| {}).await;
-    let admin = app.add_agent("ana", Role::Admin).await;
+    let (app, admin, clock) = pinned_app(|_| {}).await;
     let phone = "+15555550182";
-    app.wait_for_knowledge().await;
-    for text in [
+    let texts = [
         "do you price match",
         "do you price match",
         "DO YOU PRICE MATCH",
-    ] {
-        clock.advance(60_000);
-        app.text(phone, text, &sid()).await;
-        app.settle().await;
-    }
+    ];
+    text_at_pace(&app, &clock, phone, &texts, 60_000).await;
     let outbound = app.outbound(phone).await;
     // The answer, then (asked again: the answer did not help) a person takes over and
     // the customer is told; the third text waits for them.
