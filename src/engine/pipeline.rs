@@ -348,7 +348,7 @@ async fn think(
             }
         }
     }
-    if repeats_last_bot_text(ctx, &thought, max_segments) {
+    if repeats_last_bot_text(ctx, &thought, policy) {
         // The customer would read the same text twice in a row.
         if matches!(thought.decision, BrainDecision::Reply { .. }) {
             // A fixed reply they just got: a second "thanks" needs no second "you're
@@ -502,22 +502,27 @@ async fn flow_turn(
     }
 }
 
-/// Whether the brain's reply is, word for word, the bot's last text to this contact.
-fn repeats_last_bot_text(ctx: &InboundContext, thought: &Thought, max_segments: u32) -> bool {
+/// Whether the brain's reply is, word for word, the bot's last text to this contact,
+/// sent within the flood window (the same answer to a question asked again next week
+/// is fine; the same text twice in one exchange is not).
+fn repeats_last_bot_text(ctx: &InboundContext, thought: &Thought, policy: &Policy) -> bool {
     if matches!(thought.decision, BrainDecision::Escalate(_)) {
         return false;
     }
     let Some(text) = thought.reply.as_deref() else {
         return false;
     };
+    let window_ms = secs_to_ms(policy.limits.window_secs);
     let Some(last) = ctx
         .history
         .iter()
         .rev()
         .find(|m| m.direction == Direction::Outbound && m.author == Author::Bot)
+        .filter(|m| ctx.received_at - m.created_at <= window_ms)
     else {
         return false;
     };
+    let max_segments = policy.replies.max_segments;
     let next = reply(text, OutboundKind::Reply, max_segments);
     guard::normalize(&next.body) == guard::normalize(&last.body)
 }

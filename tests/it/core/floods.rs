@@ -198,3 +198,23 @@ async fn another_auto_responder_gets_one_answer_not_a_ping_pong() {
             .contains("unsubscribed")
     );
 }
+
+#[tokio::test]
+async fn a_close_is_not_sent_twice_in_one_exchange_but_is_again_the_next_day() {
+    let (app, _admin, clock) = pinned_app(|_| {}).await;
+    let phone = "+15555550183";
+    text_at_pace(&app, &clock, phone, &["thanks", "thank you"], 60_000).await;
+    assert_eq!(
+        app.outbound(phone).await.len(),
+        1,
+        "a second close gets nothing"
+    );
+    text_at_pace(&app, &clock, phone, &["thanks"], 24 * 3_600_000).await;
+    let outbound = app.outbound(phone).await;
+    assert_eq!(outbound.len(), 2, "{:#?}", app.transcript(phone).await);
+    assert!(
+        outbound[1].body.starts_with("You're welcome"),
+        "{}",
+        outbound[1].body
+    );
+}
