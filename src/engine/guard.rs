@@ -81,7 +81,7 @@ pub fn check(
 
     let bot_replies = recent.iter().filter(|m| is_bot_reply(m)).count();
     if bot_replies >= limits.max_bot_replies as usize
-        && machine_paced(&before, received_at, limits.machine_ms)
+        && machine_paced(&before, fast, limits.machine_ms)
     {
         return Some(Guarded::Machine(MachineSign::FloodCap));
     }
@@ -91,28 +91,26 @@ pub fn check(
     None
 }
 
-fn is_bot_reply(m: &HistoryEntry) -> bool {
+/// A text the bot sent (not a person's, not a system notice).
+pub fn is_bot_reply(m: &HistoryEntry) -> bool {
     m.direction == Direction::Outbound && m.author == Author::Bot
 }
 
 /// Whether `normalized` came in before and the bot answered it afterwards.
-fn answered_before(before: &[&HistoryEntry], normalized: &str) -> bool {
-    before.iter().enumerate().any(|(i, m)| {
+fn answered_before(recent: &[&HistoryEntry], normalized: &str) -> bool {
+    recent.iter().enumerate().any(|(i, m)| {
         m.direction == Direction::Inbound
             && normalize(&m.body) == normalized
-            && before[i + 1..].iter().any(|r| is_bot_reply(r))
+            && recent[i + 1..].iter().any(|r| is_bot_reply(r))
     })
 }
 
-/// Whether at least half of the contact's texts in the window (this one included)
-/// arrived at machine speed after the message before them.
-fn machine_paced(before: &[&HistoryEntry], received_at: i64, machine_ms: i64) -> bool {
+/// Whether at least half of the contact's texts in the window (this one, which came
+/// at machine speed if `this_text_fast`, included) arrived at machine speed after the
+/// message before them.
+fn machine_paced(before: &[&HistoryEntry], this_text_fast: bool, machine_ms: i64) -> bool {
     let mut texts = 1;
-    let mut fast = usize::from(
-        before
-            .last()
-            .is_some_and(|m| received_at - m.created_at < machine_ms),
-    );
+    let mut fast = usize::from(this_text_fast);
     for (i, m) in before.iter().enumerate() {
         if m.direction != Direction::Inbound {
             continue;

@@ -365,8 +365,7 @@ async fn think(
             Rule::RepeatedQuestion,
             "the bot's answer would repeat its last text word for word".to_string(),
         );
-        let intent = Some(thought.understanding.intent.to_string())
-            .filter(|i| i != crate::brain::intents::OUT_OF_SCOPE);
+        let intent = handoff_intent(&thought);
         outcome.handoff = Some(open_handoff(ctx, brain, &why, intent).await);
         outcome.replies.push(expectation(ctx, policy, now));
         return Decision {
@@ -377,8 +376,7 @@ async fn think(
     }
     let reason = match (&thought.decision, &thought.reply) {
         (BrainDecision::Escalate(why), _) => {
-            let intent = Some(thought.understanding.intent.to_string())
-                .filter(|i| i != crate::brain::intents::OUT_OF_SCOPE);
+            let intent = handoff_intent(&thought);
             outcome.handoff = Some(open_handoff(ctx, brain, why, intent).await);
             outcome.replies.push(expectation(ctx, policy, now));
             Reason::Escalated
@@ -502,6 +500,12 @@ async fn flow_turn(
     }
 }
 
+/// The intent a handoff is filed under: what the brain understood, unless off-topic.
+fn handoff_intent(thought: &Thought) -> Option<String> {
+    Some(thought.understanding.intent.to_string())
+        .filter(|i| i != crate::brain::intents::OUT_OF_SCOPE)
+}
+
 /// Whether the brain's reply is, word for word, the bot's last text to this contact,
 /// sent within the flood window (the same answer to a question asked again next week
 /// is fine; the same text twice in one exchange is not).
@@ -517,7 +521,7 @@ fn repeats_last_bot_text(ctx: &InboundContext, thought: &Thought, policy: &Polic
         .history
         .iter()
         .rev()
-        .find(|m| m.direction == Direction::Outbound && m.author == Author::Bot)
+        .find(|m| guard::is_bot_reply(m))
         .filter(|m| ctx.received_at - m.created_at <= window_ms)
     else {
         return false;
