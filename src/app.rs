@@ -146,6 +146,10 @@ pub async fn open_engine(
     let flows = crate::flows::FlowSet::load(&config.prompts_dir)?;
     check_flow_intents(&engine, &flows);
     engine.set_flows(flows);
+    engine.set_lookup_env(config.lookup_env.clone());
+    let lookups = engine.load_lookups(&config.prompts_dir)?;
+    check_lookup_intents(&engine, &lookups);
+    engine.set_lookups(lookups);
     match reload::spawn(
         engine.clone(),
         config.prompts_dir.clone(),
@@ -172,6 +176,18 @@ pub fn check_flow_intents(engine: &Engine, flows: &crate::flows::FlowSet) {
             && flows.get(flow).is_none()
         {
             warn!(intent = %intent.name, flow = %flow, "intent starts a flow that is not in prompts/flows/");
+        }
+    }
+}
+
+/// Warns about intents whose `lookup` names no file in `prompts/lookups/`.
+pub fn check_lookup_intents(engine: &Engine, lookups: &crate::lookups::LookupSet) {
+    let Some(brain) = &engine.brain else { return };
+    for intent in &brain.model().set.intents {
+        if let crate::brain::intents::Action::Lookup(lookup) = &intent.action
+            && lookups.get(lookup).is_none()
+        {
+            warn!(intent = %intent.name, lookup = %lookup, "intent uses a lookup that is not in prompts/lookups/; it answers from the knowledge base");
         }
     }
 }

@@ -167,6 +167,12 @@ pub struct Config {
     /// A Qdrant server for the knowledge index; unset means the embedded index under
     /// `{data_dir}/qdrant/`.
     pub qdrant: QdrantSettings,
+    /// Values for the lookups' environment variables (`env` in
+    /// `prompts/lookups/*.toml`) that win over the process environment. Set by
+    /// programs that run textdesk inside them (`textdesk test conversations` points
+    /// lookups at its own fake server); never read from a file.
+    #[serde(skip)]
+    pub lookup_env: std::collections::BTreeMap<String, String>,
 }
 
 /// One receiver of outbound webhook events.
@@ -429,6 +435,7 @@ impl Default for Config {
             integrations: IntegrationSettings::default(),
             csat: CsatSettings::default(),
             qdrant: QdrantSettings::default(),
+            lookup_env: Default::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ pub const SEGMENTS_OUT: &str = "textdesk_segments_sent_total";
 pub const PROCESSING_SECONDS: &str = "textdesk_processing_seconds";
 pub const LLM_SECONDS: &str = "textdesk_llm_request_seconds";
 pub const LLM_FALLBACKS: &str = "textdesk_llm_fallbacks_total";
+pub const LOOKUP_SECONDS: &str = "textdesk_lookup_seconds";
 pub const OUTBOX_RETRIES: &str = "textdesk_outbox_retries_total";
 pub const OUTBOX_FAILED: &str = "textdesk_outbox_failed_total";
 pub const QUEUE_DEPTH: &str = "textdesk_inbound_queue_depth";
@@ -80,6 +81,11 @@ fn describe() {
         Unit::Seconds,
         "Language-model requests, by outcome."
     );
+    describe_histogram!(
+        LOOKUP_SECONDS,
+        Unit::Seconds,
+        "Lookups in the business's systems, by lookup and outcome (found, not_found, failed)."
+    );
     describe_counter!(
         LLM_FALLBACKS,
         "Texts the local brain understood because the LLM failed."
@@ -127,6 +133,11 @@ pub fn llm_request(seconds: f64, ok: bool) {
 
 pub fn llm_fallback() {
     counter!(LLM_FALLBACKS).increment(1);
+}
+
+/// A call to the business's own system (`prompts/lookups/`), by lookup and outcome.
+pub fn lookup(name: &str, outcome: &'static str, seconds: f64) {
+    histogram!(LOOKUP_SECONDS, "lookup" => name.to_string(), "outcome" => outcome).record(seconds);
 }
 
 /// The exposition text: gauges refreshed from the database, then everything.

@@ -540,7 +540,7 @@ fn repeated_question(
     }
     // The same intent, answered from the knowledge base, in much the same words: the
     // answer did not help. Fixed replies ("hi" twice) are not a loop.
-    let intent = intent.filter(|i| i.action == Action::Answer)?;
+    let intent = intent.filter(|i| i.action.answers())?;
     if intent.name.as_str() != last_intent {
         return None;
     }

@@ -2,8 +2,8 @@
 //!
 //! One table per intent, `[intents.<name>]`, with a `description`, the `examples`
 //! customers might text, and what to do about it (`action`): `answer` from the
-//! knowledge base (the default), send a fixed `reply`, `escalate` to a human, or start
-//! a `flow`. `sensitive = true` marks topics (complaints, billing disputes) that always
+//! knowledge base (the default), send a fixed `reply`, `escalate` to a human, start
+//! a `flow`, or `lookup` the answer in the business's system. `sensitive = true` marks topics (complaints, billing disputes) that always
 //! go to a human. The file is validated as a whole; every mistake is reported with the
 //! file and line, and a broken edit never replaces the last good set.
 
@@ -64,6 +64,10 @@ pub enum Action {
     Escalate,
     /// Start the named flow.
     Flow(String),
+    /// Look the answer up in the business's system (`prompts/lookups/<name>.toml`),
+    /// asking for what it needs first; the knowledge base answers when the lookup is
+    /// off or fails.
+    Lookup(String),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -88,6 +92,14 @@ pub struct IntentSet {
     /// classifier learns them as a background class, the way Rasa's `out_of_scope`
     /// intent works, so off-topic texts are not forced onto the nearest intent.
     pub out_of_scope_examples: Vec<String>,
+}
+
+impl Action {
+    /// Whether the bot answers it itself from what it knows or looks up (the
+    /// intents a clarifying menu may offer).
+    pub fn answers(&self) -> bool {
+        matches!(self, Action::Answer | Action::Lookup(_))
+    }
 }
 
 impl IntentSet {
@@ -139,6 +151,7 @@ struct RawIntent {
     reply: Option<String>,
     reply_mid_conversation: Option<String>,
     flow: Option<String>,
+    lookup: Option<String>,
     #[serde(default)]
     sensitive: bool,
 }
@@ -254,10 +267,20 @@ impl IntentSet {
                         None
                     }
                 },
+                "lookup" => match raw.lookup.as_deref().map(str::trim) {
+                    Some(lookup) if !lookup.is_empty() => Some(Action::Lookup(lookup.to_string())),
+                    _ => {
+                        problems.push((
+                            action_line,
+                            format!("intent `{name}` has action \"lookup\" but no `lookup` name (a file in prompts/lookups/)"),
+                        ));
+                        None
+                    }
+                },
                 other => {
                     problems.push((
                         action_line,
-                        format!("intent `{name}`: unknown action {other:?} (use answer, reply, escalate or flow)"),
+                        format!("intent `{name}`: unknown action {other:?} (use answer, reply, escalate, flow or lookup)"),
                     ));
                     None
                 }

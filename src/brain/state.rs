@@ -2,7 +2,8 @@
 //! waiting on, how many texts in a row it failed to understand, and the last question
 //! it answered (to resolve short follow-ups like "and in boulder?").
 //!
-//! The running flow (step and answers so far) is kept here too.
+//! The running flow (step and answers so far) is kept here too, and what lookups
+//! need: the slots the customer gave and a question waiting for one.
 //!
 //! Stored as JSON on the conversation row, so it survives restarts and is shared by
 //! every worker.
@@ -23,6 +24,25 @@ pub struct ConversationState {
     /// The flow the conversation is in, if any: its texts go to the flow's current
     /// step before the brain (see [`crate::flows`]).
     pub flow: Option<crate::flows::RunningFlow>,
+    /// What the customer told us that a lookup can use again (order number, e-mail,
+    /// ZIP), by slot name: asked once per conversation, not once per question.
+    pub slots: std::collections::BTreeMap<String, String>,
+    /// A lookup waiting for the customer to give a slot the bot asked for.
+    pub pending_lookup: Option<PendingLookup>,
+}
+
+/// The bot asked for `slot` to make the lookup `lookup` for `intent`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingLookup {
+    pub lookup: String,
+    pub intent: String,
+    /// The customer's question, answered once the lookup can be made.
+    pub question: String,
+    pub slot: String,
+    /// How many times the slot was asked for (the second ask is the last).
+    pub asks: u32,
+    /// How many values the business's system did not know (two end the search).
+    pub not_found: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

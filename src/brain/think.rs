@@ -129,6 +129,15 @@ pub enum Decision {
     Escalate(Escalation),
     /// Start the intent's flow; the engine sends its first step.
     Flow { intent: String, flow: String },
+    /// Look the answer up (`prompts/lookups/<lookup>.toml`); the engine asks for what
+    /// it needs and calls. The thought's reply is the knowledge base's answer, for
+    /// when the lookup is off or fails.
+    Lookup {
+        intent: String,
+        lookup: String,
+        /// The question, read with the one it follows up on.
+        question: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -251,30 +260,31 @@ impl Brain {
                 None,
             )),
             Some(Action::Answer) => {
-                // The intent's description names the topic in the operator's words,
-                // which steers retrieval to the right document when the customer's
-                // words are vague ("send these back" → returns, not refunds).
-                let description = intent.map(|i| i.description.as_str()).unwrap_or("");
-                let query = format!("{question} {description}");
-                let hits = self.search(&query, SearchMode::Hybrid).await;
-                retrieved = describe(&hits);
-                match hits.first() {
-                    Some(top) => {
-                        let (text, composer) = self
-                            .compose(&question, top, &hits, input, understanding.llm_fallback)
-                            .await;
-                        text.map(|t| {
-                            (
-                                Decision::Answer {
-                                    intent: understanding.intent.to_string(),
-                                    composer,
-                                },
-                                Some(t),
-                            )
-                        })
-                    }
-                    None => None,
-                }
+                let (answer, hits) = self.answer(&question, intent, input, &understanding).await;
+                retrieved = hits;
+                answer.map(|(composer, text)| {
+                    (
+                        Decision::Answer {
+                            intent: understanding.intent.to_string(),
+                            composer,
+                        },
+                        Some(text),
+                    )
+                })
+            }
+            Some(Action::Lookup(lookup)) => {
+                // The engine makes the lookup; the knowledge base's answer comes along
+                // for when the lookup is off or fails.
+                let (answer, hits) = self.answer(&question, intent, input, &understanding).await;
+                retrieved = hits;
+                Some((
+                    Decision::Lookup {
+                        intent: understanding.intent.to_string(),
+                        lookup,
+                        question: question.clone(),
+                    },
+                    answer.map(|(_, text)| text),
+                ))
             }
             None => {
                 // Out of scope: answer only if the knowledge base clearly has it.
@@ -451,6 +461,49 @@ impl Brain {
         (understanding, question)
     }
 
+    /// The knowledge base's answer to `question` under `intent`, and what was
+    /// retrieved; `None` when nothing matched (or the LLM found no answer in it).
+    async fn answer(
+        &self,
+        question: &str,
+        intent: Option<&super::intents::Intent>,
+        input: &TurnInput<'_>,
+        understanding: &Understanding,
+    ) -> (Option<(&'static str, String)>, Vec<Retrieved>) {
+        // The intent's description names the topic in the operator's words, which
+        // steers retrieval to the right document when the customer's words are vague
+        // ("send these back" → returns, not refunds).
+        let description = intent.map(|i| i.description.as_str()).unwrap_or("");
+        let query = format!("{question} {description}");
+        let hits = self.search(&query, SearchMode::Hybrid).await;
+        let retrieved = describe(&hits);
+        let Some(top) = hits.first() else {
+            return (None, retrieved);
+        };
+        let (text, composer) = self
+            .compose(question, top, &hits, input, understanding.llm_fallback)
+            .await;
+        (text.map(|t| (composer, t)), retrieved)
+    }
+
+    /// The knowledge base's answer to a question the conversation asked earlier
+    /// (a lookup that failed after its slots were asked for), composed locally.
+    pub async fn answer_earlier_question(&self, question: &str, intent: &str) -> Option<String> {
+        let model = self.model();
+        let intent = model.set.get(intent);
+        let description = intent.map(|i| i.description.as_str()).unwrap_or("");
+        let hits = self
+            .search(&format!("{question} {description}"), SearchMode::Hybrid)
+            .await;
+        let top = hits.first()?;
+        let source = Source {
+            text: &top.chunk.text,
+            sms: top.chunk.sms.as_deref(),
+            url: top.chunk.url.as_deref(),
+        };
+        Some(self.fit(&compose::compose(question, source, self.settings.max_segments).text))
+    }
+
     async fn search(&self, question: &str, mode: SearchMode) -> Vec<Hit> {
         let Some(knowledge) = &self.knowledge else {
             return Vec::new();
@@ -603,10 +656,7 @@ const PLAUSIBLE: f32 = 0.05;
 /// The two most likely answerable intents, for a clarifying menu; when nothing is
 /// plausible, the most common topics (order status and returns, when defined).
 fn clarify_options(set: &IntentSet, understanding: &Understanding) -> Vec<String> {
-    let answerable = |name: &str| {
-        set.get(name)
-            .is_some_and(|i| matches!(i.action, Action::Answer))
-    };
+    let answerable = |name: &str| set.get(name).is_some_and(|i| i.action.answers());
     let mut options: Vec<String> = understanding
         .candidates
         .iter()
@@ -621,7 +671,7 @@ fn clarify_options(set: &IntentSet, understanding: &Understanding) -> Vec<String
     let fallback = set
         .intents
         .iter()
-        .filter(|i| matches!(i.action, Action::Answer))
+        .filter(|i| i.action.answers())
         .map(|i| i.name.to_string());
     for name in common.chain(fallback) {
         if options.len() >= 2 {

@@ -14,6 +14,7 @@ pub mod guard;
 pub mod handoff;
 pub mod holding;
 pub mod hours;
+pub mod lookup;
 pub mod pipeline;
 pub mod policy;
 pub mod preview;
@@ -27,6 +28,7 @@ use tokio::sync::{Notify, broadcast};
 use crate::brain::think::Brain;
 use crate::clock::Clock;
 use crate::flows::FlowSet;
+use crate::lookups::{LookupCaller, LookupSet};
 use crate::store::{Event, Store};
 use policy::Policy;
 
@@ -41,6 +43,13 @@ pub struct Engine {
     /// The operator's flows (`prompts/flows/`) and appointment times; swapped whole
     /// on reload.
     flows: RwLock<Arc<FlowSet>>,
+    /// The operator's lookups (`prompts/lookups/`); swapped whole on reload.
+    lookups: RwLock<Arc<LookupSet>>,
+    /// Makes the lookups' HTTP requests (one connection pool).
+    pub lookup_caller: LookupCaller,
+    /// Lookup environment values that win over the process's (see
+    /// [`crate::config::Config::lookup_env`]); set once at start.
+    lookup_env: std::sync::OnceLock<std::collections::BTreeMap<String, String>>,
     /// Woken when an inbound text was queued by this process.
     pub inbound_ready: Notify,
     /// Woken when replies were put in the outbox by this process.
@@ -103,6 +112,9 @@ impl Engine {
             brain,
             policy: RwLock::new(Arc::new(policy)),
             flows: RwLock::new(Arc::new(FlowSet::default())),
+            lookups: RwLock::new(Arc::new(LookupSet::default())),
+            lookup_caller: LookupCaller::new(),
+            lookup_env: std::sync::OnceLock::new(),
             inbound_ready: Notify::new(),
             outbound_ready: Notify::new(),
             events_ready: Notify::new(),
@@ -145,6 +157,51 @@ impl Engine {
             Err(poisoned) => poisoned.into_inner(),
         };
         *guard = Arc::new(flows);
+    }
+
+    /// The lookups in force now.
+    pub fn lookups(&self) -> Arc<LookupSet> {
+        match self.lookups.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Gives lookup environment values that win over the process environment; only
+    /// the first call counts (at start, before the lookups are first loaded).
+    pub fn set_lookup_env(&self, env: std::collections::BTreeMap<String, String>) {
+        let _ = self.lookup_env.set(env);
+    }
+
+    /// Reads `prompts/lookups/` with this engine's environment.
+    pub fn load_lookups(
+        &self,
+        prompts_dir: &std::path::Path,
+    ) -> Result<LookupSet, crate::lookups::LookupError> {
+        let given = self.lookup_env.get();
+        LookupSet::load_with_env(prompts_dir, &|name| {
+            given
+                .and_then(|g| g.get(name).cloned())
+                .or_else(|| std::env::var(name).ok())
+        })
+    }
+
+    /// Swaps in newly loaded lookups, logging each one that is off and why.
+    pub fn set_lookups(&self, lookups: LookupSet) {
+        for lookup in lookups.lookups.values() {
+            if let Err(missing) = &lookup.env {
+                tracing::warn!(
+                    lookup = %lookup.name,
+                    unset = %missing.join(", "),
+                    "lookup is off until these environment variables are set; its intents answer from the knowledge base"
+                );
+            }
+        }
+        let mut guard = match self.lookups.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(lookups);
     }
 
     /// The flows and the appointment times booked from today on, for the pipeline.

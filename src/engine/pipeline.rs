@@ -29,9 +29,11 @@ use crate::brain::state::ConversationState;
 use crate::brain::summary::{Summary, SummaryInput, SummaryTurn};
 use crate::brain::think::{Brain, Decision as BrainDecision, Thought, TurnInput};
 use crate::engine::guard::{self, Guarded, MachineSign};
+use crate::engine::lookup::{self, LookupContext, LookupEnd, LookupStep};
 use crate::engine::policy::Policy;
 use crate::flows::{self, FlowSet, Turn as FlowTurn};
 use crate::llm::{Turn, TurnRole};
+use crate::lookups::{Lookup, LookupCaller, LookupSet, Today};
 use crate::sms::keywords::{self, Keyword};
 use crate::sms::reactions;
 use crate::sms::segments;
@@ -41,10 +43,13 @@ use crate::store::{
     Understood,
 };
 
-/// The flows in force and the appointment times already booked, for the flow step.
-pub struct FlowContext<'a> {
-    pub set: &'a FlowSet,
+/// The operator's scripted parts in force for this turn: the flows and the
+/// appointment times already booked (the flow step), and the lookups (the lookup step).
+pub struct Playbook<'a> {
+    pub flows: &'a FlowSet,
     pub booked: &'a std::collections::HashSet<String>,
+    pub lookups: &'a LookupSet,
+    pub caller: &'a LookupCaller,
 }
 
 /// What the pipeline decided, with the reason kept for logs and tests.
@@ -84,6 +89,8 @@ pub enum Reason {
     AlreadySaid,
     /// A phone's reaction to our text (`Liked “…”`): nothing to answer.
     Reaction,
+    /// A lookup in the business's system: a slot asked for, or how the lookup ended.
+    Lookup(LookupEnd),
 }
 
 /// Steps 1 and 2: keywords and consent, then a conversation owned by people.
@@ -196,7 +203,7 @@ pub async fn decide(
     ctx: &InboundContext,
     policy: &Policy,
     brain: Option<&Brain>,
-    flows: Option<&FlowContext<'_>>,
+    playbook: Option<&Playbook<'_>>,
     now: i64,
 ) -> Decision {
     if let Some(decided) = compliance_and_ownership(ctx, policy) {
@@ -207,9 +214,9 @@ pub async fn decide(
     }
     let mut state = ConversationState::from_json(ctx.state_json.as_deref());
     if let Some(running) = state.flow.clone() {
-        match flows.and_then(|f| f.set.get(&running.name).map(|flow| (f, flow))) {
-            Some((context, flow)) => {
-                let env = flow_env(ctx, policy, context, now);
+        match playbook.and_then(|p| p.flows.get(&running.name).map(|flow| (p, flow))) {
+            Some((playbook, flow)) => {
+                let env = flow_env(ctx, policy, playbook, now);
                 let turn = flows::run::advance(flow, &running, &ctx.body, &env);
                 return flow_turn(ctx, policy, brain, state, turn, None, now).await;
             }
@@ -220,7 +227,7 @@ pub async fn decide(
     if let Some(decided) = guards_and_media(ctx, policy) {
         return early(decided, ctx, policy, brain, now).await;
     }
-    think(ctx, policy, brain, flows, state, now).await
+    think(ctx, policy, brain, playbook, state, now).await
 }
 
 /// A decision taken before the brain, completed with what only the brain can add.
@@ -285,8 +292,8 @@ async fn think(
     ctx: &InboundContext,
     policy: &Policy,
     brain: Option<&Brain>,
-    flows: Option<&FlowContext<'_>>,
-    state: ConversationState,
+    playbook: Option<&Playbook<'_>>,
+    mut state: ConversationState,
     now: i64,
 ) -> Decision {
     let max_segments = policy.replies.max_segments;
@@ -304,8 +311,53 @@ async fn think(
             thought: None,
         };
     };
+    // 5a. The slot the bot asked for: a text that holds it takes the lookup on,
+    // without the brain (an order number says nothing to a classifier).
+    let lookups = playbook.map(|p| lookup_context(ctx, policy, p, now));
+    if let Some(lookups) = &lookups {
+        match lookup::awaited(&state, lookups.set) {
+            Some((file, pending)) => {
+                let today = lookups.today.date;
+                if lookup::fill_slots(file, &mut state, &ctx.body, Some(&pending.slot), today) {
+                    let step = lookup::proceed(
+                        file,
+                        lookups,
+                        &mut state,
+                        &pending.intent,
+                        &pending.question,
+                    )
+                    .await;
+                    let understood = Understood {
+                        intent: Some(pending.intent.clone()),
+                        confidence: Some(1.0),
+                        sentiment: None,
+                    };
+                    let asked = LookupAsked {
+                        intent: &pending.intent,
+                        question: &pending.question,
+                        knowledge_answer: None,
+                    };
+                    return lookup_turn(
+                        ctx,
+                        policy,
+                        Some(brain),
+                        file,
+                        lookups,
+                        state,
+                        step,
+                        asked,
+                        understood,
+                        None,
+                        now,
+                    )
+                    .await;
+                }
+            }
+            None => state.pending_lookup = None,
+        }
+    }
     let history = turns(ctx);
-    let thought = brain
+    let mut thought = brain
         .think(&TurnInput {
             text: &ctx.body,
             history: &history,
@@ -319,15 +371,66 @@ async fn think(
         confidence: Some(f64::from(thought.understanding.confidence)),
         sentiment: thought.understanding.sentiment.map(f64::from),
     };
+    // 5b. A lookup: the brain's question goes to the business's system, or the slot
+    // it needs is asked for (again). A text that answers the ask with something else
+    // ("i don't have it") is asked once more, then offered a person.
+    if let Some(lookups) = &lookups {
+        let awaited = lookup::awaited(&thought.state, lookups.set);
+        let wanted = match &thought.decision {
+            BrainDecision::Lookup {
+                intent,
+                lookup: name,
+                question,
+            } => lookups
+                .set
+                .get(name)
+                .filter(|l| l.is_on())
+                .map(|file| (file, intent.clone(), question.clone())),
+            BrainDecision::Clarify { .. } => awaited
+                .as_ref()
+                .map(|(file, p)| (*file, p.intent.clone(), p.question.clone())),
+            _ => None,
+        };
+        if let Some((file, intent, question)) = wanted {
+            let mut state = thought.state.clone();
+            lookup::fill_slots(file, &mut state, &ctx.body, None, lookups.today.date);
+            let step = lookup::proceed(file, lookups, &mut state, &intent, &question).await;
+            let knowledge_answer = match &thought.decision {
+                BrainDecision::Lookup { .. } => thought.reply.clone(),
+                _ => None,
+            };
+            let asked = LookupAsked {
+                intent: &intent,
+                question: &question,
+                knowledge_answer,
+            };
+            return lookup_turn(
+                ctx,
+                policy,
+                Some(brain),
+                file,
+                lookups,
+                state,
+                step,
+                asked,
+                understood,
+                Some(thought),
+                now,
+            )
+            .await;
+        }
+        // Another question: the ask is dropped (the slots given so far are kept).
+        thought.state.pending_lookup = None;
+    }
     let mut outcome = InboundOutcome {
         understanding: Some(understood),
         state_json: Some(thought.state.to_json()),
         ..Default::default()
     };
     if let BrainDecision::Flow { flow: name, .. } = &thought.decision {
-        match flows.and_then(|f| f.set.get(name).map(|flow| (f, flow))) {
-            Some((context, flow)) => {
-                let env = flow_env(ctx, policy, context, now);
+        match playbook.and_then(|p| p.flows.get(name).map(|flow| (p, flow))) {
+            Some((playbook, flow)) => {
+                let env = flow_env(ctx, policy, playbook, now);
                 let turn = flows::run::start(flow, &env);
                 let understood = outcome.understanding.clone();
                 let mut decision = flow_turn(
@@ -415,17 +518,112 @@ async fn think(
 fn flow_env<'a>(
     ctx: &'a InboundContext,
     policy: &'a Policy,
-    flows: &'a FlowContext<'a>,
+    playbook: &'a Playbook<'a>,
     now: i64,
 ) -> flows::Env<'a> {
     flows::Env {
         now_ms: now,
-        tz: business_zone(policy, flows.set),
-        availability: &flows.set.availability,
-        booked: flows.booked,
+        tz: business_zone(policy, playbook.flows),
+        availability: &playbook.flows.availability,
+        booked: playbook.booked,
         contact: ctx.phone.as_str(),
         business: &policy.business.name,
         escalation: &policy.escalation,
+    }
+}
+
+/// What the lookup step needs, from the context, the policy and the playbook.
+fn lookup_context<'a>(
+    ctx: &InboundContext,
+    policy: &'a Policy,
+    playbook: &'a Playbook<'a>,
+    now: i64,
+) -> LookupContext<'a> {
+    LookupContext {
+        set: playbook.lookups,
+        caller: playbook.caller,
+        today: Today::at(now, business_zone(policy, playbook.flows)),
+        contact: serde_json::json!({ "phone": ctx.phone.as_str() }),
+        business: &policy.business.name,
+    }
+}
+
+/// The question a lookup answers, and the knowledge base's answer to it when the
+/// brain already composed one.
+struct LookupAsked<'a> {
+    intent: &'a str,
+    question: &'a str,
+    knowledge_answer: Option<String>,
+}
+
+/// Turns a lookup step into the pipeline's decision: the text to send (a failed
+/// lookup or a customer who could not give the slot get the knowledge base's answer
+/// and the offer of a person), the state to keep.
+#[allow(clippy::too_many_arguments)]
+async fn lookup_turn(
+    ctx: &InboundContext,
+    policy: &Policy,
+    brain: Option<&Brain>,
+    file: &Lookup,
+    lookups: &LookupContext<'_>,
+    mut state: ConversationState,
+    step: LookupStep,
+    asked: LookupAsked<'_>,
+    understood: Understood,
+    thought: Option<Thought>,
+    now: i64,
+) -> Decision {
+    let end = step.end();
+    let knowledge_answer = || async {
+        match (asked.knowledge_answer.clone(), brain) {
+            (Some(answer), _) => Some(answer),
+            (None, Some(brain)) => {
+                brain
+                    .answer_earlier_question(asked.question, asked.intent)
+                    .await
+            }
+            (None, None) => None,
+        }
+    };
+    let text = match step {
+        LookupStep::Asked(text) | LookupStep::Found(text) | LookupStep::NotFound(text) => text,
+        LookupStep::Failed => {
+            let answer = knowledge_answer().await;
+            lookup::failed_text(file, lookups, &state, answer.as_deref())
+        }
+        LookupStep::GaveUp => lookup::gave_up_text(knowledge_answer().await.as_deref()),
+    };
+    state.menu = None;
+    state.misses = 0;
+    state.last_intent = Some(asked.intent.to_string());
+    state.last_question = Some(asked.question.to_string());
+    let mut outcome = InboundOutcome {
+        understanding: Some(understood),
+        state_json: Some(state.to_json()),
+        ..Default::default()
+    };
+    let next = reply(&text, OutboundKind::Reply, policy.replies.max_segments);
+    if repeats_last_bot(ctx, &next, policy) {
+        // The same text twice in a row did not move the customer on: a person takes
+        // over, and they are told.
+        let why = Escalation::new(
+            Rule::RepeatedQuestion,
+            "the lookup's reply would repeat the bot's last text word for word".to_string(),
+        );
+        outcome.handoff =
+            Some(handoff_change(ctx, brain, &why, Some(asked.intent.to_string())).await);
+        outcome.replies.push(expectation(ctx, policy, now));
+        return Decision {
+            outcome,
+            reason: Reason::Escalated,
+            thought,
+        };
+    }
+    outcome.replies.push(next);
+    Decision {
+        outcome,
+        reason: Reason::Lookup(end),
+        thought,
     }
 }
 
@@ -516,6 +714,13 @@ fn repeats_last_bot_text(ctx: &InboundContext, thought: &Thought, policy: &Polic
     let Some(text) = thought.reply.as_deref() else {
         return false;
     };
+    let next = reply(text, OutboundKind::Reply, policy.replies.max_segments);
+    repeats_last_bot(ctx, &next, policy)
+}
+
+/// Whether `next` is, word for word, the bot's last text to this contact within the
+/// flood window.
+fn repeats_last_bot(ctx: &InboundContext, next: &NewOutbound, policy: &Policy) -> bool {
     let window_ms = secs_to_ms(policy.limits.window_secs);
     let Some(last) = ctx
         .history
@@ -526,8 +731,6 @@ fn repeats_last_bot_text(ctx: &InboundContext, thought: &Thought, policy: &Polic
     else {
         return false;
     };
-    let max_segments = policy.replies.max_segments;
-    let next = reply(text, OutboundKind::Reply, max_segments);
     guard::normalize(&next.body) == guard::normalize(&last.body)
 }
 

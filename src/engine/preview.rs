@@ -64,15 +64,18 @@ pub async fn preview(
     };
     let flows = engine.flows();
     let booked = engine.booked_slots().await?;
-    let flow_context = pipeline::FlowContext {
-        set: &flows,
+    let lookups = engine.lookups();
+    let playbook = pipeline::Playbook {
+        flows: &flows,
         booked: &booked,
+        lookups: &lookups,
+        caller: &engine.lookup_caller,
     };
     let decision = pipeline::decide(
         &ctx,
         &engine.policy(),
         engine.brain.as_deref(),
-        Some(&flow_context),
+        Some(&playbook),
         now,
     )
     .await;

@@ -1,5 +1,5 @@
 //! Live reload of the operator's prompt files: `policy.toml`, `intents.toml`,
-//! `availability.toml` and `flows/*.toml` are
+//! `availability.toml`, `flows/*.toml` and `lookups/*.toml` are
 //! re-read after each burst of edits (debounced). A file that no longer validates is
 //! reported with its file and line and changes nothing: the last good version keeps
 //! serving. New intents retrain the classifier before they are swapped in, so a text
@@ -46,11 +46,11 @@ pub fn spawn(
 }
 
 fn is_prompt_file(path: &Path) -> bool {
-    let in_flows = path
+    let in_folder = path
         .parent()
         .and_then(|p| p.file_name())
-        .is_some_and(|n| n == "flows");
-    (in_flows && path.extension().is_some_and(|x| x == "toml"))
+        .is_some_and(|n| n == "flows" || n == "lookups");
+    (in_folder && path.extension().is_some_and(|x| x == "toml"))
         || matches!(
             path.file_name().and_then(|n| n.to_str()),
             Some("policy.toml" | "intents.toml" | "availability.toml")
@@ -81,6 +81,16 @@ pub async fn reload(
         }
         Err(e) => {
             tracing::error!(error = %e, "flows not reloaded; the last good flows keep serving")
+        }
+    }
+    match engine.load_lookups(prompts_dir) {
+        Ok(lookups) => {
+            let count = lookups.lookups.len();
+            engine.set_lookups(lookups);
+            tracing::info!(lookups = count, "lookups reloaded");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "lookups not reloaded; the last good lookups keep serving")
         }
     }
     let Some(brain) = &engine.brain else { return };

@@ -152,18 +152,15 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
     let now = engine.now_ms();
     let flows = engine.flows();
     let booked = engine.booked_slots().await?;
-    let flow_context = pipeline::FlowContext {
-        set: &flows,
+    let lookups = engine.lookups();
+    let playbook = pipeline::Playbook {
+        flows: &flows,
         booked: &booked,
+        lookups: &lookups,
+        caller: &engine.lookup_caller,
     };
-    let mut decision = pipeline::decide(
-        &ctx,
-        &policy,
-        engine.brain.as_deref(),
-        Some(&flow_context),
-        now,
-    )
-    .await;
+    let mut decision =
+        pipeline::decide(&ctx, &policy, engine.brain.as_deref(), Some(&playbook), now).await;
     if let Some(thought) = &decision.thought {
         let understanding = &thought.understanding;
         decision.outcome.understood_by = Some(understanding.source.as_str());

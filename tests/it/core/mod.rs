@@ -11,6 +11,7 @@ mod flows;
 mod handoff;
 mod integrations;
 mod llm;
+mod lookups;
 mod ops;
 mod reload;
 mod webhook;
