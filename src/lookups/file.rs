@@ -484,7 +484,7 @@ not_found = "No order {{ order_number }}."
     fn a_misspelt_variable_is_reported_with_its_line() {
         let text = ORDER.replace("{{ shipped_on | day }}", "{{ shiped_on }}");
         let (line, message) = Lookup::parse("o", &text, &env_with_url).unwrap_err();
-        assert_eq!(line, 18, "{message}");
+        assert_eq!(line, 17, "{message}");
         assert!(message.contains("shiped_on"), "{message}");
     }
 

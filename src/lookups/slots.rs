@@ -101,9 +101,22 @@ fn order_number(text: &str) -> Option<String> {
         .map(|v| v.to_uppercase())
 }
 
+/// A phone number as E.164. Without a leading +, ten digits (or eleven starting with
+/// 1) are read as a North American number, the demo's market.
 fn phone(text: &str) -> Option<String> {
     PHONE.find_iter(text).find_map(|m| {
-        crate::sms::phone::PhoneNumber::parse(m.as_str())
+        let raw = m.as_str();
+        let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+        let e164 = if raw.starts_with('+') {
+            format!("+{digits}")
+        } else if digits.len() == 10 {
+            format!("+1{digits}")
+        } else if digits.len() == 11 && digits.starts_with('1') {
+            format!("+{digits}")
+        } else {
+            return None;
+        };
+        crate::sms::phone::PhoneNumber::parse(&e164)
             .ok()
             .map(|p| p.as_str().to_string())
     })
