@@ -8,6 +8,7 @@ pub mod classify;
 pub mod knowledge;
 pub mod report;
 pub mod segments;
+pub mod test;
 pub mod transcript;
 
 use std::path::PathBuf;
@@ -118,5 +119,10 @@ pub enum Command {
     Agent {
         #[command(subcommand)]
         command: agent::AgentCommand,
+    },
+    /// Test the bot: `textdesk test conversations [PATH]`.
+    Test {
+        #[command(subcommand)]
+        command: test::TestCommand,
     },
 }

@@ -4,5 +4,9 @@
 //! by turn with the bot's actual replies (`textdesk test conversations [PATH]`).
 
 pub mod fake_api;
+pub mod file;
+pub mod run;
 
 pub use fake_api::{FakeApi, FakeCall, FakeRoute};
+pub use file::ConversationFile;
+pub use run::{RunSummary, run};
