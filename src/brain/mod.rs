@@ -12,6 +12,7 @@ pub mod classify;
 pub mod compose;
 pub mod escalation;
 pub mod intents;
+pub mod language;
 pub mod sentiment;
 pub mod state;
 pub mod summary;

@@ -29,6 +29,10 @@ pub struct ConversationState {
     pub slots: std::collections::BTreeMap<String, String>,
     /// A lookup waiting for the customer to give a slot the bot asked for.
     pub pending_lookup: Option<PendingLookup>,
+    /// The handoff whose waiting customer was told their text was noted (once each).
+    pub noted_handoff: Option<i64>,
+    /// The language (ISO 639-1) in which the bot just offered a person.
+    pub offered_person_in: Option<String>,
 }
 
 /// The bot asked for `slot` to make the lookup `lookup` for `intent`.

@@ -68,6 +68,9 @@ pub struct TurnInput<'a> {
     pub business: &'a str,
     /// The operator's escalation rules (`[escalation]` in policy.toml).
     pub escalation: &'a EscalationSettings,
+    /// The bot's last text in this exchange, if recent: an answer that would repeat
+    /// it word for word is replaced by the next best passage's.
+    pub last_bot_text: Option<&'a str>,
 }
 
 /// How the intent was found.
@@ -368,6 +371,7 @@ impl Brain {
             state: &state,
             business: "",
             escalation: &escalation,
+            last_bot_text: None,
         };
         self.understand(&model, &input, true).await.0
     }
@@ -483,7 +487,34 @@ impl Brain {
         let (text, composer) = self
             .compose(question, top, &hits, input, understanding.llm_fallback)
             .await;
-        (text.map(|t| (composer, t)), retrieved)
+        let Some(text) = text else {
+            return (None, retrieved);
+        };
+        // The customer just read this text: a follow-up ("how long does shipping
+        // take" after "do you ship to canada") deserves the next passage, not the
+        // same paragraph again. With nothing new, the repeat stands and the engine
+        // hands over.
+        if let Some(last) = input.last_bot_text
+            && same_text(&self.fit(&text), last)
+        {
+            // A file's `sms` summary stands for all of its sections, so the section's
+            // own words are tried too: "how much per day" after the rentals summary
+            // gets the rental prices section.
+            let candidates = hits.iter().flat_map(|hit| {
+                [hit.chunk.sms.as_deref(), None].map(|sms| Source {
+                    text: &hit.chunk.text,
+                    sms,
+                    url: hit.chunk.url.as_deref(),
+                })
+            });
+            for source in candidates {
+                let other = compose::compose(question, source, self.settings.max_segments).text;
+                if !same_text(&self.fit(&other), last) {
+                    return (Some(("local", other)), retrieved);
+                }
+            }
+        }
+        (Some((composer, text)), retrieved)
     }
 
     /// The knowledge base's answer to a question the conversation asked earlier
@@ -594,6 +625,17 @@ impl Brain {
     fn fit(&self, text: &str) -> String {
         segments::fit(&segments::smart_encode(text), self.settings.max_segments).text
     }
+}
+
+/// The same text as far as a reader can tell: case and spacing aside.
+fn same_text(a: &str, b: &str) -> bool {
+    let norm = |t: &str| {
+        t.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    norm(a) == norm(b)
 }
 
 /// The state once a person takes over: no pending menu, no misses counted.

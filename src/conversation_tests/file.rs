@@ -22,7 +22,7 @@
 //! max_segments = 2
 //! ```
 //!
-//! A turn may expect: `intent`, `contains` / `not_contains` (case-insensitive, over
+//! A turn may send pictures (`media = ["https://…"]`) with its text. It may expect: `intent`, `contains` / `not_contains` (case-insensitive, over
 //! the bot's texts to this turn), `reply` (false: the bot stays silent), `replies`
 //! (how many texts), `handoff` (a person owns the conversation after it),
 //! `max_segments`, `slots` (remembered values), `lookup_called` (a path the fake
@@ -55,6 +55,8 @@ pub struct ConversationFile {
 pub struct TurnScript {
     pub line: usize,
     pub customer: String,
+    /// Picture URLs sent with the text (MMS).
+    pub media: Vec<String>,
     /// Clock step before the text, in ms.
     pub after_ms: i64,
     pub expect: Expectations,
@@ -89,6 +91,8 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawTurn {
     customer: String,
+    #[serde(default)]
+    media: Vec<String>,
     after: Option<String>,
     intent: Option<String>,
     #[serde(default)]
@@ -165,6 +169,7 @@ impl ConversationFile {
             turns.push(TurnScript {
                 line,
                 customer: turn.customer,
+                media: turn.media,
                 after_ms,
                 expect: Expectations {
                     intent: turn.intent,

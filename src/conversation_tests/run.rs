@@ -180,7 +180,7 @@ async fn play(
         let before = store.transcript(phone, None).await?.last().map(|e| e.id);
         let calls_before = fake.calls().len();
         clock.advance(turn.after_ms);
-        let params = webhook_params(phone, &turn.customer, n);
+        let params = webhook_params(phone, turn, n);
         let signature = crate::sms::twilio::compute_signature(AUTH_TOKEN, &url, &params);
         let status = http
             .post(&url)
@@ -337,21 +337,27 @@ fn check(turn: &TurnScript, bot: &[&TranscriptEntry], seen: &Seen, problems: &mu
 }
 
 /// Twilio's inbound fields for one text.
-fn webhook_params(from: &str, body: &str, n: usize) -> Vec<(String, String)> {
+fn webhook_params(from: &str, turn: &TurnScript, n: usize) -> Vec<(String, String)> {
     let sid = format!("SM{:016x}{:016x}", rand::random::<u64>(), n);
-    [
+    let media = turn.media.len().to_string();
+    let mut params: Vec<(String, String)> = [
         ("MessageSid", sid.as_str()),
         ("SmsMessageSid", sid.as_str()),
         ("AccountSid", "ACconversationtests000000000000000"),
         ("From", from),
         ("To", "+15555550100"),
-        ("Body", body),
-        ("NumMedia", "0"),
+        ("Body", turn.customer.as_str()),
+        ("NumMedia", media.as_str()),
         ("NumSegments", "1"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    .collect();
+    for (i, url) in turn.media.iter().enumerate() {
+        params.push((format!("MediaUrl{i}"), url.clone()));
+        params.push((format!("MediaContentType{i}"), "image/jpeg".into()));
+    }
+    params
 }
 
 /// Waits until every queued text is processed and every reply handed to the provider.

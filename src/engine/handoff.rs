@@ -15,9 +15,17 @@ pub struct HandoffTexts {
     pub after_hours: String,
     /// The one text sent when nobody has answered within `holding_after_minutes`.
     pub holding: String,
+    /// The reply to the customer's first text while they wait for a person ("hello??"),
+    /// once per handoff: what they wrote is not lost, and someone is coming.
+    #[serde(default = "default_noted")]
+    pub noted: String,
     /// The wait quoted before there are enough answered handoffs to measure it.
     pub default_wait_minutes: u32,
     pub holding_after_minutes: u32,
+}
+
+fn default_noted() -> String {
+    "Got it, I've added that to your conversation. Someone from our team will text you here as soon as they can.".into()
 }
 
 impl HandoffTexts {
@@ -26,6 +34,7 @@ impl HandoffTexts {
             ("handoff.during_hours", &self.during_hours),
             ("handoff.after_hours", &self.after_hours),
             ("handoff.holding", &self.holding),
+            ("handoff.noted", &self.noted),
         ] {
             if text.trim().is_empty() {
                 return Err(format!("`{key}` must not be empty"));
@@ -84,6 +93,7 @@ mod tests {
             during_hours: "Someone will text you in {{ wait }}.".into(),
             after_hours: "We're back {{ back }}.".into(),
             holding: "Still on it.".into(),
+            noted: default_noted(),
             default_wait_minutes: 10,
             holding_after_minutes: 15,
         }

@@ -91,6 +91,8 @@ pub enum Reason {
     Reaction,
     /// A lookup in the business's system: a slot asked for, or how the lookup ended.
     Lookup(LookupEnd),
+    /// A text in a language the bot does not answer in: a person was offered in it.
+    OtherLanguage,
 }
 
 /// Steps 1 and 2: keywords and consent, then a conversation owned by people.
@@ -356,7 +358,12 @@ async fn think(
             None => state.pending_lookup = None,
         }
     }
+    // 5b. Another language: the offer of a person in it, and the handoff on yes.
+    if let Some(decided) = other_language(ctx, policy, brain, &mut state).await {
+        return decided;
+    }
     let history = turns(ctx);
+    let last_bot_text = last_bot_text(ctx, policy);
     let mut thought = brain
         .think(&TurnInput {
             text: &ctx.body,
@@ -364,6 +371,7 @@ async fn think(
             state: &state,
             business: &policy.business.name,
             escalation: &policy.escalation,
+            last_bot_text,
         })
         .await;
     let understood = Understood {
@@ -371,7 +379,7 @@ async fn think(
         confidence: Some(f64::from(thought.understanding.confidence)),
         sentiment: thought.understanding.sentiment.map(f64::from),
     };
-    // 5b. A lookup: the brain's question goes to the business's system, or the slot
+    // 5c. A lookup: the brain's question goes to the business's system, or the slot
     // it needs is asked for (again). A text that answers the ask with something else
     // ("i don't have it") is asked once more, then offered a person.
     if let Some(lookups) = &lookups {
@@ -530,6 +538,53 @@ fn flow_env<'a>(
         business: &policy.business.name,
         escalation: &policy.escalation,
     }
+}
+
+/// A customer writing in a language the bot does not answer in: offered a person in
+/// that language (`[languages]` in policy.toml) and handed over when they accept.
+/// The offer is made once per text in that language; anything else after it goes on
+/// as usual.
+async fn other_language(
+    ctx: &InboundContext,
+    policy: &Policy,
+    brain: &Brain,
+    state: &mut ConversationState,
+) -> Option<Decision> {
+    let max_segments = policy.replies.max_segments;
+    if let Some(code) = state.offered_person_in.take()
+        && let Some(texts) = policy.languages.get(&code)
+        && texts.accepts(&ctx.body)
+    {
+        let why = Escalation::new(
+            Rule::AskedForHuman,
+            format!("the customer writes in another language ({code}) and asked for a person"),
+        );
+        state.menu = None;
+        state.misses = 0;
+        let handoff = open_handoff(ctx, brain, &why, None).await;
+        return Some(Decision {
+            outcome: InboundOutcome {
+                handoff: Some(handoff),
+                replies: vec![reply(&texts.handed_over, OutboundKind::Reply, max_segments)],
+                state_json: Some(state.to_json()),
+                ..Default::default()
+            },
+            reason: Reason::Escalated,
+            thought: None,
+        });
+    }
+    let code = crate::brain::language::foreign(&ctx.body)?;
+    let texts = policy.languages.get(code)?;
+    state.offered_person_in = Some(code.to_string());
+    Some(Decision {
+        outcome: InboundOutcome {
+            replies: vec![reply(&texts.offer, OutboundKind::Reply, max_segments)],
+            state_json: Some(state.to_json()),
+            ..Default::default()
+        },
+        reason: Reason::OtherLanguage,
+        thought: None,
+    })
 }
 
 /// What the lookup step needs, from the context, the policy and the playbook.
@@ -718,20 +773,23 @@ fn repeats_last_bot_text(ctx: &InboundContext, thought: &Thought, policy: &Polic
     repeats_last_bot(ctx, &next, policy)
 }
 
-/// Whether `next` is, word for word, the bot's last text to this contact within the
-/// flood window.
-fn repeats_last_bot(ctx: &InboundContext, next: &NewOutbound, policy: &Policy) -> bool {
+/// The bot's last text to this contact, when sent within the flood window (the same
+/// answer to a question asked again next week is fine; the same text twice in one
+/// exchange is not).
+fn last_bot_text<'a>(ctx: &'a InboundContext, policy: &Policy) -> Option<&'a str> {
     let window_ms = secs_to_ms(policy.limits.window_secs);
-    let Some(last) = ctx
-        .history
+    ctx.history
         .iter()
         .rev()
         .find(|m| guard::is_bot_reply(m))
         .filter(|m| ctx.received_at - m.created_at <= window_ms)
-    else {
-        return false;
-    };
-    guard::normalize(&next.body) == guard::normalize(&last.body)
+        .map(|m| m.body.as_str())
+}
+
+/// Whether `next` is, word for word, the bot's last text in this exchange.
+fn repeats_last_bot(ctx: &InboundContext, next: &NewOutbound, policy: &Policy) -> bool {
+    last_bot_text(ctx, policy)
+        .is_some_and(|last| guard::normalize(&next.body) == guard::normalize(last))
 }
 
 /// What the customer is told when a person takes over: when to expect them.
@@ -790,9 +848,11 @@ async fn open_handoff(
     })
 }
 
-/// A text on a conversation that is with a person: no bot reply. Its mood is recorded
-/// for the agent and, while nobody has claimed the handoff yet, the summary is
-/// rewritten to include it.
+/// A text on a conversation that is with a person: the bot does not answer it. Its
+/// mood is recorded for the agent and, while nobody has claimed the handoff yet, the
+/// summary is rewritten to include it. The first text after the bot's handoff notice
+/// ("hello??") is told it was noted, once per handoff, so the customer is not left
+/// wondering whether anyone read it.
 async fn with_human(ctx: &InboundContext, policy: &Policy, brain: &Brain) -> Decision {
     let mood = sentiment::read(&ctx.body, &policy.escalation);
     let mut outcome = InboundOutcome {
@@ -803,17 +863,34 @@ async fn with_human(ctx: &InboundContext, policy: &Policy, brain: &Brain) -> Dec
         }),
         ..Default::default()
     };
-    if let Some(handoff) = ctx
-        .handoff
-        .as_ref()
-        .filter(|h| h.status == HandoffStatus::Waiting)
-    {
+    let Some(handoff) = ctx.handoff.as_ref() else {
+        return silent(Reason::WithHuman);
+    };
+    if handoff.status == HandoffStatus::Waiting {
         let summary = summarize(ctx, brain, &handoff.rule, &handoff.reason, None).await;
         outcome.handoff = Some(HandoffChange::Refresh {
             handoff_id: handoff.id,
             summary: summary.text,
             summary_by: summary.by,
         });
+    }
+    let mut state = ConversationState::from_json(ctx.state_json.as_deref());
+    let agent_has_written = ctx
+        .history
+        .iter()
+        .rev()
+        .find(|m| m.direction == Direction::Outbound)
+        .is_some_and(|m| m.author == Author::Agent);
+    // A loop's handoff opened silently: another text would feed the loop.
+    let loop_handoff = handoff.rule == Rule::BotLoop.as_str();
+    if state.noted_handoff != Some(handoff.id) && !agent_has_written && !loop_handoff {
+        state.noted_handoff = Some(handoff.id);
+        outcome.state_json = Some(state.to_json());
+        outcome.replies.push(reply(
+            &policy.handoff.noted,
+            OutboundKind::Reply,
+            policy.replies.max_segments,
+        ));
     }
     Decision {
         outcome,

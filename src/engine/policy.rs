@@ -23,6 +23,41 @@ pub struct Policy {
     /// When a conversation goes to a person (see [`crate::brain::escalation`]).
     #[serde(default)]
     pub escalation: crate::brain::escalation::EscalationSettings,
+    /// What a customer writing in another language is told, by ISO 639-1 code ("es").
+    #[serde(default)]
+    pub languages: std::collections::BTreeMap<String, LanguageTexts>,
+}
+
+/// `[languages.<code>]`: the bot answers in English; a customer writing in this
+/// language is offered a person in it, and handed over when they say yes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageTexts {
+    /// The offer, in the customer's language.
+    pub offer: String,
+    /// Words that accept it ("si", "sí", "por favor").
+    pub yes: Vec<String>,
+    /// Sent with the handoff, in the customer's language.
+    pub handed_over: String,
+}
+
+impl LanguageTexts {
+    /// Whether the text accepts the offer: one of the `yes` words (or "yes"), as a
+    /// whole word or phrase.
+    pub fn accepts(&self, text: &str) -> bool {
+        let words: Vec<String> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let joined = format!(" {} ", words.join(" "));
+        self.yes
+            .iter()
+            .map(|y| y.trim().to_lowercase())
+            .chain(["yes".to_string()])
+            .filter(|y| !y.is_empty())
+            .any(|y| joined.contains(&format!(" {y} ")))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -132,6 +167,31 @@ impl Policy {
             }
         }
         self.handoff.validate()?;
+        for (code, texts) in &self.languages {
+            if !["es", "fr"].contains(&code.as_str()) {
+                return Err(format!(
+                    "`languages.{code}`: textdesk recognises \"es\" and \"fr\" texts; remove the others"
+                ));
+            }
+            if texts.offer.trim().is_empty()
+                || texts.handed_over.trim().is_empty()
+                || texts.yes.is_empty()
+            {
+                return Err(format!(
+                    "`languages.{code}` needs `offer`, `yes` and `handed_over`"
+                ));
+            }
+            for (key, text) in [("offer", &texts.offer), ("handed_over", &texts.handed_over)] {
+                let segments =
+                    crate::sms::segments::count(&crate::sms::segments::smart_encode(text)).segments;
+                if segments > self.replies.max_segments {
+                    return Err(format!(
+                        "`languages.{code}.{key}` is {segments} SMS segments; replies.max_segments allows {} (accented letters make a segment 70 characters)",
+                        self.replies.max_segments
+                    ));
+                }
+            }
+        }
         self.escalation
             .validate()
             .map_err(|e| format!("`escalation`: {e}"))?;

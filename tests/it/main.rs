@@ -15,6 +15,7 @@
 mod knowledge_cases;
 mod support;
 
+mod conversation_runner;
 mod core;
 mod crash;
 mod embeddings_reference;

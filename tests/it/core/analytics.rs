@@ -100,7 +100,7 @@ async fn a_known_day_of_conversations_gives_the_hand_computed_figures() {
     app.text(c, "STOP", &sid()).await;
     // D: threatens a chargeback.
     app.text(d, "I'll file a chargeback", &sid()).await;
-    // E: asks for a person, then nudges (no bot reply while waiting for a person).
+    // E: asks for a person, then nudges (told once that it was noted).
     app.text(e, "I want to speak to a real person", &sid())
         .await;
     app.settle().await;
@@ -146,12 +146,13 @@ async fn a_known_day_of_conversations_gives_the_hand_computed_figures() {
 
     // A, B, C, D, E; B's "5" conversation is only a survey answer.
     assert_eq!(t["conversations"], 5, "{t:#}");
-    // A1 B1 C1 D1 E1 E2; all but E2 got a text back (A: answer, B/D/E: what happens
-    // next, C: the STOP confirmation).
+    // A1 B1 C1 D1 E1 E2; all got a text back (A: answer, B/D/E: what happens next,
+    // C: the STOP confirmation, E2: noted while waiting for a person).
     assert_eq!(t["inbound_texts"], 6);
-    assert_eq!(t["replied_texts"], 5);
-    assert_eq!(t["response_rate"], 5.0 / 6.0);
-    // The bot answers at once on a pinned clock: five zeros.
+    assert_eq!(t["replied_texts"], 6);
+    assert_eq!(t["response_rate"], 1.0);
+    // The bot's first response in each conversation, at once on a pinned clock: five
+    // zeros.
     assert_eq!(
         t["first_response"]["bot"],
         json!({"count": 5, "mean_ms": 0.0, "p50_ms": 0, "p90_ms": 0})

@@ -92,11 +92,18 @@ async fn asking_for_an_agent_mid_flow_hands_over_with_the_answers_so_far() {
     assert!(summary.contains("service: Ski boot fitting"), "{summary}");
     assert_eq!(waiting[0]["rule"], "asked_for_human");
 
-    // The flow is over: the next text goes to the people, not to a flow step.
+    // The flow is over: the next text goes to the people, not to a flow step (the
+    // bot only says, once, that it was noted).
     let before = app.outbound(cy).await.len();
     app.text(cy, "2", &sid()).await;
     app.settle().await;
-    assert_eq!(app.outbound(cy).await.len(), before);
+    let after = app.outbound(cy).await;
+    assert_eq!(after.len(), before + 1);
+    assert!(
+        after[before].body.contains("added that"),
+        "{}",
+        after[before].body
+    );
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@ fn last_body(entries: &[textdesk::store::TranscriptEntry]) -> String {
 }
 
 #[tokio::test]
-async fn an_angry_customer_goes_to_a_person_and_the_bot_stays_silent() {
+async fn an_angry_customer_goes_to_a_person_and_the_bot_only_notes_their_next_text() {
     let (app, ana) = app_with_agent().await;
     let phone = "+13035550101";
     app.wait_for_knowledge().await;
@@ -82,10 +82,16 @@ async fn an_angry_customer_goes_to_a_person_and_the_bot_stays_silent() {
         let seen = stream.until("message.inbound", WAIT).await;
         assert_eq!(seen.last().unwrap().data["payload"]["body"], text);
     }
+    let outbound = app.outbound(phone).await;
     assert_eq!(
-        app.outbound(phone).await.len(),
-        answered + 1,
-        "the bot says nothing while a person owns the conversation"
+        outbound.len(),
+        answered + 2,
+        "while a person owns the conversation the bot only says, once, that the text was noted"
+    );
+    assert!(
+        last_body(&outbound).contains("added that"),
+        "{}",
+        last_body(&outbound)
     );
     let refreshed = &app.handoffs(&ana.token, "waiting").await[0];
     let summary = refreshed["summary"].as_str().unwrap();
