@@ -17,11 +17,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use qdrant_client::Qdrant;
 use qdrant_client::qdrant::{
-    DeletePointsBuilder, Distance, GetCollectionInfoResponse, Modifier, ScrollPointsBuilder,
-    SetPayloadPointsBuilder, UpsertPointsBuilder, vectors_config,
+    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType,
+    GetCollectionInfoResponse, Modifier, ScrollPointsBuilder, SetPayloadPointsBuilder,
+    UpsertPointsBuilder, vectors_config,
 };
+use qdrant_client::{Qdrant, QdrantError};
 
 use super::translate::{self, CollectionSpec, SCROLL_PAGE, WriteOp};
 use super::{IndexError, KnowledgeIndex, QueryPlan, ScoredChunk, StoredPoint, WriteBatch};
@@ -51,6 +52,9 @@ pub struct ServerIndex {
     client: Qdrant,
     url: String,
     collection: String,
+    /// What the collection is made of: to recreate it if the server lost it.
+    spec: CollectionSpec,
+    dense_model: Option<String>,
     dense: Option<usize>,
 }
 
@@ -80,52 +84,130 @@ impl ServerIndex {
             .map_err(|e| open_err(format!("the Qdrant server cannot be reached: {e}")))?;
         tracing::info!(url = %settings.url, version = %health.version, collection = %settings.collection, "knowledge index on a Qdrant server");
 
-        let spec = CollectionSpec::new(dense.as_ref().map(|d| d.dimensions));
-        let exists = client
-            .collection_exists(settings.collection.as_str())
-            .await
-            .map_err(|e| open_err(e.to_string()))?;
-        let dense_dimensions = if exists {
-            let info = client
-                .collection_info(settings.collection.as_str())
-                .await
-                .map_err(|e| open_err(e.to_string()))?;
-            let found = request::existing_layout(&info);
-            request::check_layout(&settings.collection, &spec, dense.as_ref(), &found)
-                .map_err(open_err)?
-        } else {
-            let create = request::create_collection(
-                &settings.collection,
-                &spec,
-                dense.as_ref().map(|d| d.model_id.as_str()),
-            );
-            if let Err(e) = client.create_collection(create).await {
-                // Another instance may have created it meanwhile; that is fine.
-                let exists_now = client
-                    .collection_exists(settings.collection.as_str())
-                    .await
-                    .unwrap_or(false);
-                if !exists_now {
-                    return Err(open_err(format!("cannot create the collection: {e}")));
-                }
-            } else {
-                tracing::info!(collection = %settings.collection, "created the knowledge collection");
-            }
-            spec.dense.map(|(_, d)| d)
-        };
-        Ok(ServerIndex {
+        let mut index = ServerIndex {
             client,
             url: settings.url.clone(),
             collection: settings.collection.clone(),
-            dense: dense_dimensions,
-        })
+            spec: CollectionSpec::new(dense.as_ref().map(|d| d.dimensions)),
+            dense_model: dense.as_ref().map(|d| d.model_id.clone()),
+            dense: None,
+        };
+        // The health check answers without the API key; this is the first call that
+        // needs it.
+        let exists = index
+            .client
+            .collection_exists(settings.collection.as_str())
+            .await
+            .map_err(|e| open_err(describe(&e)))?;
+        index.dense = if exists {
+            let info = index
+                .client
+                .collection_info(settings.collection.as_str())
+                .await
+                .map_err(|e| open_err(describe(&e)))?;
+            let found = request::existing_layout(&info);
+            let dense =
+                request::check_layout(&settings.collection, &index.spec, dense.as_ref(), &found)
+                    .map_err(open_err)?;
+            index
+                .ensure_keyword_indexes(&found)
+                .await
+                .map_err(|e| open_err(describe(&e)))?;
+            dense
+        } else {
+            index.create().await.map_err(open_err)?;
+            index.spec.dense.map(|(_, d)| d)
+        };
+        Ok(index)
     }
 
-    fn backend_err(&self, e: qdrant_client::QdrantError) -> IndexError {
+    /// Creates the collection and its payload indexes. Another instance may create it
+    /// at the same moment; that is fine.
+    async fn create(&self) -> Result<(), String> {
+        let create =
+            request::create_collection(&self.collection, &self.spec, self.dense_model.as_deref());
+        match self.client.create_collection(create).await {
+            Ok(_) => {
+                tracing::info!(collection = %self.collection, "created the knowledge collection")
+            }
+            Err(e) => {
+                let exists_now = self
+                    .client
+                    .collection_exists(self.collection.as_str())
+                    .await
+                    .unwrap_or(false);
+                if !exists_now {
+                    return Err(format!("cannot create the collection: {}", describe(&e)));
+                }
+            }
+        }
+        self.ensure_keyword_indexes(&Layout::default())
+            .await
+            .map_err(|e| format!("cannot index the tags: {}", describe(&e)))
+    }
+
+    /// Creates the keyword payload indexes the tag filter needs and `found` lacks
+    /// (collections made by earlier versions have none). Creating one that exists is a
+    /// no-op on the server.
+    async fn ensure_keyword_indexes(&self, found: &Layout) -> Result<(), QdrantError> {
+        for key in self.spec.keyword_indexes {
+            if !found.keyword_indexes.iter().any(|k| k == key) {
+                self.client
+                    .create_field_index(
+                        CreateFieldIndexCollectionBuilder::new(
+                            self.collection.as_str(),
+                            *key,
+                            FieldType::Keyword,
+                        )
+                        .wait(true),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn backend_err(&self, e: QdrantError) -> IndexError {
         IndexError::Backend(format!(
-            "Qdrant server {} (collection {}): {e}",
-            self.url, self.collection
+            "Qdrant server {} (collection {}): {}",
+            self.url,
+            self.collection,
+            describe(&e)
         ))
+    }
+}
+
+/// A gRPC status code, by number (tonic's `Code` is not re-exported).
+mod code {
+    pub const NOT_FOUND: i32 = 5;
+    pub const PERMISSION_DENIED: i32 = 7;
+    pub const UNAVAILABLE: i32 = 14;
+    pub const UNAUTHENTICATED: i32 = 16;
+}
+
+fn status_code(e: &QdrantError) -> Option<i32> {
+    match e {
+        QdrantError::ResponseError { status }
+        | QdrantError::ResourceExhaustedError { status, .. } => Some(status.code() as i32),
+        _ => None,
+    }
+}
+
+/// A failed call in words an operator can act on: the server's message without the
+/// gRPC metadata, and what to do when it is the key or the connection.
+pub fn describe(e: &QdrantError) -> String {
+    let (QdrantError::ResponseError { status }
+    | QdrantError::ResourceExhaustedError { status, .. }) = e
+    else {
+        return e.to_string();
+    };
+    let message = status.message();
+    match status.code() as i32 {
+        code::UNAUTHENTICATED | code::PERMISSION_DENIED => format!(
+            "the server refused the API key; set qdrant.api_key (QDRANT_API_KEY) to the server's key ({message})"
+        ),
+        code::UNAVAILABLE => format!("the Qdrant server cannot be reached ({message})"),
+        _ => format!("{:?}: {message}", status.code()),
     }
 }
 
@@ -142,11 +224,22 @@ impl KnowledgeIndex for ServerIndex {
             if let Some(offset) = offset.take() {
                 scroll = scroll.offset(offset);
             }
-            let page = self
-                .client
-                .scroll(scroll)
-                .await
-                .map_err(|e| self.backend_err(e))?;
+            let page = match self.client.scroll(scroll).await {
+                Ok(page) => page,
+                // The server lost the collection (fresh storage, or deleted by hand):
+                // make it again, empty, so the sync that asked refills it.
+                Err(e) if status_code(&e) == Some(code::NOT_FOUND) => {
+                    tracing::error!(url = %self.url, collection = %self.collection, error = %describe(&e), "the knowledge collection is gone from the Qdrant server; recreating it and re-indexing");
+                    self.create().await.map_err(|reason| {
+                        IndexError::Backend(format!(
+                            "Qdrant server {} (collection {}): {reason}",
+                            self.url, self.collection
+                        ))
+                    })?;
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(self.backend_err(e)),
+            };
             points.extend(
                 page.result
                     .into_iter()
@@ -229,6 +322,8 @@ pub struct Layout {
     pub dense: HashMap<String, u64>,
     /// The dense model recorded at creation, when the server keeps metadata.
     pub dense_model: Option<String>,
+    /// Payload keys with a keyword index.
+    pub keyword_indexes: Vec<String>,
 }
 
 pub mod request {
@@ -239,10 +334,10 @@ pub mod request {
 
     use qdrant_client::Payload;
     use qdrant_client::qdrant::{
-        Condition, CreateCollectionBuilder, Filter, PayloadIncludeSelector, PointId, PointStruct,
-        PrefetchQueryBuilder, Query, QueryPoints, QueryPointsBuilder, RrfBuilder,
-        SparseVectorParamsBuilder, SparseVectorsConfigBuilder, Value, Vector, VectorInput,
-        VectorParamsBuilder, VectorsConfigBuilder, point_id::PointIdOptions,
+        Condition, CreateCollectionBuilder, Filter, PayloadIncludeSelector, PayloadSchemaType,
+        PointId, PointStruct, PrefetchQueryBuilder, Query, QueryPoints, QueryPointsBuilder,
+        RrfBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder, Value, Vector,
+        VectorInput, VectorParamsBuilder, VectorsConfigBuilder, point_id::PointIdOptions,
         with_payload_selector::SelectorOptions,
     };
 
@@ -387,7 +482,15 @@ pub mod request {
         let Some(config) = info.result.as_ref().and_then(|r| r.config.as_ref()) else {
             return Layout::default();
         };
+        let keyword_indexes = info
+            .result
+            .iter()
+            .flat_map(|r| &r.payload_schema)
+            .filter(|(_, schema)| schema.data_type == PayloadSchemaType::Keyword as i32)
+            .map(|(key, _)| key.clone())
+            .collect();
         let mut layout = Layout {
+            keyword_indexes,
             dense_model: config
                 .metadata
                 .get(DENSE_MODEL_KEY)
@@ -568,6 +671,7 @@ pub mod request {
                     .map(|d| HashMap::from([("dense".to_string(), d)]))
                     .unwrap_or_default(),
                 dense_model: model.map(String::from),
+                keyword_indexes: vec![],
             }
         }
 

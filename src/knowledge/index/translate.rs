@@ -31,6 +31,9 @@ pub struct CollectionSpec {
     pub sparse_idf: bool,
     /// `(name, dimensions)`; cosine distance.
     pub dense: Option<(&'static str, usize)>,
+    /// Payload keys filtered on by keyword, which a server indexes (without an index
+    /// Qdrant scans every payload of a filtered search). The embedded index needs none.
+    pub keyword_indexes: &'static [&'static str],
 }
 
 impl CollectionSpec {
@@ -39,6 +42,7 @@ impl CollectionSpec {
             sparse: SPARSE_VECTOR,
             sparse_idf: true,
             dense: dense_dimensions.map(|d| (DENSE_VECTOR, d)),
+            keyword_indexes: &[TAGS_KEY],
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod process;
+pub mod qdrant;
 pub mod restart;
 
 use std::path::PathBuf;
