@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod nginx;
 pub mod process;
 pub mod qdrant;
 pub mod restart;
