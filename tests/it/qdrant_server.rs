@@ -116,6 +116,20 @@ fn rows(hits: &[textdesk::knowledge::Hit]) -> Vec<(String, usize, f32)> {
         .collect()
 }
 
+/// Same scores position by position, and the same chunks except among equal scores
+/// (RRF ties come in either order, and a tie at the cut may keep either chunk).
+fn same_ranking(want: &[(String, usize, f32)], got: &[(String, usize, f32)], what: &str) {
+    let differ = || format!("{what}: rankings differ\n want {want:?}\n got  {got:?}");
+    assert_eq!(want.len(), got.len(), "{}", differ());
+    let last = want.last().map(|w| w.2);
+    for (w, g) in want.iter().zip(got) {
+        assert!((w.2 - g.2).abs() < 1e-3, "{}", differ());
+        let tied = want.iter().filter(|x| (x.2 - w.2).abs() < 1e-3).count() > 1
+            || last.is_some_and(|l| (l - w.2).abs() < 1e-3);
+        assert!((w.0 == g.0 && w.1 == g.1) || tied, "{}", differ());
+    }
+}
+
 /// The server ranks as the embedded index does, in every mode, on the shipped
 /// knowledge base: same chunks, same scores (so the RRF `k` reached the server: its
 /// default k would give other fused scores), ties aside.
@@ -159,19 +173,7 @@ async fn the_server_ranks_as_the_embedded_index_does() {
         for question in questions {
             let want = rows(&edge.search(question, 8, mode, &[]).await.unwrap());
             let got = rows(&on_server.search(question, 8, mode, &[]).await.unwrap());
-            assert_eq!(want.len(), got.len(), "{mode} {question:?}");
-            for (w, g) in want.iter().zip(&got) {
-                assert!(
-                    (w.2 - g.2).abs() < 1e-3,
-                    "{mode} {question:?}: scores differ\n embedded {want:?}\n server   {got:?}"
-                );
-                // Equal scores may come in either order; anything else must match.
-                assert!(
-                    w.0 == g.0 && w.1 == g.1
-                        || want.iter().filter(|x| (x.2 - w.2).abs() < 1e-3).count() > 1,
-                    "{mode} {question:?}: order differs\n embedded {want:?}\n server   {got:?}"
-                );
-            }
+            same_ranking(&want, &got, &format!("{mode} {question:?}"));
         }
     }
 }
@@ -398,4 +400,57 @@ async fn a_lost_collection_is_recreated_and_refilled() {
     assert!(!knowledge.needs_resync());
     stop.send(true).unwrap();
     watcher.await.unwrap();
+}
+
+/// A server too old for parameterised RRF gets each vector searched on its own and the
+/// rankings fused here: the same chunks and scores as the server's own fusion.
+#[tokio::test]
+async fn fusing_here_ranks_as_the_servers_rrf_does() {
+    use std::sync::Arc;
+    use textdesk::knowledge::embed::Embedder;
+    use textdesk::knowledge::index::server::{DenseModel, ServerIndex};
+    use textdesk::knowledge::{Knowledge, SearchMode};
+    let Some(backend) = server() else { return };
+    let f = knowledge_cases::Fixture::new(&backend);
+    let mut dirs = f.dirs();
+    dirs.knowledge_dir = crate::support::repo_path("knowledge");
+    let embedder: Arc<dyn Embedder> = knowledge_cases::counting();
+    let on_server = Knowledge::open(&dirs, Some(embedder.clone()))
+        .await
+        .unwrap();
+    on_server.reindex().await.unwrap();
+    let dense = DenseModel {
+        model_id: embedder.model_id().into(),
+        dimensions: embedder.dimensions(),
+    };
+    let index = ServerIndex::open(dirs.qdrant.as_ref().unwrap(), Some(dense))
+        .await
+        .unwrap()
+        .fusing_here();
+    let here = Knowledge::with_index(dirs.knowledge_dir.clone(), Arc::new(index), Some(embedder))
+        .await
+        .unwrap();
+    for question in [
+        "how do I return my boots",
+        "when will my refund arrive",
+        "do gift cards expire",
+        "how much is express shipping",
+        "can I pay with paypal",
+    ] {
+        for tags in [vec![], vec!["shipping".to_string()]] {
+            let want = rows(
+                &on_server
+                    .search(question, 5, SearchMode::Hybrid, &tags)
+                    .await
+                    .unwrap(),
+            );
+            let got = rows(
+                &here
+                    .search(question, 5, SearchMode::Hybrid, &tags)
+                    .await
+                    .unwrap(),
+            );
+            same_ranking(&want, &got, &format!("{question:?} {tags:?}"));
+        }
+    }
 }

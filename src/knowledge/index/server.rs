@@ -6,8 +6,9 @@
 //! dense vectors, the same prefetch limits and reciprocal rank fusion with our
 //! `k` = [`super::RRF_K`]. That last point matters: a Qdrant server's plain
 //! `Fusion::Rrf` uses its own default k (2 in current Qdrant), so we send the
-//! parameterised RRF query with k set; a server too old to accept it fails the search
-//! with its error rather than silently ranking differently.
+//! parameterised RRF query with k set (tested on v1.18.3). A server too old to read it
+//! refuses the query; then each vector is searched on its own and the rankings are
+//! fused here with Qdrant's own formula ([`translate::rrf_fuse`]), which ranks the same.
 //!
 //! Every decision (which vectors, limits, filter key, write order, collection layout)
 //! comes from [`super::translate`], shared with the edge backend; [`request`] maps those
@@ -15,6 +16,7 @@
 //! makes the calls.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use qdrant_client::qdrant::{
@@ -56,6 +58,8 @@ pub struct ServerIndex {
     spec: CollectionSpec,
     dense_model: Option<String>,
     dense: Option<usize>,
+    /// Hybrid rankings are fused here, not by the server (see [`Self::fusing_here`]).
+    local_fusion: AtomicBool,
 }
 
 impl ServerIndex {
@@ -91,6 +95,7 @@ impl ServerIndex {
             spec: CollectionSpec::new(dense.as_ref().map(|d| d.dimensions)),
             dense_model: dense.as_ref().map(|d| d.model_id.clone()),
             dense: None,
+            local_fusion: AtomicBool::new(false),
         };
         // The health check answers without the API key; this is the first call that
         // needs it.
@@ -167,6 +172,35 @@ impl ServerIndex {
         Ok(())
     }
 
+    /// Fuses hybrid rankings here rather than on the server, as with a server that
+    /// refuses parameterised RRF (it is switched to this at the first refusal). Public
+    /// so a test can compare both on one server.
+    pub fn fusing_here(self) -> Self {
+        self.local_fusion.store(true, Ordering::Relaxed);
+        self
+    }
+
+    async fn run(&self, plan: QueryPlan) -> Result<Vec<ScoredChunk>, QdrantError> {
+        let query = request::query_points(&self.collection, translate::search_request(plan));
+        let found = self.client.query(query).await?;
+        Ok(found
+            .result
+            .into_iter()
+            .filter_map(|p| request::scored_chunk(p.id, p.score, p.payload))
+            .collect())
+    }
+
+    async fn query_fused_here(&self, plan: QueryPlan) -> Result<Vec<ScoredChunk>, IndexError> {
+        let Some((singles, k, limit)) = translate::unfused(plan) else {
+            return Err(IndexError::Backend("not a fused plan".into()));
+        };
+        let mut rankings = Vec::with_capacity(singles.len());
+        for single in singles {
+            rankings.push(self.run(single).await.map_err(|e| self.backend_err(e))?);
+        }
+        Ok(translate::rrf_fuse(rankings, k, limit))
+    }
+
     fn backend_err(&self, e: QdrantError) -> IndexError {
         IndexError::Backend(format!(
             "Qdrant server {} (collection {}): {}",
@@ -179,6 +213,7 @@ impl ServerIndex {
 
 /// A gRPC status code, by number (tonic's `Code` is not re-exported).
 mod code {
+    pub const INVALID_ARGUMENT: i32 = 3;
     pub const NOT_FOUND: i32 = 5;
     pub const PERMISSION_DENIED: i32 = 7;
     pub const UNAVAILABLE: i32 = 14;
@@ -295,17 +330,20 @@ impl KnowledgeIndex for ServerIndex {
     }
 
     async fn query(&self, plan: QueryPlan) -> Result<Vec<ScoredChunk>, IndexError> {
-        let query = request::query_points(&self.collection, translate::search_request(plan));
-        let found = self
-            .client
-            .query(query)
-            .await
-            .map_err(|e| self.backend_err(e))?;
-        Ok(found
-            .result
-            .into_iter()
-            .filter_map(|p| request::scored_chunk(p.id, p.score, p.payload))
-            .collect())
+        let fused = matches!(plan, QueryPlan::Fused { .. });
+        if fused && self.local_fusion.load(Ordering::Relaxed) {
+            return self.query_fused_here(plan).await;
+        }
+        match self.run(plan.clone()).await {
+            // A server older than parameterised RRF cannot read the query: fuse here,
+            // with the same formula, from now on.
+            Err(e) if fused && status_code(&e) == Some(code::INVALID_ARGUMENT) => {
+                tracing::warn!(url = %self.url, error = %describe(&e), "the Qdrant server refused the parameterised RRF query; fusing the rankings here instead (same results, one request per vector); a server from v1.18 fuses itself");
+                self.local_fusion.store(true, Ordering::Relaxed);
+                self.query_fused_here(plan).await
+            }
+            found => found.map_err(|e| self.backend_err(e)),
+        }
     }
 
     fn dense_dimensions(&self) -> Option<usize> {
