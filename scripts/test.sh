@@ -59,9 +59,10 @@ cargo test --locked "${targets[@]}"
 
 # Background servers of the passes below, stopped however the script ends.
 qdrant_pid=""
+pg_started=0
 cleanup() {
-    [[ -n "$qdrant_pid" ]] && kill "$qdrant_pid" 2>/dev/null
-    [[ -n "${TEXTDESK_PG_DIR:-}" ]] && scripts/postgres.sh stop
+    if [[ -n "$qdrant_pid" ]]; then kill "$qdrant_pid" 2>/dev/null || true; fi
+    if (( pg_started )); then scripts/postgres.sh stop; fi
     return 0
 }
 trap cleanup EXIT
@@ -113,6 +114,7 @@ if [[ "${TEXTDESK_SKIP_POSTGRES:-0}" == 1 ]]; then
 fi
 TEXTDESK_PG_DIR=$(mktemp -d /tmp/textdesk-pg.XXXXXX)
 export TEXTDESK_PG_DIR
+pg_started=1
 TEXTDESK_TEST_POSTGRES_URL=$(scripts/postgres.sh start)
 export TEXTDESK_TEST_POSTGRES_URL
 echo "== PostgreSQL pass against $TEXTDESK_TEST_POSTGRES_URL"
