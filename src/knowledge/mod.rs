@@ -193,6 +193,9 @@ struct State {
     stored: HashMap<u64, StoredPoint>,
     errors: Vec<FileError>,
     last_indexed: Option<jiff::Timestamp>,
+    /// A search or sync failed on the index (a Qdrant server down, restarted or
+    /// emptied): the watcher syncs again, without waiting for a file change.
+    needs_resync: bool,
 }
 
 /// The knowledge base facade: files → index → search.
@@ -285,7 +288,17 @@ impl Knowledge {
             .map_err(|e| {
                 KnowledgeError::Other(format!("scanning the knowledge files failed: {e}"))
             })??;
-        let stored = self.lock_state().stored.clone();
+        // What the index holds now, not what this process remembers writing: on a
+        // server, other instances write too, and a server can lose a collection (it
+        // is then recreated empty, and this sync refills it).
+        let stored: HashMap<u64, StoredPoint> = match self.index.stored().await {
+            Ok(points) => points.into_iter().map(|p| (p.id, p)).collect(),
+            Err(e) => {
+                self.lock_state().needs_resync = true;
+                return Err(e.into());
+            }
+        };
+        self.lock_state().stored = stored.clone();
         let plan = sync::plan(&scan, &stored);
         let unchanged = plan.unchanged;
         let applied = sync::apply(
@@ -302,6 +315,7 @@ impl Knowledge {
                 if let Ok(points) = self.index.stored().await {
                     self.lock_state().stored = points.into_iter().map(|p| (p.id, p)).collect();
                 }
+                self.lock_state().needs_resync = true;
                 return Err(e);
             }
         };
@@ -343,6 +357,7 @@ impl Knowledge {
         }
         state.errors = scan.errors;
         state.last_indexed = Some(jiff::Timestamp::now());
+        state.needs_resync = false;
         Ok(report)
     }
 
@@ -368,7 +383,11 @@ impl Knowledge {
             tags.to_vec(),
         )
         .ok_or(KnowledgeError::DenseUnavailable)?;
-        let found = self.index.query(plan).await?;
+        let found = self.index.query(plan).await.inspect_err(|_| {
+            // The server may have restarted without our collection: the watcher's next
+            // resync finds out (and refills it).
+            self.lock_state().needs_resync = true;
+        })?;
         Ok(found
             .into_iter()
             .map(|s| Hit {
@@ -396,6 +415,11 @@ impl Knowledge {
             errors: state.errors.clone(),
             dense_model: self.embedder.as_ref().map(|e| e.model_id().to_string()),
         }
+    }
+
+    /// Whether a search or sync failed since the last good sync (see [`watch`]).
+    pub fn needs_resync(&self) -> bool {
+        self.lock_state().needs_resync
     }
 
     /// Whether dense (and so hybrid) search is available.

@@ -1,6 +1,8 @@
 //! Live reload: a debounced watcher on the knowledge directory triggers a sync after
 //! each burst of changes to `*.md` files. A failing sync is logged and the index keeps
-//! serving what it had.
+//! serving what it had. After a failed search or sync (a Qdrant server down, restarted,
+//! or back without our collection) it also syncs every [`RESYNC_EVERY`] until one
+//! succeeds, so the index heals without a file change.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,6 +13,9 @@ use tokio::task::JoinHandle;
 use super::document::is_knowledge_file;
 use super::{Knowledge, KnowledgeError};
 use crate::watch::FolderWatch;
+
+/// How often a failed index is synced again.
+pub const RESYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn spawn(
     knowledge: Arc<Knowledge>,
@@ -25,9 +30,17 @@ pub fn spawn(
     tracing::info!(dir = %dir.display(), "watching knowledge files for changes");
 
     Ok(tokio::spawn(async move {
+        let mut resync = tokio::time::interval(RESYNC_EVERY);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let changed = tokio::select! {
                 changed = folder.next_change() => changed,
+                _ = resync.tick() => {
+                    if !knowledge.needs_resync() {
+                        continue;
+                    }
+                    true
+                }
                 _ = shutdown.wait_for(|stop| *stop) => false,
             };
             if !changed {

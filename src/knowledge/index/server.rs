@@ -6,8 +6,9 @@
 //! dense vectors, the same prefetch limits and reciprocal rank fusion with our
 //! `k` = [`super::RRF_K`]. That last point matters: a Qdrant server's plain
 //! `Fusion::Rrf` uses its own default k (2 in current Qdrant), so we send the
-//! parameterised RRF query with k set; a server too old to accept it fails the search
-//! with its error rather than silently ranking differently.
+//! parameterised RRF query with k set (tested on v1.18.3). A server too old to read it
+//! refuses the query; then each vector is searched on its own and the rankings are
+//! fused here with Qdrant's own formula ([`translate::rrf_fuse`]), which ranks the same.
 //!
 //! Every decision (which vectors, limits, filter key, write order, collection layout)
 //! comes from [`super::translate`], shared with the edge backend; [`request`] maps those
@@ -15,13 +16,15 @@
 //! makes the calls.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use qdrant_client::Qdrant;
 use qdrant_client::qdrant::{
-    DeletePointsBuilder, Distance, GetCollectionInfoResponse, Modifier, ScrollPointsBuilder,
-    SetPayloadPointsBuilder, UpsertPointsBuilder, vectors_config,
+    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType,
+    GetCollectionInfoResponse, Modifier, ScrollPointsBuilder, SetPayloadPointsBuilder,
+    UpsertPointsBuilder, vectors_config,
 };
+use qdrant_client::{Qdrant, QdrantError};
 
 use super::translate::{self, CollectionSpec, SCROLL_PAGE, WriteOp};
 use super::{IndexError, KnowledgeIndex, QueryPlan, ScoredChunk, StoredPoint, WriteBatch};
@@ -51,7 +54,12 @@ pub struct ServerIndex {
     client: Qdrant,
     url: String,
     collection: String,
+    /// What the collection is made of: to recreate it if the server lost it.
+    spec: CollectionSpec,
+    dense_model: Option<String>,
     dense: Option<usize>,
+    /// Hybrid rankings are fused here, not by the server (see [`Self::fusing_here`]).
+    local_fusion: AtomicBool,
 }
 
 impl ServerIndex {
@@ -80,52 +88,161 @@ impl ServerIndex {
             .map_err(|e| open_err(format!("the Qdrant server cannot be reached: {e}")))?;
         tracing::info!(url = %settings.url, version = %health.version, collection = %settings.collection, "knowledge index on a Qdrant server");
 
-        let spec = CollectionSpec::new(dense.as_ref().map(|d| d.dimensions));
-        let exists = client
-            .collection_exists(settings.collection.as_str())
-            .await
-            .map_err(|e| open_err(e.to_string()))?;
-        let dense_dimensions = if exists {
-            let info = client
-                .collection_info(settings.collection.as_str())
-                .await
-                .map_err(|e| open_err(e.to_string()))?;
-            let found = request::existing_layout(&info);
-            request::check_layout(&settings.collection, &spec, dense.as_ref(), &found)
-                .map_err(open_err)?
-        } else {
-            let create = request::create_collection(
-                &settings.collection,
-                &spec,
-                dense.as_ref().map(|d| d.model_id.as_str()),
-            );
-            if let Err(e) = client.create_collection(create).await {
-                // Another instance may have created it meanwhile; that is fine.
-                let exists_now = client
-                    .collection_exists(settings.collection.as_str())
-                    .await
-                    .unwrap_or(false);
-                if !exists_now {
-                    return Err(open_err(format!("cannot create the collection: {e}")));
-                }
-            } else {
-                tracing::info!(collection = %settings.collection, "created the knowledge collection");
-            }
-            spec.dense.map(|(_, d)| d)
-        };
-        Ok(ServerIndex {
+        let mut index = ServerIndex {
             client,
             url: settings.url.clone(),
             collection: settings.collection.clone(),
-            dense: dense_dimensions,
-        })
+            spec: CollectionSpec::new(dense.as_ref().map(|d| d.dimensions)),
+            dense_model: dense.as_ref().map(|d| d.model_id.clone()),
+            dense: None,
+            local_fusion: AtomicBool::new(false),
+        };
+        // The health check answers without the API key; this is the first call that
+        // needs it.
+        let exists = index
+            .client
+            .collection_exists(settings.collection.as_str())
+            .await
+            .map_err(|e| open_err(describe(&e)))?;
+        index.dense = if exists {
+            let info = index
+                .client
+                .collection_info(settings.collection.as_str())
+                .await
+                .map_err(|e| open_err(describe(&e)))?;
+            let found = request::existing_layout(&info);
+            let dense =
+                request::check_layout(&settings.collection, &index.spec, dense.as_ref(), &found)
+                    .map_err(open_err)?;
+            index
+                .ensure_keyword_indexes(&found)
+                .await
+                .map_err(|e| open_err(describe(&e)))?;
+            dense
+        } else {
+            index.create().await.map_err(open_err)?;
+            index.spec.dense.map(|(_, d)| d)
+        };
+        Ok(index)
     }
 
-    fn backend_err(&self, e: qdrant_client::QdrantError) -> IndexError {
+    /// Creates the collection and its payload indexes. Another instance may create it
+    /// at the same moment; that is fine.
+    async fn create(&self) -> Result<(), String> {
+        let create =
+            request::create_collection(&self.collection, &self.spec, self.dense_model.as_deref());
+        match self.client.create_collection(create).await {
+            Ok(_) => {
+                tracing::info!(collection = %self.collection, "created the knowledge collection")
+            }
+            Err(e) => {
+                let exists_now = self
+                    .client
+                    .collection_exists(self.collection.as_str())
+                    .await
+                    .unwrap_or(false);
+                if !exists_now {
+                    return Err(format!("cannot create the collection: {}", describe(&e)));
+                }
+            }
+        }
+        self.ensure_keyword_indexes(&Layout::default())
+            .await
+            .map_err(|e| format!("cannot index the tags: {}", describe(&e)))
+    }
+
+    /// Creates the keyword payload indexes the tag filter needs and `found` lacks
+    /// (collections made by earlier versions have none). Creating one that exists is a
+    /// no-op on the server.
+    async fn ensure_keyword_indexes(&self, found: &Layout) -> Result<(), QdrantError> {
+        for key in self.spec.keyword_indexes {
+            if !found.keyword_indexes.iter().any(|k| k == key) {
+                self.client
+                    .create_field_index(
+                        CreateFieldIndexCollectionBuilder::new(
+                            self.collection.as_str(),
+                            *key,
+                            FieldType::Keyword,
+                        )
+                        .wait(true),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fuses hybrid rankings here rather than on the server, as with a server that
+    /// refuses parameterised RRF (it is switched to this at the first refusal). Public
+    /// so a test can compare both on one server.
+    pub fn fusing_here(self) -> Self {
+        self.local_fusion.store(true, Ordering::Relaxed);
+        self
+    }
+
+    async fn run(&self, plan: QueryPlan) -> Result<Vec<ScoredChunk>, QdrantError> {
+        let query = request::query_points(&self.collection, translate::search_request(plan));
+        let found = self.client.query(query).await?;
+        Ok(found
+            .result
+            .into_iter()
+            .filter_map(|p| request::scored_chunk(p.id, p.score, p.payload))
+            .collect())
+    }
+
+    async fn query_fused_here(&self, plan: QueryPlan) -> Result<Vec<ScoredChunk>, IndexError> {
+        let Some((singles, k, limit)) = translate::unfused(plan) else {
+            return Err(IndexError::Backend("not a fused plan".into()));
+        };
+        let mut rankings = Vec::with_capacity(singles.len());
+        for single in singles {
+            rankings.push(self.run(single).await.map_err(|e| self.backend_err(e))?);
+        }
+        Ok(translate::rrf_fuse(rankings, k, limit))
+    }
+
+    fn backend_err(&self, e: QdrantError) -> IndexError {
         IndexError::Backend(format!(
-            "Qdrant server {} (collection {}): {e}",
-            self.url, self.collection
+            "Qdrant server {} (collection {}): {}",
+            self.url,
+            self.collection,
+            describe(&e)
         ))
+    }
+}
+
+/// A gRPC status code, by number (tonic's `Code` is not re-exported).
+mod code {
+    pub const INVALID_ARGUMENT: i32 = 3;
+    pub const NOT_FOUND: i32 = 5;
+    pub const PERMISSION_DENIED: i32 = 7;
+    pub const UNAVAILABLE: i32 = 14;
+    pub const UNAUTHENTICATED: i32 = 16;
+}
+
+fn status_code(e: &QdrantError) -> Option<i32> {
+    match e {
+        QdrantError::ResponseError { status }
+        | QdrantError::ResourceExhaustedError { status, .. } => Some(status.code() as i32),
+        _ => None,
+    }
+}
+
+/// A failed call in words an operator can act on: the server's message without the
+/// gRPC metadata, and what to do when it is the key or the connection.
+pub fn describe(e: &QdrantError) -> String {
+    let (QdrantError::ResponseError { status }
+    | QdrantError::ResourceExhaustedError { status, .. }) = e
+    else {
+        return e.to_string();
+    };
+    let message = status.message();
+    match status.code() as i32 {
+        code::UNAUTHENTICATED | code::PERMISSION_DENIED => format!(
+            "the server refused the API key; set qdrant.api_key (QDRANT_API_KEY) to the server's key ({message})"
+        ),
+        code::UNAVAILABLE => format!("the Qdrant server cannot be reached ({message})"),
+        _ => format!("{:?}: {message}", status.code()),
     }
 }
 
@@ -142,11 +259,22 @@ impl KnowledgeIndex for ServerIndex {
             if let Some(offset) = offset.take() {
                 scroll = scroll.offset(offset);
             }
-            let page = self
-                .client
-                .scroll(scroll)
-                .await
-                .map_err(|e| self.backend_err(e))?;
+            let page = match self.client.scroll(scroll).await {
+                Ok(page) => page,
+                // The server lost the collection (fresh storage, or deleted by hand):
+                // make it again, empty, so the sync that asked refills it.
+                Err(e) if status_code(&e) == Some(code::NOT_FOUND) => {
+                    tracing::error!(url = %self.url, collection = %self.collection, error = %describe(&e), "the knowledge collection is gone from the Qdrant server; recreating it and re-indexing");
+                    self.create().await.map_err(|reason| {
+                        IndexError::Backend(format!(
+                            "Qdrant server {} (collection {}): {reason}",
+                            self.url, self.collection
+                        ))
+                    })?;
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(self.backend_err(e)),
+            };
             points.extend(
                 page.result
                     .into_iter()
@@ -202,17 +330,20 @@ impl KnowledgeIndex for ServerIndex {
     }
 
     async fn query(&self, plan: QueryPlan) -> Result<Vec<ScoredChunk>, IndexError> {
-        let query = request::query_points(&self.collection, translate::search_request(plan));
-        let found = self
-            .client
-            .query(query)
-            .await
-            .map_err(|e| self.backend_err(e))?;
-        Ok(found
-            .result
-            .into_iter()
-            .filter_map(|p| request::scored_chunk(p.id, p.score, p.payload))
-            .collect())
+        let fused = matches!(plan, QueryPlan::Fused { .. });
+        if fused && self.local_fusion.load(Ordering::Relaxed) {
+            return self.query_fused_here(plan).await;
+        }
+        match self.run(plan.clone()).await {
+            // A server older than parameterised RRF cannot read the query: fuse here,
+            // with the same formula, from now on.
+            Err(e) if fused && status_code(&e) == Some(code::INVALID_ARGUMENT) => {
+                tracing::warn!(url = %self.url, error = %describe(&e), "the Qdrant server refused the parameterised RRF query; fusing the rankings here instead (same results, one request per vector); a server from v1.18 fuses itself");
+                self.local_fusion.store(true, Ordering::Relaxed);
+                self.query_fused_here(plan).await
+            }
+            found => found.map_err(|e| self.backend_err(e)),
+        }
     }
 
     fn dense_dimensions(&self) -> Option<usize> {
@@ -229,6 +360,8 @@ pub struct Layout {
     pub dense: HashMap<String, u64>,
     /// The dense model recorded at creation, when the server keeps metadata.
     pub dense_model: Option<String>,
+    /// Payload keys with a keyword index.
+    pub keyword_indexes: Vec<String>,
 }
 
 pub mod request {
@@ -239,10 +372,10 @@ pub mod request {
 
     use qdrant_client::Payload;
     use qdrant_client::qdrant::{
-        Condition, CreateCollectionBuilder, Filter, PayloadIncludeSelector, PointId, PointStruct,
-        PrefetchQueryBuilder, Query, QueryPoints, QueryPointsBuilder, RrfBuilder,
-        SparseVectorParamsBuilder, SparseVectorsConfigBuilder, Value, Vector, VectorInput,
-        VectorParamsBuilder, VectorsConfigBuilder, point_id::PointIdOptions,
+        Condition, CreateCollectionBuilder, Filter, PayloadIncludeSelector, PayloadSchemaType,
+        PointId, PointStruct, PrefetchQueryBuilder, Query, QueryPoints, QueryPointsBuilder,
+        RrfBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder, Value, Vector,
+        VectorInput, VectorParamsBuilder, VectorsConfigBuilder, point_id::PointIdOptions,
         with_payload_selector::SelectorOptions,
     };
 
@@ -387,7 +520,15 @@ pub mod request {
         let Some(config) = info.result.as_ref().and_then(|r| r.config.as_ref()) else {
             return Layout::default();
         };
+        let keyword_indexes = info
+            .result
+            .iter()
+            .flat_map(|r| &r.payload_schema)
+            .filter(|(_, schema)| schema.data_type == PayloadSchemaType::Keyword as i32)
+            .map(|(key, _)| key.clone())
+            .collect();
         let mut layout = Layout {
+            keyword_indexes,
             dense_model: config
                 .metadata
                 .get(DENSE_MODEL_KEY)
@@ -568,6 +709,7 @@ pub mod request {
                     .map(|d| HashMap::from([("dense".to_string(), d)]))
                     .unwrap_or_default(),
                 dense_model: model.map(String::from),
+                keyword_indexes: vec![],
             }
         }
 

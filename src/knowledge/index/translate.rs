@@ -31,6 +31,9 @@ pub struct CollectionSpec {
     pub sparse_idf: bool,
     /// `(name, dimensions)`; cosine distance.
     pub dense: Option<(&'static str, usize)>,
+    /// Payload keys filtered on by keyword, which a server indexes (without an index
+    /// Qdrant scans every payload of a filtered search). The embedded index needs none.
+    pub keyword_indexes: &'static [&'static str],
 }
 
 impl CollectionSpec {
@@ -39,6 +42,7 @@ impl CollectionSpec {
             sparse: SPARSE_VECTOR,
             sparse_idf: true,
             dense: dense_dimensions.map(|d| (DENSE_VECTOR, d)),
+            keyword_indexes: &[TAGS_KEY],
         }
     }
 }
@@ -247,9 +251,87 @@ pub fn scored_chunk(
     })
 }
 
+/// A fused plan as one plain search per vector, for a server that refuses the
+/// parameterised RRF query: run each, then [`rrf_fuse`] the rankings.
+pub fn unfused(plan: QueryPlan) -> Option<(Vec<QueryPlan>, usize, usize)> {
+    let QueryPlan::Fused {
+        prefetch,
+        prefetch_limit,
+        rrf_k,
+        limit,
+        any_tags,
+    } = plan
+    else {
+        return None;
+    };
+    let singles = prefetch
+        .into_iter()
+        .map(|vector| QueryPlan::Single {
+            vector,
+            limit: prefetch_limit,
+            any_tags: any_tags.clone(),
+        })
+        .collect();
+    Some((singles, rrf_k, limit))
+}
+
+/// Reciprocal rank fusion exactly as Qdrant computes it (segment's `rrf_scoring` with
+/// weight 1): the chunk at 0-based position `p` of a ranking scores `1 / (p + k)`,
+/// summed over the rankings, best first; the first `limit`.
+pub fn rrf_fuse(rankings: Vec<Vec<ScoredChunk>>, k: usize, limit: usize) -> Vec<ScoredChunk> {
+    let mut fused: Vec<ScoredChunk> = Vec::new();
+    let mut at: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    for ranking in rankings {
+        for (position, mut chunk) in ranking.into_iter().enumerate() {
+            let score = 1.0 / (position as f32 + k as f32);
+            match at.get(&chunk.id) {
+                Some(&i) => fused[i].score += score,
+                None => {
+                    at.insert(chunk.id, fused.len());
+                    chunk.score = score;
+                    fused.push(chunk);
+                }
+            }
+        }
+    }
+    fused.sort_by(|a, b| b.score.total_cmp(&a.score));
+    fused.truncate(limit);
+    fused
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rrf_fuse_scores_as_qdrant_does() {
+        let chunk = |id: u64| ScoredChunk {
+            id,
+            score: 0.0,
+            chunk: crate::knowledge::chunk::Chunk {
+                file: "a.md".into(),
+                ordinal: 0,
+                headings: vec![],
+                line_start: 1,
+                line_end: 1,
+                text: "t".into(),
+                hash: "h".into(),
+                title: None,
+                url: None,
+                sms: None,
+                tags: vec![],
+            },
+        };
+        // 2 is first in one ranking and second in the other: 1/60 + 1/61.
+        let fused = rrf_fuse(
+            vec![vec![chunk(2), chunk(1)], vec![chunk(3), chunk(2)]],
+            60,
+            2,
+        );
+        assert_eq!(fused.iter().map(|c| c.id).collect::<Vec<_>>(), vec![2, 3]);
+        assert!((fused[0].score - (1.0 / 60.0 + 1.0 / 61.0)).abs() < 1e-7);
+        assert!((fused[1].score - 1.0 / 60.0).abs() < 1e-7);
+    }
     use crate::knowledge::chunk::Chunk;
     use crate::knowledge::index::{NewPoint, RRF_K, SearchMode};
 

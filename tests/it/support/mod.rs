@@ -5,7 +5,9 @@
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod nginx;
 pub mod process;
+pub mod qdrant;
 pub mod restart;
 
 use std::path::PathBuf;

@@ -27,6 +27,18 @@ pub fn start_textdesk(
     port: u16,
     twilio_api: Option<&str>,
 ) -> Child {
+    textdesk_command(data_dir, database_url, port, twilio_api)
+        .spawn()
+        .expect("textdesk binary starts")
+}
+
+/// The command [`start_textdesk`] runs, for a test to add settings (`env`) to.
+pub fn textdesk_command(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    port: u16,
+    twilio_api: Option<&str>,
+) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_textdesk"));
     cmd.arg("serve")
         .env_clear()
@@ -55,7 +67,7 @@ pub fn start_textdesk(
             .env("TWILIO_FROM_NUMBER", "+15555550100")
             .env("TEXTDESK_TWILIO_API_BASE", api);
     }
-    cmd.spawn().expect("textdesk binary starts")
+    cmd
 }
 
 pub async fn wait_healthy(port: u16) {
