@@ -57,6 +57,12 @@ timings=()
 cargo test --locked --no-run "${targets[@]}" "${timings[@]}"
 cargo test --locked "${targets[@]}"
 
+# The shipped conversation tests (tests/conversations/*.toml): whole conversations
+# through the real binary, each on a fresh database with a pinned clock and a fake
+# order system. The binary was built above for the integration tests: no rebuild.
+echo "== conversation tests"
+cargo run --locked --quiet --bin textdesk -- test conversations tests/conversations
+
 # Background servers of the passes below, stopped however the script ends.
 qdrant_pid=""
 pg_started=0

@@ -71,5 +71,8 @@ fn a_wrong_expectation_fails_with_its_file_and_line() {
 fn a_broken_file_is_named_with_its_line() {
     let (ok, out) = run(&STORY.replace("intent = \"store_hours\"", "intnet = \"store_hours\""));
     assert!(!ok, "{out}");
-    assert!(out.contains("story.toml:11: unknown field `intnet`"), "{out}");
+    assert!(
+        out.contains("story.toml:11: unknown field `intnet`"),
+        "{out}"
+    );
 }
