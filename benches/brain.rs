@@ -78,6 +78,10 @@ fn bench(c: &mut Criterion) {
                     state: &state,
                     business: "Trailhead",
                     escalation: &Default::default(),
+                    last_bot_text: None,
+                    under_way: false,
+                    returning: false,
+                    contact: None,
                 }))
             })
         });

@@ -1,6 +1,9 @@
-//! Contacts for agents: look one up by number, and set the time zone that decides
-//! when business-started flows may text them (a customer who moved away from their
-//! area code's zone).
+//! Contacts for agents: look one up by number, set the time zone that decides when
+//! business-started flows may text them (a customer who moved away from their area
+//! code's zone), and what the team knows about them (attributes such as `name` or
+//! `preferred_store`, which the bot's templates read as `contact.<key>`).
+
+use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::State;
@@ -33,10 +36,51 @@ pub struct ContactView {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ContactUpdate {
     /// An IANA zone ("America/New_York"), or `null` (or "") to go back to the area
-    /// code's.
-    pub timezone: Option<String>,
+    /// code's. Left out: unchanged.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub timezone: Option<Option<String>>,
+    /// Attributes to set (a string) or remove (`null`); the others are kept. Names
+    /// are letters, digits and `_` (at most 40), values at most 200 characters, and
+    /// a contact has at most 30.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<BTreeMap<String, Option<String>>>,
+}
+
+/// A field that is present, even as `null`, is `Some`: `null` clears, absent leaves.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+const MAX_ATTRIBUTES: usize = 30;
+const MAX_ATTRIBUTE_NAME: usize = 40;
+const MAX_ATTRIBUTE_VALUE: usize = 200;
+
+fn check_attributes(changes: &BTreeMap<String, Option<String>>) -> Result<(), ApiError> {
+    for (name, value) in changes {
+        let valid = !name.is_empty()
+            && name.len() <= MAX_ATTRIBUTE_NAME
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(ApiError::BadRequest(format!(
+                "attribute name {name:?}: use letters, digits and _ (at most {MAX_ATTRIBUTE_NAME}), not starting with a digit"
+            )));
+        }
+        if let Some(v) = value
+            && v.chars().count() > MAX_ATTRIBUTE_VALUE
+        {
+            return Err(ApiError::BadRequest(format!(
+                "attribute {name:?} is {} characters; at most {MAX_ATTRIBUTE_VALUE}",
+                v.chars().count()
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[utoipa::path(
@@ -66,7 +110,7 @@ pub async fn show(
     request_body = ContactUpdate,
     responses(
         (status = 200, description = "Updated", body = ContactView),
-        (status = 400, description = "Not an E.164 number, or not an IANA time zone"),
+        (status = 400, description = "Not an E.164 number, not an IANA time zone, or an attribute name or value out of bounds"),
         (status = 404, description = "No contact with this number"),
     ),
     security(("bearer" = []))
@@ -78,23 +122,51 @@ pub async fn update(
     Json(update): Json<ContactUpdate>,
 ) -> Result<Json<ContactView>, ApiError> {
     let phone = parse_phone(&phone)?;
-    // "" clears, like null: a form's emptied field means "no zone of their own".
-    let timezone = update
-        .timezone
-        .as_deref()
-        .map(str::trim)
-        .filter(|name| !name.is_empty());
-    if let Some(name) = timezone {
-        crate::clock::time_zone(name)
-            .map_err(|e| ApiError::BadRequest(format!("\"timezone\": {e}")))?;
-    }
     let now = state.engine.now_ms();
-    let contact = state
-        .engine
-        .store
-        .set_contact_timezone(&phone, timezone, now)
-        .await?;
-    let contact = contact.ok_or_else(|| not_found(&phone))?;
+    let store = &state.engine.store;
+    if let Some(changes) = &update.attributes {
+        check_attributes(changes)?;
+    }
+    if let Some(timezone) = &update.timezone {
+        // "" clears, like null: a form's emptied field means "no zone of their own".
+        let timezone = timezone
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty());
+        if let Some(name) = timezone {
+            crate::clock::time_zone(name)
+                .map_err(|e| ApiError::BadRequest(format!("\"timezone\": {e}")))?;
+        }
+        store
+            .set_contact_timezone(&phone, timezone, now)
+            .await?
+            .ok_or_else(|| not_found(&phone))?;
+    }
+    if let Some(changes) = &update.attributes {
+        let current = store
+            .contact(&phone)
+            .await?
+            .ok_or_else(|| not_found(&phone))?;
+        let mut merged = current.attributes;
+        for (key, value) in changes {
+            match value {
+                Some(v) => merged.insert(key.clone(), v.clone()),
+                None => merged.remove(key),
+            };
+        }
+        if merged.len() > MAX_ATTRIBUTES {
+            return Err(ApiError::BadRequest(format!(
+                "a contact has at most {MAX_ATTRIBUTES} attributes; remove some (set them to null) first"
+            )));
+        }
+        store
+            .update_contact_attributes(&phone, changes, now)
+            .await?;
+    }
+    let contact = store
+        .contact(&phone)
+        .await?
+        .ok_or_else(|| not_found(&phone))?;
     Ok(Json(view(&state, contact)))
 }
 

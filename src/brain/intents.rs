@@ -80,6 +80,9 @@ pub struct Intent {
     /// way (the bot or a person already texted in it). A greeting is for the start of
     /// a conversation; "hello??" after an answer wants to know someone is there.
     pub reply_mid_conversation: Option<String>,
+    /// For a fixed `reply`: the text for a contact who texted us before, at the start
+    /// of a new exchange ("Hi again, Sarah!"), instead of the stranger's greeting.
+    pub reply_returning: Option<String>,
     /// Always handled by a human (complaints, billing disputes, legal).
     pub sensitive: bool,
 }
@@ -150,6 +153,7 @@ struct RawIntent {
     action: Option<Spanned<String>>,
     reply: Option<String>,
     reply_mid_conversation: Option<String>,
+    reply_returning: Option<String>,
     flow: Option<String>,
     lookup: Option<String>,
     #[serde(default)]
@@ -285,17 +289,39 @@ impl IntentSet {
                     None
                 }
             };
-            let reply_mid_conversation = raw
-                .reply_mid_conversation
-                .as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            if reply_mid_conversation.is_some() && !matches!(action, Some(Action::Reply(_))) {
-                problems.push((
-                    action_line,
-                    format!("intent `{name}` has `reply_mid_conversation` but its action is not \"reply\""),
-                ));
+            let variant = |text: &Option<String>| {
+                text.as_deref()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+            };
+            let reply_mid_conversation = variant(&raw.reply_mid_conversation);
+            let reply_returning = variant(&raw.reply_returning);
+            for (key, text) in [
+                ("reply_mid_conversation", &reply_mid_conversation),
+                ("reply_returning", &reply_returning),
+            ] {
+                if text.is_some() && !matches!(action, Some(Action::Reply(_))) {
+                    problems.push((
+                        action_line,
+                        format!("intent `{name}` has `{key}` but its action is not \"reply\""),
+                    ));
+                }
+            }
+            // Fixed replies are templates over `contact` (phone and attributes) and
+            // `business`: checked here, so a misspelt name is this file's error.
+            let texts = [
+                match &action {
+                    Some(Action::Reply(text)) => Some(text),
+                    _ => None,
+                },
+                reply_mid_conversation.as_ref(),
+                reply_returning.as_ref(),
+            ];
+            for text in texts.into_iter().flatten() {
+                if let Err(e) = crate::lookups::template::check(text, &[], &[], &[], false) {
+                    problems.push((action_line, format!("intent `{name}`: reply {text:?}: {e}")));
+                }
             }
             if let Some(action) = action {
                 intents.push(Intent {
@@ -304,6 +330,7 @@ impl IntentSet {
                     examples: clean,
                     action,
                     reply_mid_conversation,
+                    reply_returning,
                     sensitive: raw.sensitive,
                 });
             }

@@ -30,7 +30,7 @@ use super::intents::{Action, IntentName, IntentSet};
 use super::sentiment::{self, Mood};
 use super::state::{ConversationState, Menu};
 use crate::knowledge::{Hit, Knowledge, SearchMode};
-use crate::llm::{LlmClient, Passage, Turn, TurnRole};
+use crate::llm::{LlmClient, Passage, Turn};
 use crate::sms::segments;
 
 /// The intents and the classifier trained on them; swapped whole on reload.
@@ -71,6 +71,12 @@ pub struct TurnInput<'a> {
     /// The bot's last text in this exchange, if recent: an answer that would repeat
     /// it word for word is replaced by the next best passage's.
     pub last_bot_text: Option<&'a str>,
+    /// Where the conversation stands: the bot or a person texted in this exchange
+    /// (`under_way`), or the contact texted us before it (`returning`).
+    pub under_way: bool,
+    pub returning: bool,
+    /// `contact` in fixed replies' templates: the phone and the contact's attributes.
+    pub contact: Option<&'a serde_json::Value>,
 }
 
 /// How the intent was found.
@@ -235,11 +241,12 @@ impl Brain {
         let mut retrieved = Vec::new();
         let outcome = match action {
             Some(Action::Reply(text)) => {
-                let under_way = input.history.iter().any(|t| t.role != TurnRole::Customer);
-                let text = intent
-                    .and_then(|i| i.reply_mid_conversation.clone())
-                    .filter(|_| under_way)
-                    .unwrap_or(text);
+                let variant = match (input.under_way, input.returning) {
+                    (true, _) => intent.and_then(|i| i.reply_mid_conversation.clone()),
+                    (false, true) => intent.and_then(|i| i.reply_returning.clone()),
+                    (false, false) => None,
+                };
+                let text = render_reply(&variant.unwrap_or(text), input);
                 Some((
                     Decision::Reply {
                         intent: understanding.intent.to_string(),
@@ -372,6 +379,9 @@ impl Brain {
             business: "",
             escalation: &escalation,
             last_bot_text: None,
+            under_way: false,
+            returning: false,
+            contact: None,
         };
         self.understand(&model, &input, true).await.0
     }
@@ -625,6 +635,31 @@ impl Brain {
     fn fit(&self, text: &str) -> String {
         segments::fit(&segments::smart_encode(text), self.settings.max_segments).text
     }
+}
+
+/// A fixed reply with `contact` and `business` filled in ("Hi again, Sarah!"). The
+/// template was checked when intents.toml loaded; should it fail anyway, the
+/// customer gets its words rather than nothing.
+fn render_reply(template: &str, input: &TurnInput<'_>) -> String {
+    if !template.contains("{{") && !template.contains("{%") {
+        return template.to_string();
+    }
+    let mut vars = serde_json::Map::new();
+    vars.insert(
+        "contact".into(),
+        input
+            .contact
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({})),
+    );
+    vars.insert("business".into(), input.business.into());
+    let today = crate::lookups::Today::at(0, jiff::tz::TimeZone::UTC);
+    crate::lookups::template::render(template, &vars, &today)
+        .map(|t| t.trim().to_string())
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a fixed reply failed to render; sending its words");
+            template.to_string()
+        })
 }
 
 /// The same text as far as a reader can tell: case and spacing aside.

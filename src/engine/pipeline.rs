@@ -364,6 +364,8 @@ async fn think(
     }
     let history = turns(ctx);
     let last_bot_text = last_bot_text(ctx, policy);
+    let (under_way, returning) = standing(ctx, policy);
+    let contact = contact_json(ctx);
     let mut thought = brain
         .think(&TurnInput {
             text: &ctx.body,
@@ -372,6 +374,9 @@ async fn think(
             business: &policy.business.name,
             escalation: &policy.escalation,
             last_bot_text,
+            under_way,
+            returning,
+            contact: Some(&contact),
         })
         .await;
     let understood = Understood {
@@ -598,7 +603,7 @@ fn lookup_context<'a>(
         set: playbook.lookups,
         caller: playbook.caller,
         today: Today::at(now, business_zone(policy, playbook.flows)),
-        contact: serde_json::json!({ "phone": ctx.phone.as_str() }),
+        contact: contact_json(ctx),
         business: &policy.business.name,
     }
 }
@@ -771,6 +776,35 @@ fn repeats_last_bot_text(ctx: &InboundContext, thought: &Thought, policy: &Polic
     };
     let next = reply(text, OutboundKind::Reply, policy.replies.max_segments);
     repeats_last_bot(ctx, &next, policy)
+}
+
+/// `contact` in templates: the phone and the contact's attributes (`contact.name`).
+fn contact_json(ctx: &InboundContext) -> serde_json::Value {
+    let mut contact: serde_json::Map<String, serde_json::Value> = ctx
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+        .collect();
+    contact.insert("phone".into(), ctx.phone.as_str().into());
+    serde_json::Value::Object(contact)
+}
+
+/// Where the exchange stands: under way (the bot or a person texted the contact
+/// within the flood window), and whether the contact texted us before this exchange
+/// (a returning contact, greeted as one).
+fn standing(ctx: &InboundContext, policy: &Policy) -> (bool, bool) {
+    let window_ms = secs_to_ms(policy.limits.window_secs);
+    let recent = |m: &&crate::store::HistoryEntry| ctx.received_at - m.created_at <= window_ms;
+    let under_way = ctx
+        .history
+        .iter()
+        .filter(recent)
+        .any(|m| m.direction == Direction::Outbound);
+    let returning = ctx
+        .history
+        .iter()
+        .any(|m| m.direction == Direction::Inbound && ctx.received_at - m.created_at > window_ms);
+    (under_way, returning)
 }
 
 /// The bot's last text to this contact, when sent within the flood window (the same

@@ -45,6 +45,15 @@ pub async fn preview(
         Some(p) => engine.store.preview_context(p.as_str()).await?,
         None => (None, Vec::new(), None),
     };
+    let attributes = match phone {
+        Some(p) => engine
+            .store
+            .contact(p)
+            .await?
+            .map(|c| c.attributes)
+            .unwrap_or_default(),
+        None => Default::default(),
+    };
     let placeholder =
         PhoneNumber::parse("+10000000000").map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let ctx = InboundContext {
@@ -52,6 +61,7 @@ pub async fn preview(
         conversation_id: 0,
         contact_id: 0,
         phone: phone.cloned().unwrap_or(placeholder),
+        attributes,
         consent: consent.unwrap_or(Consent::Implied),
         body: text.to_string(),
         media_urls: Vec::new(),

@@ -19,10 +19,25 @@ pub struct Contact {
     pub consent: Consent,
     /// The IANA zone the team set for this contact; absent when not set.
     pub timezone: Option<String>,
+    /// What the team and the bot know about them (`name`, `preferred_store`, …);
+    /// templates read them as `contact.<key>`.
+    pub attributes: std::collections::BTreeMap<String, String>,
     pub created_at: i64,
 }
 
-const CONTACT: &str = "SELECT id, phone, consent, timezone, created_at FROM contacts";
+const CONTACT: &str = "SELECT id, phone, consent, timezone, created_at, attributes FROM contacts";
+
+/// Reads the stored attributes; a value that is not a JSON object of strings is
+/// corrupt.
+pub(super) fn attributes_from(
+    json: Option<&str>,
+) -> Result<std::collections::BTreeMap<String, String>> {
+    match json {
+        None => Ok(Default::default()),
+        Some(j) => serde_json::from_str(j)
+            .map_err(|e| StoreError::Corrupt(format!("contact attributes: {e}"))),
+    }
+}
 
 fn contact_from_row(r: &sqlx::any::AnyRow) -> Result<Contact> {
     let phone: String = r.get(1);
@@ -37,6 +52,7 @@ fn contact_from_row(r: &sqlx::any::AnyRow) -> Result<Contact> {
             .ok_or_else(|| StoreError::Corrupt(format!("consent {consent:?}")))?,
         timezone: r.get(3),
         created_at: r.get(4),
+        attributes: attributes_from(r.get::<Option<String>, _>(5).as_deref())?,
     })
 }
 
@@ -147,6 +163,43 @@ impl Store {
             .bind(now)
             .execute(&self.pool)
             .await?;
+        self.contact(phone).await
+    }
+
+    /// Sets (`Some`) or removes (`None`) the given attributes of a contact, keeping the
+    /// others; the caller checks names and sizes. `None` when there is no such contact.
+    pub async fn update_contact_attributes(
+        &self,
+        phone: &PhoneNumber,
+        changes: &std::collections::BTreeMap<String, Option<String>>,
+        now: i64,
+    ) -> Result<Option<Contact>> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT attributes FROM contacts WHERE phone = $1")
+            .bind(phone.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut attributes = attributes_from(row.get::<Option<String>, _>(0).as_deref())?;
+        for (key, value) in changes {
+            match value {
+                Some(v) => attributes.insert(key.clone(), v.clone()),
+                None => attributes.remove(key),
+            };
+        }
+        let json = (!attributes.is_empty())
+            .then(|| serde_json::to_string(&attributes))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query("UPDATE contacts SET attributes = $2, updated_at = $3 WHERE phone = $1")
+            .bind(phone.as_str())
+            .bind(json)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         self.contact(phone).await
     }
 

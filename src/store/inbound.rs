@@ -173,7 +173,7 @@ impl Store {
     /// Loads the message, its contact and recent history for the engine.
     pub async fn inbound_context(&self, claim: &ClaimedInbound) -> Result<InboundContext> {
         let row = sqlx::query(
-            "SELECT m.body, m.media_urls, m.created_at, c.id, c.phone, c.consent, v.state
+            "SELECT m.body, m.media_urls, m.created_at, c.id, c.phone, c.consent, v.state, c.attributes
              FROM messages m JOIN contacts c ON c.id = m.contact_id
              JOIN conversations v ON v.id = m.conversation_id
              WHERE m.id = $1",
@@ -192,6 +192,8 @@ impl Store {
         let phone: String = row.get(4);
         let consent: String = row.get(5);
         let state_json: Option<String> = row.get(6);
+        let attributes =
+            super::contacts::attributes_from(row.get::<Option<String>, _>(7).as_deref())?;
 
         let mut history: Vec<HistoryEntry> = sqlx::query(
             "SELECT id, direction, author, body, created_at, intent FROM messages
@@ -224,6 +226,7 @@ impl Store {
             contact_id,
             phone: PhoneNumber::parse(&phone)
                 .map_err(|e| StoreError::Corrupt(format!("contact {contact_id} phone: {e}")))?,
+            attributes,
             consent: Consent::parse(&consent).ok_or_else(|| {
                 StoreError::Corrupt(format!("contact {contact_id} consent {consent:?}"))
             })?,

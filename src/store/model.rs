@@ -159,6 +159,8 @@ pub struct InboundContext {
     pub conversation_id: i64,
     pub contact_id: i64,
     pub phone: PhoneNumber,
+    /// What the team and the bot know about the contact (`name`, …).
+    pub attributes: std::collections::BTreeMap<String, String>,
     pub consent: Consent,
     pub body: String,
     pub media_urls: Vec<String>,

@@ -28,6 +28,7 @@ fn intent(name: &str, action: Action, sensitive: bool) -> Intent {
         examples: Vec::new(),
         action,
         reply_mid_conversation: None,
+        reply_returning: None,
         sensitive,
     }
 }

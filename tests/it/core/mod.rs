@@ -12,6 +12,7 @@ mod handoff;
 mod integrations;
 mod llm;
 mod lookups;
+mod memory;
 mod ops;
 mod reload;
 mod webhook;
