@@ -4,7 +4,7 @@
 //! the replies for found / not found / failed), and an intent uses it with
 //! `action = "lookup"`.
 //!
-//! This folder owns the files ([`file`]), reading slot values out of texts
+//! This folder owns the files ([`file`](mod@file)), reading slot values out of texts
 //! ([`slots`]), the templates ([`template`]) and the HTTP call ([`call`]). When to
 //! ask for a slot and what the customer is told is a step of the turn:
 //! [`crate::engine::lookup`].
