@@ -59,9 +59,10 @@ cargo test --locked "${targets[@]}"
 
 # The shipped conversation tests (tests/conversations/*.toml): whole conversations
 # through the real binary, each on a fresh database with a pinned clock and a fake
-# order system. The binary was built above for the integration tests: no rebuild.
+# order system. The binary was built above for the integration tests; `cargo run`
+# would build it again under the dev profile, so it is called directly.
 echo "== conversation tests"
-cargo run --locked --quiet --bin textdesk -- test conversations tests/conversations
+"${CARGO_TARGET_DIR:-target}/debug/textdesk" test conversations tests/conversations
 
 # Background servers of the passes below, stopped however the script ends.
 qdrant_pid=""
