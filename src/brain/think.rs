@@ -662,15 +662,11 @@ fn render_reply(template: &str, input: &TurnInput<'_>) -> String {
         })
 }
 
-/// The same text as far as a reader can tell: case and spacing aside.
+/// The same text as far as a reader can tell, judged exactly as the engine judges a
+/// repeat (letters and digits, case aside), so what the brain lets through is never
+/// refused afterwards as a repeat.
 fn same_text(a: &str, b: &str) -> bool {
-    let norm = |t: &str| {
-        t.split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
-    };
-    norm(a) == norm(b)
+    crate::engine::guard::normalize(a) == crate::engine::guard::normalize(b)
 }
 
 /// The state once a person takes over: no pending menu, no misses counted.
