@@ -108,9 +108,8 @@ struct RawTurn {
     lookup_called: Option<String>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
+// One reader of byte offsets as lines for every operator file: the flows' own.
+use crate::flows::file::line_of;
 
 /// The `.toml` files at `path` (a file, or a folder read in name order).
 pub fn discover(path: &Path) -> std::io::Result<Vec<PathBuf>> {

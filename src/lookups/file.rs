@@ -230,9 +230,8 @@ impl LookupSet {
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
+// One reader of byte offsets as lines for every operator file: the flows' own.
+use crate::flows::file::line_of;
 
 impl Lookup {
     /// Parses and validates one file; the error carries its line.
