@@ -147,6 +147,7 @@ pub async fn open_engine(
     check_flow_intents(&engine, &flows);
     engine.set_flows(flows);
     engine.set_lookup_env(config.lookup_env.clone());
+    engine.set_burst_window(Duration::from_millis(config.worker.burst_ms));
     let lookups = engine.load_lookups(&config.prompts_dir)?;
     check_lookup_intents(&engine, &lookups);
     engine.set_lookups(lookups);

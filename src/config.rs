@@ -79,6 +79,7 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
     ("TEXTDESK_WORKER_LEASE_SECS", "worker.lease_secs", Number),
     ("TEXTDESK_WORKER_POLL_MS", "worker.poll_ms", Number),
     ("TEXTDESK_WORKER_CONCURRENCY", "worker.concurrency", Number),
+    ("TEXTDESK_WORKER_BURST_MS", "worker.burst_ms", Number),
     (
         "TEXTDESK_OUTBOX_MAX_ATTEMPTS",
         "outbox.max_attempts",
@@ -399,6 +400,10 @@ pub struct WorkerSettings {
     /// Inbound workers (and outbox dispatchers) per process. Each conversation is still
     /// handled by one worker at a time.
     pub concurrency: usize,
+    /// Texts from one customer arriving less than this apart ("hi" / "my order" / "its
+    /// late") are read as one turn; 0 reads each text alone. Keywords (STOP, HELP)
+    /// and texts to a conversation a person has never wait.
+    pub burst_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -469,6 +474,8 @@ impl Default for WorkerSettings {
             lease_secs: 30,
             poll_ms: 500,
             concurrency: 4,
+            // Long enough for a second thumb-typed text, short enough not to be felt.
+            burst_ms: 2000,
         }
     }
 }

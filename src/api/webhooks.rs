@@ -56,16 +56,18 @@ async fn inbound(
         segments: count.segments,
         units: count.units,
         received_at: state.engine.now_ms(),
+        burst_wait_ms: crate::engine::burst::wait_ms(&sms.body, state.engine.burst_window()),
     };
     match state.engine.store.receive_inbound(&msg).await? {
         Received::Queued {
             message_id,
             conversation_id,
+            ready_at,
         } => {
             crate::telemetry::inbound_received();
             info!(from = %sms.from, message_id, conversation_id, segments = count.segments, media = msg.media_urls.len(), "inbound text stored");
             debug!(body = %sms.body, "inbound text body");
-            state.engine.inbound_ready.notify_one();
+            crate::engine::burst::wake_when_ready(&state.engine, ready_at);
         }
         Received::Duplicate { message_id } => {
             info!(from = %sms.from, message_id, "duplicate webhook for a stored text; acknowledged, not reprocessed");

@@ -66,6 +66,8 @@ pub async fn run(config: &Config, from: &str) -> anyhow::Result<()> {
             segments: count.segments,
             units: count.units,
             received_at: engine.now_ms(),
+            // One line typed is one turn: the chat waits for its answer anyway.
+            burst_wait_ms: 0,
         };
         let Received::Queued { message_id, .. } = engine.store.receive_inbound(&inbound).await?
         else {

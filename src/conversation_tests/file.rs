@@ -75,6 +75,20 @@ pub struct Expectations {
     pub lookup_called: Option<String>,
 }
 
+impl Expectations {
+    /// Whether nothing is expected to have happened (no reply, no intent, no lookup):
+    /// all a text that is read later, with the rest of its burst, can promise.
+    pub fn is_silent(&self) -> bool {
+        self.intent.is_none()
+            && self.contains.is_empty()
+            && self.reply != Some(true)
+            && self.replies.unwrap_or(0) == 0
+            && self.handoff.is_none()
+            && self.slots.is_empty()
+            && self.lookup_called.as_deref().is_none_or(str::is_empty)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {

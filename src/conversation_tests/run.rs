@@ -176,9 +176,18 @@ async fn play(
     let phone = &conversation.phone;
     let mut failed = 0;
     let mut last_bot_text: Option<String> = None;
+    let burst_window = running.engine.burst_window().as_millis() as i64;
+    // Where the transcript and the fake's calls stood before the current burst's first
+    // text: a burst is one turn, so its last text is checked against all of it.
+    let mut burst_start: Option<(Option<i64>, usize)> = None;
     for (n, turn) in conversation.turns.iter().enumerate() {
-        let before = store.transcript(phone, None).await?.last().map(|e| e.id);
-        let calls_before = fake.calls().len();
+        let (before, calls_before) = match burst_start {
+            Some(start) => start,
+            None => (
+                store.transcript(phone, None).await?.last().map(|e| e.id),
+                fake.calls().len(),
+            ),
+        };
         clock.advance(turn.after_ms);
         let params = webhook_params(phone, turn, n);
         let signature = crate::sms::twilio::compute_signature(AUTH_TOKEN, &url, &params);
@@ -193,6 +202,28 @@ async fn play(
         if status != 200 {
             problems.push(format!("the webhook answered {status}"));
         }
+        // A text followed within the burst window waits for the rest of its burst;
+        // its expectations see nothing yet (write them on the burst's last text).
+        let read_later = conversation
+            .turns
+            .get(n + 1)
+            .is_some_and(|next| next.after_ms < burst_window);
+        if read_later {
+            burst_start = Some((before, calls_before));
+            if status != 200 || !turn.expect.is_silent() {
+                problems.push(
+                    "this text waits for the rest of its burst, so it gets no reply of its own; \
+                     expect the reply on the burst's last text"
+                        .into(),
+                );
+            }
+            report(out, conversation, n, turn, &[], None, false, &problems, "…")?;
+            failed += usize::from(!problems.is_empty());
+            continue;
+        }
+        burst_start = None;
+        // The burst is read once it has been quiet for the window.
+        clock.advance(burst_window);
         settle(running).await?;
         let entries = store.transcript(phone, before).await?;
         let inbound = entries.iter().find(|e| e.direction == Direction::Inbound);
@@ -226,33 +257,61 @@ async fn play(
             last_bot_text = Some(text.body.clone());
         }
         let mark = if problems.is_empty() { "✓" } else { "✗" };
-        writeln!(out, "  {mark} {} customer: {}", n + 1, turn.customer)?;
-        if bot.is_empty() {
-            writeln!(out, "      bot: (no reply)")?;
-        }
-        for text in &bot {
-            writeln!(out, "      bot: {}", text.body)?;
-        }
-        if let Some(intent) = &seen.intent {
-            writeln!(
-                out,
-                "      intent: {intent}{}",
-                if seen.handoff { ", with a person" } else { "" }
-            )?;
-        }
-        for problem in &problems {
-            writeln!(
-                out,
-                "      FAILED ({}:{}): {problem}",
-                conversation.path.display(),
-                turn.line
-            )?;
-        }
-        if !problems.is_empty() {
-            failed += 1;
-        }
+        report(
+            out,
+            conversation,
+            n,
+            turn,
+            &bot,
+            seen.intent.as_deref(),
+            seen.handoff,
+            &problems,
+            mark,
+        )?;
+        failed += usize::from(!problems.is_empty());
     }
     Ok(failed)
+}
+
+/// Prints one turn: the customer's text, the bot's replies, and what went wrong.
+#[allow(clippy::too_many_arguments)]
+fn report(
+    out: &mut dyn Write,
+    conversation: &ConversationFile,
+    n: usize,
+    turn: &TurnScript,
+    bot: &[&TranscriptEntry],
+    intent: Option<&str>,
+    handoff: bool,
+    problems: &[String],
+    mark: &str,
+) -> std::io::Result<()> {
+    let mark = if problems.is_empty() { mark } else { "✗" };
+    writeln!(out, "  {mark} {} customer: {}", n + 1, turn.customer)?;
+    if mark == "…" {
+        writeln!(out, "      (read with the next text, as one burst)")?;
+    } else if bot.is_empty() {
+        writeln!(out, "      bot: (no reply)")?;
+    }
+    for text in bot {
+        writeln!(out, "      bot: {}", text.body)?;
+    }
+    if let Some(intent) = intent {
+        writeln!(
+            out,
+            "      intent: {intent}{}",
+            if handoff { ", with a person" } else { "" }
+        )?;
+    }
+    for problem in problems {
+        writeln!(
+            out,
+            "      FAILED ({}:{}): {problem}",
+            conversation.path.display(),
+            turn.line
+        )?;
+    }
+    Ok(())
 }
 
 /// What the turn did, besides the bot's texts.

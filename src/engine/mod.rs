@@ -6,6 +6,7 @@
 //! The engine talks to the database only through [`crate::store`] and to carriers only
 //! through [`crate::sms::providers`]; it knows nothing about HTTP.
 
+pub mod burst;
 pub mod csat;
 pub mod dispatcher;
 pub mod events;
@@ -50,6 +51,9 @@ pub struct Engine {
     /// Lookup environment values that win over the process's (see
     /// [`crate::config::Config::lookup_env`]); set once at start.
     lookup_env: std::sync::OnceLock<std::collections::BTreeMap<String, String>>,
+    /// How long a text waits for the rest of its burst ([`burst`]); set once at start,
+    /// zero (each text read alone) until then.
+    burst_window: std::sync::OnceLock<std::time::Duration>,
     /// Woken when an inbound text was queued by this process.
     pub inbound_ready: Notify,
     /// Woken when replies were put in the outbox by this process.
@@ -115,6 +119,7 @@ impl Engine {
             lookups: RwLock::new(Arc::new(LookupSet::default())),
             lookup_caller: LookupCaller::new(),
             lookup_env: std::sync::OnceLock::new(),
+            burst_window: std::sync::OnceLock::new(),
             inbound_ready: Notify::new(),
             outbound_ready: Notify::new(),
             events_ready: Notify::new(),
@@ -171,6 +176,16 @@ impl Engine {
     /// the first call counts (at start, before the lookups are first loaded).
     pub fn set_lookup_env(&self, env: std::collections::BTreeMap<String, String>) {
         let _ = self.lookup_env.set(env);
+    }
+
+    /// Sets how long texts wait for the rest of their burst; only the first call counts.
+    pub fn set_burst_window(&self, window: std::time::Duration) {
+        let _ = self.burst_window.set(window);
+    }
+
+    /// How long a text waits for the rest of its burst before it is read.
+    pub fn burst_window(&self) -> std::time::Duration {
+        self.burst_window.get().copied().unwrap_or_default()
     }
 
     /// Reads `prompts/lookups/` with this engine's environment.

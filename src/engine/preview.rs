@@ -71,6 +71,8 @@ pub async fn preview(
         usual_wait_ms: None,
         history,
         pending_survey: None,
+        following: Vec::new(),
+        folded: Vec::new(),
     };
     let flows = engine.flows();
     let booked = engine.booked_slots().await?;

@@ -147,7 +147,8 @@ pub async fn process(engine: &Engine, claim: ClaimedInbound) {
 }
 
 async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, StoreError> {
-    let ctx = engine.store.inbound_context(claim).await?;
+    let mut ctx = engine.store.inbound_context(claim).await?;
+    super::burst::read_as_one(&mut ctx, engine.burst_window());
     let policy = engine.policy();
     let now = engine.now_ms();
     let flows = engine.flows();

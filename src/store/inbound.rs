@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::events::NewEvent;
 use super::{
-    ClaimedInbound, Consent, Direction, HandoffChange, HistoryEntry, InboundContext,
+    ClaimedInbound, Consent, Direction, FollowingText, HandoffChange, HistoryEntry, InboundContext,
     InboundOutcome, NewInbound, Received, Result, Store, StoreError, model::Author,
 };
 use crate::sms::PhoneNumber;
@@ -16,6 +16,13 @@ const HISTORY_LIMIT: i64 = 30;
 
 /// How far back "the usual wait" for a human looks.
 const USUAL_WAIT_WINDOW_MS: i64 = 14 * 24 * 3600 * 1000;
+
+/// A burst is read at most this many burst windows after its first text, however
+/// many texts keep arriving: a chatty customer is answered, not postponed forever.
+const LONGEST_BURST_WINDOWS: i64 = 4;
+
+/// The most texts read as one turn; the rest of a longer burst is the next turn.
+const LONGEST_BURST_TEXTS: i64 = 8;
 
 impl Store {
     /// Stores an inbound text and queues it, in one transaction, so that a `200` to the
@@ -52,24 +59,25 @@ impl Store {
             return Ok(Received::Duplicate { message_id });
         }
 
-        let conversation_id = match sqlx::query_scalar::<_, i64>(
-            "SELECT id FROM conversations WHERE contact_id = $1 AND status <> 'resolved'
+        let (conversation_id, with_people) = match sqlx::query(
+            "SELECT id, status FROM conversations WHERE contact_id = $1 AND status <> 'resolved'
              ORDER BY id DESC LIMIT 1",
         )
         .bind(contact_id)
         .fetch_optional(&mut *tx)
         .await?
         {
-            Some(id) => id,
+            Some(row) => (row.get::<i64, _>(0), row.get::<String, _>(1) != "bot"),
             None => {
-                sqlx::query_scalar(
+                let id = sqlx::query_scalar(
                     "INSERT INTO conversations (contact_id, status, created_at, updated_at)
                      VALUES ($1, 'bot', $2, $2) RETURNING id",
                 )
                 .bind(contact_id)
                 .bind(now)
                 .fetch_one(&mut *tx)
-                .await?
+                .await?;
+                (id, false)
             }
         };
 
@@ -111,13 +119,33 @@ impl Store {
             return Ok(Received::Duplicate { message_id });
         };
 
+        // People read each text as it arrives; the bot waits for the rest of a burst.
+        let wait_ms = if with_people {
+            0
+        } else {
+            msg.burst_wait_ms.max(0)
+        };
+        let ready_at = now + wait_ms;
+        // Earlier texts of the burst wait with this one (never longer than
+        // LONGEST_BURST_WINDOWS after their own arrival); a keyword reads them at once.
         sqlx::query(
-            "INSERT INTO inbound_queue (message_id, conversation_id, status, created_at)
-             VALUES ($1, $2, 'pending', $3)",
+            "UPDATE inbound_queue SET ready_at =
+                 CASE WHEN created_at + $3 < $2 THEN created_at + $3 ELSE $2 END
+             WHERE conversation_id = $1 AND status = 'pending' AND ready_at <> $2",
+        )
+        .bind(conversation_id)
+        .bind(ready_at)
+        .bind(wait_ms * LONGEST_BURST_WINDOWS)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO inbound_queue (message_id, conversation_id, status, created_at, ready_at)
+             VALUES ($1, $2, 'pending', $3, $4)",
         )
         .bind(message_id)
         .bind(conversation_id)
         .bind(now)
+        .bind(ready_at)
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE conversations SET last_inbound_at = $2, updated_at = $2 WHERE id = $1")
@@ -129,12 +157,13 @@ impl Store {
         Ok(Received::Queued {
             message_id,
             conversation_id,
+            ready_at,
         })
     }
 
     /// Claims the oldest pending inbound message whose conversation has nothing older
-    /// pending, leasing it to `owner` until `now + lease_ms`. Rows whose lease expired
-    /// (a crashed worker) are claimable again.
+    /// pending, once it is ready (its burst is over), leasing it to `owner` until
+    /// `now + lease_ms`. Rows whose lease expired (a crashed worker) are claimable again.
     pub async fn claim_next_inbound(
         &self,
         owner: &str,
@@ -145,7 +174,7 @@ impl Store {
             "UPDATE inbound_queue SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
              WHERE id = (
                  SELECT q.id FROM inbound_queue q
-                 WHERE q.status = 'pending'
+                 WHERE q.status = 'pending' AND q.ready_at <= $3
                    AND (q.lease_until IS NULL OR q.lease_until < $3)
                    AND NOT EXISTS (
                        SELECT 1 FROM inbound_queue e
@@ -220,6 +249,28 @@ impl Store {
         .collect();
         history.reverse();
 
+        let following = sqlx::query(
+            "SELECT q.id, m.id, m.body, m.media_urls FROM inbound_queue q
+             JOIN messages m ON m.id = q.message_id
+             WHERE q.conversation_id = $1 AND q.status = 'pending' AND q.id > $2
+             ORDER BY q.id LIMIT $3",
+        )
+        .bind(claim.conversation_id)
+        .bind(claim.queue_id)
+        .bind(LONGEST_BURST_TEXTS - 1)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(FollowingText {
+                queue_id: r.get(0),
+                message_id: r.get(1),
+                body: r.get(2),
+                media_urls: media_from(r.get(3))?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
         Ok(InboundContext {
             message_id: claim.message_id,
             conversation_id: claim.conversation_id,
@@ -231,12 +282,7 @@ impl Store {
                 StoreError::Corrupt(format!("contact {contact_id} consent {consent:?}"))
             })?,
             body,
-            media_urls: match media {
-                Some(json) => {
-                    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?
-                }
-                None => Vec::new(),
-            },
+            media_urls: media_from(media)?,
             received_at,
             state_json,
             handoff: self.open_handoff_of(claim.conversation_id).await?,
@@ -245,6 +291,8 @@ impl Store {
                 .await?,
             history,
             pending_survey: self.pending_survey_of(contact_id, received_at).await?,
+            following,
+            folded: Vec::new(),
         })
     }
 
@@ -271,6 +319,19 @@ impl Store {
         if done.rows_affected() != 1 {
             tx.rollback().await?;
             return Err(StoreError::LeaseLost(claim.queue_id));
+        }
+        // The rest of the burst was read with it. Nobody else can hold these rows: a
+        // conversation's later texts are not claimable while an earlier one is pending.
+        for text in &ctx.folded {
+            sqlx::query(
+                "UPDATE inbound_queue SET status = 'done', done_at = $3
+                 WHERE id = $1 AND conversation_id = $2 AND status = 'pending'",
+            )
+            .bind(text.queue_id)
+            .bind(ctx.conversation_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
 
         if let Some(understood) = &outcome.understanding {
@@ -424,5 +485,13 @@ impl Store {
         let count: i64 = row.get(0);
         let oldest: Option<i64> = row.get(1);
         Ok((count, oldest.map(|t| now - t)))
+    }
+}
+
+/// A stored JSON list of media URLs (NULL = none).
+fn media_from(json: Option<String>) -> Result<Vec<String>> {
+    match json {
+        Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string())),
+        None => Ok(Vec::new()),
     }
 }

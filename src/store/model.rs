@@ -128,6 +128,10 @@ pub struct NewInbound {
     pub segments: u32,
     pub units: u32,
     pub received_at: i64,
+    /// How long to wait for more texts of the same burst before the engine reads it
+    /// (and the burst's earlier texts, which it pushes back). 0 reads it, and every
+    /// text of its conversation still waiting, at once: compliance keywords.
+    pub burst_wait_ms: i64,
 }
 
 /// What storing an inbound text did.
@@ -137,6 +141,8 @@ pub enum Received {
     Queued {
         message_id: i64,
         conversation_id: i64,
+        /// When the engine may read it (after the burst window).
+        ready_at: i64,
     },
     /// This provider message id was stored before; nothing was done.
     Duplicate { message_id: i64 },
@@ -179,6 +185,21 @@ pub struct InboundContext {
     /// 1–5 answers it. Looked up by contact, since a resolved conversation's answer
     /// arrives on a new one.
     pub pending_survey: Option<super::PendingSurvey>,
+    /// Texts of the same conversation queued after this one and not yet read (at most
+    /// a burst's worth), for the engine to read with it as one turn.
+    pub following: Vec<FollowingText>,
+    /// The texts of `following` the engine folded into this turn: committed together
+    /// with it, and left out of `history`.
+    pub folded: Vec<FollowingText>,
+}
+
+/// A queued customer text that arrived after the one being read.
+#[derive(Debug, Clone)]
+pub struct FollowingText {
+    pub queue_id: i64,
+    pub message_id: i64,
+    pub body: String,
+    pub media_urls: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -50,6 +50,7 @@ fn inbound(from: &str, sid: &str, body: &str, at: i64) -> NewInbound {
         segments: 1,
         units: body.len() as u32,
         received_at: at,
+        burst_wait_ms: 0,
     }
 }
 
@@ -62,6 +63,7 @@ async fn a_text_round_trips_through_queue_engine_outcome_and_outbox() {
     let Received::Queued {
         message_id,
         conversation_id,
+        ..
     } = store
         .receive_inbound(&inbound(phone, "SM1", "where is my order?", T0))
         .await
@@ -475,4 +477,120 @@ async fn webhook_fan_out_queues_each_event_once_per_endpoint_even_when_racing() 
     let delivered = view.recent.iter().find(|d| d.id == first.id).unwrap();
     assert_eq!(delivered.last_status_code, Some(204));
     assert_eq!(delivered.last_error.as_deref(), Some("HTTP 503"));
+}
+
+#[tokio::test]
+async fn a_burst_waits_for_its_last_text_and_is_claimed_whole() {
+    let (store, _dir) = fresh_store().await;
+    let phone = "+15555550177";
+    let text = |sid: &str, body: &str, at: i64, wait: i64| NewInbound {
+        burst_wait_ms: wait,
+        ..inbound(phone, sid, body, at)
+    };
+    store
+        .receive_inbound(&text("SMb1", "hi", T0, 2000))
+        .await
+        .unwrap();
+    store
+        .receive_inbound(&text("SMb2", "my order", T0 + 1500, 2000))
+        .await
+        .unwrap();
+    store
+        .receive_inbound(&text("SMb3", "its late", T0 + 3000, 2000))
+        .await
+        .unwrap();
+    // The first text's wait was pushed back by each later one (to T0 + 5000).
+    for at in [T0 + 2000, T0 + 4999] {
+        assert!(
+            store
+                .claim_next_inbound("w", at, 1000)
+                .await
+                .unwrap()
+                .is_none(),
+            "nothing is read while the burst goes on (at +{} ms)",
+            at - T0
+        );
+    }
+    let claim = store
+        .claim_next_inbound("w", T0 + 5000, 10_000)
+        .await
+        .unwrap()
+        .expect("the burst is ready once it has been quiet for the window");
+    let ctx = store.inbound_context(&claim).await.unwrap();
+    assert_eq!(ctx.body, "hi");
+    let following: Vec<_> = ctx.following.iter().map(|t| t.body.as_str()).collect();
+    assert_eq!(following, ["my order", "its late"]);
+
+    let mut ctx = ctx;
+    ctx.folded = std::mem::take(&mut ctx.following);
+    store
+        .complete_inbound(&claim, &ctx, &InboundOutcome::default(), T0 + 5100)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.inbound_backlog(T0 + 5100).await.unwrap().0,
+        0,
+        "the folded texts were committed with the first"
+    );
+}
+
+#[tokio::test]
+async fn a_keyword_is_read_at_once_and_so_is_the_burst_before_it() {
+    let (store, _dir) = fresh_store().await;
+    let phone = "+15555550178";
+    let text = |sid: &str, body: &str, at: i64, wait: i64| NewInbound {
+        burst_wait_ms: wait,
+        ..inbound(phone, sid, body, at)
+    };
+    store
+        .receive_inbound(&text("SMk1", "hi", T0, 2000))
+        .await
+        .unwrap();
+    store
+        .receive_inbound(&text("SMk2", "STOP", T0 + 100, 0))
+        .await
+        .unwrap();
+    let first = store
+        .claim_next_inbound("w", T0 + 100, 10_000)
+        .await
+        .unwrap()
+        .expect("STOP flushed the burst before it");
+    let ctx = store.inbound_context(&first).await.unwrap();
+    assert_eq!(ctx.body, "hi");
+    store
+        .complete_inbound(&first, &ctx, &InboundOutcome::default(), T0 + 100)
+        .await
+        .unwrap();
+    let stop = store
+        .claim_next_inbound("w", T0 + 100, 10_000)
+        .await
+        .unwrap()
+        .expect("the keyword itself waits for nothing");
+    assert_eq!(store.inbound_context(&stop).await.unwrap().body, "STOP");
+}
+
+#[tokio::test]
+async fn a_burst_that_never_ends_is_read_after_four_windows() {
+    let (store, _dir) = fresh_store().await;
+    let phone = "+15555550179";
+    for i in 0..12 {
+        let msg = NewInbound {
+            burst_wait_ms: 2000,
+            ..inbound(
+                phone,
+                &format!("SMn{i}"),
+                &format!("text {i}"),
+                T0 + i * 1000,
+            )
+        };
+        store.receive_inbound(&msg).await.unwrap();
+    }
+    let claim = store
+        .claim_next_inbound("w", T0 + 8000, 10_000)
+        .await
+        .unwrap()
+        .expect("the first text is read 4 windows after it arrived");
+    let ctx = store.inbound_context(&claim).await.unwrap();
+    assert_eq!(ctx.body, "text 0");
+    assert_eq!(ctx.following.len(), 7, "at most 8 texts make one turn");
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod analytics;
 mod brain;
+mod bursts;
 mod compliance;
 mod delivery;
 mod floods;
