@@ -78,7 +78,7 @@ fn bench(c: &mut Criterion) {
                     state: &state,
                     business: "Trailhead",
                     escalation: &Default::default(),
-                    last_bot_text: None,
+                    said_recently: &[],
                     under_way: false,
                     returning: false,
                     contact: None,

@@ -220,10 +220,13 @@ pub enum Rule {
     /// The bot already sent its cap of replies in the flood window and the customer
     /// keeps texting (decided by the engine's guard, not here).
     BotLoop,
+    /// The customer said the answers did not help, and the next best one was already
+    /// tried (or there was none).
+    NotHelped,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 10] = [
+    pub const ALL: [Rule; 11] = [
         Rule::AskedForHuman,
         Rule::NegativeEmotion,
         Rule::Threat,
@@ -234,6 +237,7 @@ impl Rule {
         Rule::Complex,
         Rule::ModelJudged,
         Rule::BotLoop,
+        Rule::NotHelped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -248,6 +252,7 @@ impl Rule {
             Rule::Complex => "complex",
             Rule::ModelJudged => "model_judged",
             Rule::BotLoop => "bot_loop",
+            Rule::NotHelped => "not_helped",
         }
     }
 
@@ -265,7 +270,8 @@ impl Rule {
             | Rule::NotUnderstood
             | Rule::RepeatedQuestion
             | Rule::ModelJudged
-            | Rule::BotLoop => Priority::Normal,
+            | Rule::BotLoop
+            | Rule::NotHelped => Priority::Normal,
             Rule::Complex => Priority::Low,
         }
     }

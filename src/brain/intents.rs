@@ -68,6 +68,9 @@ pub enum Action {
     /// asking for what it needs first; the knowledge base answers when the lookup is
     /// off or fails.
     Lookup(String),
+    /// "That didn't help": try the next best answer to the customer's last question,
+    /// once; then hand over.
+    Retry,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -251,6 +254,7 @@ impl IntentSet {
             let action = match action_name {
                 "answer" => Some(Action::Answer),
                 "escalate" => Some(Action::Escalate),
+                "retry" => Some(Action::Retry),
                 "reply" => match raw.reply.as_deref().map(str::trim) {
                     Some(reply) if !reply.is_empty() => Some(Action::Reply(reply.to_string())),
                     _ => {
@@ -284,7 +288,7 @@ impl IntentSet {
                 other => {
                     problems.push((
                         action_line,
-                        format!("intent `{name}`: unknown action {other:?} (use answer, reply, escalate, flow or lookup)"),
+                        format!("intent `{name}`: unknown action {other:?} (use answer, reply, escalate, flow, lookup or retry)"),
                     ));
                     None
                 }

@@ -21,6 +21,9 @@ pub struct ConversationState {
     pub last_intent: Option<String>,
     /// The last customer text the bot answered.
     pub last_question: Option<String>,
+    /// The question whose next best answer was sent after "that didn't help": a
+    /// second complaint about it goes to a person.
+    pub retried_question: Option<String>,
     /// The flow the conversation is in, if any: its texts go to the flow's current
     /// step before the brain (see [`crate::flows`]).
     pub flow: Option<crate::flows::RunningFlow>,

@@ -68,9 +68,9 @@ pub struct TurnInput<'a> {
     pub business: &'a str,
     /// The operator's escalation rules (`[escalation]` in policy.toml).
     pub escalation: &'a EscalationSettings,
-    /// The bot's last text in this exchange, if recent: an answer that would repeat
-    /// it word for word is replaced by the next best passage's.
-    pub last_bot_text: Option<&'a str>,
+    /// The bot's texts in this exchange, newest first: an answer that would repeat
+    /// one of them word for word is replaced by the next best passage's.
+    pub said_recently: &'a [&'a str],
     /// Where the conversation stands: the bot or a person texted in this exchange
     /// (`under_way`), or the contact texted us before it (`returning`).
     pub under_way: bool,
@@ -239,7 +239,7 @@ impl Brain {
         let mut state = input.state.clone();
         let action = intent.map(|i| i.action.clone());
         let mut retrieved = Vec::new();
-        let outcome = match action {
+        let outcome = match action.clone() {
             Some(Action::Reply(text)) => {
                 let variant = match (input.under_way, input.returning) {
                     (true, _) => intent.and_then(|i| i.reply_mid_conversation.clone()),
@@ -296,6 +296,11 @@ impl Brain {
                     answer.map(|(_, text)| text),
                 ))
             }
+            Some(Action::Retry) => {
+                let (outcome, hits) = self.retry(input).await;
+                retrieved = hits;
+                Some(outcome)
+            }
             None => {
                 // Out of scope: answer only if the knowledge base clearly has it.
                 let strong = self.strong_hit(&question).await;
@@ -330,6 +335,13 @@ impl Brain {
             Some((decision @ Decision::Escalate(_), _)) => {
                 state = handed_over(&state);
                 (decision, None)
+            }
+            Some((decision, text)) if matches!(action, Some(Action::Retry)) => {
+                // The topic is still the question that was not answered well.
+                state.menu = None;
+                state.misses = 0;
+                state.retried_question = input.state.last_question.clone();
+                (decision, text.map(|t| self.fit(&t)))
             }
             Some((decision, text)) => {
                 state.menu = None;
@@ -378,7 +390,7 @@ impl Brain {
             state: &state,
             business: "",
             escalation: &escalation,
-            last_bot_text: None,
+            said_recently: &[],
             under_way: false,
             returning: false,
             contact: None,
@@ -418,6 +430,27 @@ impl Brain {
                     }
                 }
             }
+        }
+
+        // "?", "??", "...": a nudge (are you there?), not a question; the greeting's
+        // reply mid-conversation says someone is. Read with the last question instead,
+        // it would bring back an answer the customer already has.
+        if !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_punctuation() || c.is_whitespace())
+            && let Some(greeting) = model.set.get("greeting")
+        {
+            let understanding = Understanding {
+                intent: greeting.name.clone(),
+                confidence: 1.0,
+                candidates: Vec::new(),
+                sentiment: None,
+                source: UnderstoodBy::Rule,
+                llm_fallback: false,
+                needs_human: None,
+            };
+            return (understanding, text.to_string());
         }
 
         let mut llm_fallback = false;
@@ -504,9 +537,15 @@ impl Brain {
         // take" after "do you ship to canada") deserves the next passage, not the
         // same paragraph again. With nothing new, the repeat stands and the engine
         // hands over.
-        if let Some(last) = input.last_bot_text
-            && same_text(&self.fit(&text), last)
-        {
+        // Only the last text: a question asked again after others ("what were your
+        // hours again?") deserves the same answer.
+        let said = |text: &str| {
+            input
+                .said_recently
+                .first()
+                .is_some_and(|s| same_text(text, s))
+        };
+        if said(&self.fit(&text)) {
             // A file's `sms` summary stands for all of its sections, so the section's
             // own words are tried too: "how much per day" after the rentals summary
             // gets the rental prices section.
@@ -519,12 +558,91 @@ impl Brain {
             });
             for source in candidates {
                 let other = compose::compose(question, source, self.settings.max_segments).text;
-                if !same_text(&self.fit(&other), last) {
+                if !said(&self.fit(&other)) {
                     return (Some(("local", other)), retrieved);
                 }
             }
         }
         (Some((composer, text)), retrieved)
+    }
+
+    /// "That didn't help": the next best answer to the customer's last question, from
+    /// another document when there is one, once per question. With no question to
+    /// retry, nothing new to say, or a second complaint, a person takes over.
+    async fn retry(&self, input: &TurnInput<'_>) -> ((Decision, Option<String>), Vec<Retrieved>) {
+        let hand_over = || {
+            (
+                Decision::Escalate(Escalation::new(
+                    Rule::NotHelped,
+                    "the customer said the bot's answer did not help".to_string(),
+                )),
+                None,
+            )
+        };
+        let Some(question) = input.state.last_question.as_deref() else {
+            return (hand_over(), Vec::new());
+        };
+        if input.state.retried_question.as_deref() == Some(question) {
+            return (hand_over(), Vec::new());
+        }
+        let model = self.model();
+        let last_intent = input.state.last_intent.as_deref().unwrap_or("");
+        let intent = model.set.get(last_intent);
+        // An answer from the business's own system (an order's status) has no next
+        // best: what is wrong with the order is for a person.
+        if intent.is_some_and(|i| matches!(i.action, Action::Lookup(_))) {
+            return (hand_over(), Vec::new());
+        }
+        let description = intent.map(|i| i.description.as_str()).unwrap_or("");
+        let hits = self
+            .search_k(&format!("{question} {description}"), RETRY_PASSAGES)
+            .await;
+        let retrieved = describe(&hits);
+        // Each passage, in its `sms` summary and in its own words.
+        let candidates: Vec<(&str, String)> = hits
+            .iter()
+            .flat_map(|hit| {
+                [hit.chunk.sms.as_deref(), None].map(|sms| {
+                    let source = Source {
+                        text: &hit.chunk.text,
+                        sms,
+                        url: hit.chunk.url.as_deref(),
+                    };
+                    let text = compose::compose(question, source, self.settings.max_segments).text;
+                    (hit.chunk.file.as_str(), self.fit(&text))
+                })
+            })
+            .collect();
+        let sent = |text: &str| input.said_recently.iter().any(|s| same_text(text, s));
+        // The next best answer stays on the topic (the knowledge folder) of the one
+        // that did not help: another document there first ("shipping/international"
+        // → "shipping/rates"), then another part of the same document. A passage
+        // from another topic would be a guess; a person does better.
+        let unhelpful_file = candidates
+            .iter()
+            .find(|(_, text)| sent(text))
+            .or(candidates.first())
+            .map(|(file, _)| *file);
+        let next = unhelpful_file.and_then(|unhelpful| {
+            let fresh =
+                |(file, text): &&(&str, String)| topic(file) == topic(unhelpful) && !sent(text);
+            candidates
+                .iter()
+                .filter(fresh)
+                .find(|(file, _)| *file != unhelpful)
+                .or_else(|| candidates.iter().find(|c| fresh(c)))
+        });
+        let outcome = match next {
+            Some((_, text)) => (
+                Decision::Answer {
+                    intent: last_intent.to_string(),
+                    composer: "local",
+                },
+                Some(format!("Sorry about that. {text}")),
+            ),
+            None => hand_over(),
+        };
+        (outcome, retrieved)
     }
 
     /// The knowledge base's answer to a question the conversation asked earlier
@@ -546,6 +664,15 @@ impl Brain {
     }
 
     async fn search(&self, question: &str, mode: SearchMode) -> Vec<Hit> {
+        self.search_in(question, 3, mode).await
+    }
+
+    /// The best `k` passages, hybrid when the dense index is there.
+    async fn search_k(&self, question: &str, k: usize) -> Vec<Hit> {
+        self.search_in(question, k, SearchMode::Hybrid).await
+    }
+
+    async fn search_in(&self, question: &str, k: usize, mode: SearchMode) -> Vec<Hit> {
         let Some(knowledge) = &self.knowledge else {
             return Vec::new();
         };
@@ -554,7 +681,7 @@ impl Brain {
         } else {
             mode
         };
-        match knowledge.search(question, 3, mode, &[]).await {
+        match knowledge.search(question, k, mode, &[]).await {
             Ok(hits) => hits,
             Err(e) => {
                 tracing::error!(error = %e, "knowledge search failed");
@@ -722,6 +849,14 @@ fn describe(hits: &[Hit]) -> Vec<Retrieved> {
         })
         .collect()
 }
+
+/// A knowledge file's folder: its topic ("shipping/rates.md" → "shipping").
+fn topic(file: &str) -> &str {
+    file.rsplit_once('/').map_or("", |(folder, _)| folder)
+}
+
+/// How many passages "that didn't help" looks through for something new.
+const RETRY_PASSAGES: usize = 5;
 
 /// Below this probability a candidate intent is noise, not a guess worth offering.
 const PLAUSIBLE: f32 = 0.05;

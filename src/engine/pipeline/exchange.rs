@@ -51,6 +51,19 @@ pub(super) fn last_bot_text<'a>(ctx: &'a InboundContext, policy: &Policy) -> Opt
         .map(|m| m.body.as_str())
 }
 
+/// The bot's texts to this contact within the flood window, newest first: what the
+/// customer has just read and should not be sent again in this exchange.
+pub(super) fn said_recently<'a>(ctx: &'a InboundContext, policy: &Policy) -> Vec<&'a str> {
+    let window_ms = secs_to_ms(policy.limits.window_secs);
+    ctx.history
+        .iter()
+        .rev()
+        .filter(|m| guard::is_bot_reply(m))
+        .take_while(|m| ctx.received_at - m.created_at <= window_ms)
+        .map(|m| m.body.as_str())
+        .collect()
+}
+
 /// Whether `next` is, word for word, the bot's last text in this exchange.
 pub(super) fn repeats_last_bot(ctx: &InboundContext, next: &NewOutbound, policy: &Policy) -> bool {
     last_bot_text(ctx, policy)

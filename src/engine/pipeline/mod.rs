@@ -34,7 +34,7 @@ mod lookup_step;
 
 pub use flow_step::business_zone;
 
-use exchange::{contact_json, last_bot_text, repeats_last_bot_text, standing};
+use exchange::{contact_json, repeats_last_bot_text, said_recently, standing};
 use flow_step::{flow_env, flow_turn};
 use handover::{expectation, handoff_change, handoff_intent, open_handoff, turns, with_human};
 use language_step::other_language;
@@ -376,7 +376,7 @@ async fn think(
         return decided;
     }
     let history = turns(ctx);
-    let last_bot_text = last_bot_text(ctx, policy);
+    let said_recently = said_recently(ctx, policy);
     let (under_way, returning) = standing(ctx, policy);
     let contact = contact_json(ctx);
     let mut thought = brain
@@ -386,7 +386,7 @@ async fn think(
             state: &state,
             business: &policy.business.name,
             escalation: &policy.escalation,
-            last_bot_text,
+            said_recently: &said_recently,
             under_way,
             returning,
             contact: Some(&contact),
