@@ -150,6 +150,7 @@ pub async fn open_engine(
     engine.set_burst_window(Duration::from_millis(config.worker.burst_ms));
     let lookups = engine.load_lookups(&config.prompts_dir)?;
     check_lookup_intents(&engine, &lookups);
+    check_flow_lookups(&engine.flows(), &lookups);
     engine.set_lookups(lookups);
     match reload::spawn(
         engine.clone(),
@@ -189,6 +190,33 @@ pub fn check_lookup_intents(engine: &Engine, lookups: &crate::lookups::LookupSet
             && lookups.get(lookup).is_none()
         {
             warn!(intent = %intent.name, lookup = %lookup, "intent uses a lookup that is not in prompts/lookups/; it answers from the knowledge base");
+        }
+    }
+}
+
+/// Warns about flow lookup steps whose lookup is missing, or needs a slot no step of
+/// the flow answers (the step would always fail).
+pub fn check_flow_lookups(flows: &crate::flows::FlowSet, lookups: &crate::lookups::LookupSet) {
+    for flow in flows.flows.values() {
+        let answered = flow.slot_names();
+        for step in &flow.steps {
+            let crate::flows::StepKind::Lookup { lookup, .. } = &step.kind else {
+                continue;
+            };
+            match lookups.get(lookup) {
+                None => {
+                    warn!(flow = %flow.name, step = %step.id, lookup = %lookup, "flow step uses a lookup that is not in prompts/lookups/; it will always say it cannot check")
+                }
+                Some(file) => {
+                    for slot in file
+                        .slots
+                        .iter()
+                        .filter(|s| !answered.contains(&s.name.as_str()))
+                    {
+                        warn!(flow = %flow.name, step = %step.id, slot = %slot.name, "flow step's lookup needs a slot no step of the flow answers (give a step `slot = \"{}\"`)", slot.name);
+                    }
+                }
+            }
         }
     }
 }

@@ -155,7 +155,9 @@ pub async fn sweep(engine: &Engine) -> Result<usize, StoreError> {
                     state.flow = None;
                     text
                 }
-                Turn::Escalate(_) => return None,
+                // A business-started flow sends its first step now; one that reaches a
+                // lookup at once (a `full_next` to one) cannot, so it is not started.
+                Turn::Escalate(_) | Turn::Lookup { .. } => return None,
             };
             Some((
                 state.to_json(),

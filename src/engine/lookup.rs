@@ -192,6 +192,68 @@ pub async fn proceed(
     }
 }
 
+/// A flow's free-text answers read as the lookup reads its slots ("it's #12345" →
+/// "12345" for an `order_number` slot); values no slot kind recognises stay as given.
+pub fn read_flow_answers(
+    lookup: &Lookup,
+    answers: &std::collections::BTreeMap<String, String>,
+    today: jiff::civil::Date,
+) -> std::collections::BTreeMap<String, String> {
+    answers
+        .iter()
+        .map(|(name, value)| {
+            let read = lookup
+                .slot(name)
+                .and_then(|spec| spec.kind.extract(value, today));
+            (name.clone(), read.unwrap_or_else(|| value.clone()))
+        })
+        .collect()
+}
+
+/// A lookup made by a flow step, with the flow's answers over the conversation's
+/// slots (see [`read_flow_answers`]): nothing is asked (the flow asked), and the
+/// lookup file words each ending.
+pub async fn call_for_flow(
+    lookup: &Lookup,
+    ctx: &LookupContext<'_>,
+    slots: &std::collections::BTreeMap<String, String>,
+) -> crate::flows::LookupAnswer {
+    use crate::flows::LookupAnswer;
+    let state = ConversationState {
+        slots: slots.clone(),
+        ..Default::default()
+    };
+    let failed = || LookupAnswer::Failed(failed_text(lookup, ctx, &state, None));
+    if !lookup.is_on() {
+        return failed();
+    }
+    if let Some(missing) = lookup.slots.iter().find(|s| !slots.contains_key(&s.name)) {
+        tracing::warn!(lookup = %lookup.name, slot = %missing.name, "a flow's lookup step ran without this slot; no step of the flow answers it");
+        return failed();
+    }
+    let call_vars = vars(lookup, ctx, &state, None);
+    match ctx.caller.call(lookup, &call_vars, &ctx.today).await {
+        LookupResult::Found(values) => {
+            let mut vars = call_vars;
+            vars.extend(values);
+            match crate::lookups::template::render(&lookup.replies.found, &vars, &ctx.today) {
+                Ok(text) => LookupAnswer::Found(text),
+                Err(e) => {
+                    tracing::error!(lookup = %lookup.name, error = %e, "the found reply failed to render");
+                    failed()
+                }
+            }
+        }
+        LookupResult::NotFound => LookupAnswer::NotFound(render_or(
+            &lookup.replies.not_found,
+            &call_vars,
+            ctx,
+            "I couldn't find that.",
+        )),
+        LookupResult::Failed(_) => failed(),
+    }
+}
+
 /// The failed reply: the file's `failed` text with the knowledge base's `answer`.
 pub fn failed_text(
     lookup: &Lookup,

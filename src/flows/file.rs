@@ -117,6 +117,17 @@ pub enum StepKind {
     End {
         book: Option<String>,
     },
+    /// Looks something up in the business's system (`prompts/lookups/<lookup>.toml`)
+    /// with the flow's answers (and the conversation's slots) as the lookup's slots;
+    /// its reply (found / not found / failed, worded by the lookup file; the step's
+    /// `text`, when given, instead of the found reply) is said before the next step,
+    /// which may depend on how it ended.
+    Lookup {
+        lookup: String,
+        found: Option<String>,
+        not_found: Option<String>,
+        failed: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -146,7 +157,8 @@ struct RawFlow {
 struct RawStep {
     id: Spanned<String>,
     kind: Spanned<String>,
-    text: Spanned<String>,
+    #[serde(default)]
+    text: Option<Spanned<String>>,
     #[serde(default)]
     reask: Option<Spanned<String>>,
     #[serde(default)]
@@ -173,6 +185,14 @@ struct RawStep {
     full_next: Option<Spanned<String>>,
     #[serde(default)]
     book: Option<String>,
+    #[serde(default)]
+    lookup: Option<Spanned<String>>,
+    #[serde(default)]
+    found: Option<Spanned<String>>,
+    #[serde(default)]
+    not_found: Option<Spanned<String>>,
+    #[serde(default)]
+    failed: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -328,19 +348,53 @@ impl Flow {
                 "end" => StepKind::End {
                     book: step.book.clone(),
                 },
+                "lookup" => {
+                    let lookup = step
+                        .lookup
+                        .as_ref()
+                        .map(|l| l.get_ref().trim().to_string())
+                        .filter(|l| !l.is_empty())
+                        .ok_or((
+                            kind_line,
+                            "a lookup step needs `lookup` (a file in prompts/lookups/)".to_string(),
+                        ))?;
+                    if std::ptr::eq(step, &raw.steps[0]) {
+                        return Err((
+                            kind_line,
+                            "a flow cannot start with a lookup step: ask for what it needs first"
+                                .into(),
+                        ));
+                    }
+                    StepKind::Lookup {
+                        lookup,
+                        found: target(&step.found)?,
+                        not_found: target(&step.not_found)?,
+                        failed: target(&step.failed)?,
+                    }
+                }
                 other => {
                     return Err((
                         kind_line,
                         format!(
-                            "unknown step kind {other:?} (use choice, yes_no, date, time, weekday, number, email, text, slot or end)"
+                            "unknown step kind {other:?} (use choice, yes_no, date, time, weekday, number, email, text, slot, lookup or end)"
                         ),
+                    ));
+                }
+            };
+            let text = match (&step.text, &kind) {
+                (Some(text), _) => text.get_ref().clone(),
+                (None, StepKind::Lookup { .. }) => String::new(),
+                (None, _) => {
+                    return Err((
+                        line,
+                        format!("step `{}` needs a `text`", step.id.get_ref().trim()),
                     ));
                 }
             };
             steps.push(Step {
                 id: step.id.get_ref().trim().to_string(),
                 kind,
-                text: step.text.get_ref().clone(),
+                text,
                 reask: step.reask.as_ref().map(|r| r.get_ref().clone()),
                 slot: step
                     .slot
@@ -411,7 +465,7 @@ impl Flow {
         }
         let context = serde_json::Value::Object(context);
         for (step, raw) in self.steps.iter().zip(&raw.steps) {
-            let texts = [Some(&raw.text), raw.reask.as_ref()];
+            let texts = [raw.text.as_ref(), raw.reask.as_ref()];
             for text in texts.into_iter().flatten() {
                 render(
                     text.get_ref(),
@@ -525,11 +579,60 @@ text = "You picked {{ pick }}."
         assert_eq!(line, 11, "{message}");
     }
 
+    const WITH_LOOKUP: &str = r#"
+[[steps]]
+id = "order_number"
+kind = "text"
+text = "What's your order number?"
+
+[[steps]]
+id = "check"
+kind = "lookup"
+lookup = "order_status"
+not_found = "order_number"
+
+[[steps]]
+id = "done"
+kind = "end"
+text = "Anything else?"
+"#;
+
+    #[test]
+    fn a_lookup_step_names_its_lookup_and_where_each_ending_goes() {
+        let flow = Flow::parse("orders", WITH_LOOKUP).unwrap();
+        match &flow.steps[1].kind {
+            StepKind::Lookup {
+                lookup,
+                not_found,
+                found,
+                ..
+            } => {
+                assert_eq!(lookup, "order_status");
+                assert_eq!(not_found.as_deref(), Some("order_number"));
+                assert_eq!(found, &None);
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = WITH_LOOKUP.replace("lookup = \"order_status\"\n", "");
+        let (line, message) = Flow::parse("orders", &text).unwrap_err();
+        assert_eq!(line, 9, "{message}");
+        assert!(message.contains("needs `lookup`"), "{message}");
+        let text = WITH_LOOKUP.replace(
+            "lookup = \"order_status\"",
+            "lookup = \"order_status\"\ntext = \"Found {{ order_nmber }}\"",
+        );
+        let (_, message) = Flow::parse("orders", &text).unwrap_err();
+        assert!(
+            message.contains("undefined"),
+            "the found text is checked like any: {message}"
+        );
+    }
+
     #[test]
     fn the_shipped_flows_are_valid() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
         let set = FlowSet::load(&dir).unwrap();
-        for name in ["booking", "lead", "order_confirmation"] {
+        for name in ["booking", "damaged_claim", "lead", "order_confirmation"] {
             assert!(set.get(name).is_some(), "{name} is shipped");
         }
         assert!(!set.availability.weekly.is_empty());

@@ -19,4 +19,4 @@ pub mod run;
 pub mod when;
 
 pub use file::{Flow, FlowError, FlowSet, Step, StepKind};
-pub use run::{Completion, Env, RunningFlow, Turn};
+pub use run::{Completion, Env, LookupAnswer, RunningFlow, Turn};

@@ -77,6 +77,40 @@ pub enum Turn {
     Left { text: String },
     /// A person takes over; the detail names the flow and its answers.
     Escalate(Escalation),
+    /// The flow reached a lookup step (`running.step`): the engine makes the lookup
+    /// and continues with [`after_lookup`]. `said` is what the turn says before the
+    /// lookup's reply.
+    Lookup {
+        lookup: String,
+        running: RunningFlow,
+        said: String,
+    },
+}
+
+/// How a lookup step's call ended, with the lookup file's reply for it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LookupAnswer {
+    Found(String),
+    NotFound(String),
+    Failed(String),
+}
+
+impl LookupAnswer {
+    /// Stored in the step's slot: what later steps and the completed flow see.
+    fn value(&self) -> &'static str {
+        match self {
+            LookupAnswer::Found(_) => "found",
+            LookupAnswer::NotFound(_) => "not_found",
+            LookupAnswer::Failed(_) => "failed",
+        }
+    }
+
+    /// The lookup file's reply for this ending.
+    pub fn text(&self) -> &str {
+        match self {
+            LookupAnswer::Found(t) | LookupAnswer::NotFound(t) | LookupAnswer::Failed(t) => t,
+        }
+    }
 }
 
 /// Words that leave a flow (never CANCEL or QUIT alone: those are opt-outs).
@@ -177,6 +211,52 @@ pub fn advance(flow: &Flow, running: &RunningFlow, text: &str, env: &Env) -> Tur
     enter(flow, next, running, env, String::new(), 0)
 }
 
+/// Continues a flow after the engine made the lookup of its current (lookup) step:
+/// the lookup's reply is said, then the step its ending leads to (`found`,
+/// `not_found`, `failed`, else the next one).
+pub fn after_lookup(
+    flow: &Flow,
+    running: RunningFlow,
+    answer: &LookupAnswer,
+    said: &str,
+    env: &Env,
+) -> Turn {
+    let Some(index) = flow.step_index(&running.step) else {
+        return Turn::Left {
+            text: flow.left.clone(),
+        };
+    };
+    let step = &flow.steps[index];
+    let branch = match (&step.kind, answer) {
+        (StepKind::Lookup { found, .. }, LookupAnswer::Found(_)) => found.clone(),
+        (StepKind::Lookup { not_found, .. }, LookupAnswer::NotFound(_)) => not_found.clone(),
+        (StepKind::Lookup { failed, .. }, LookupAnswer::Failed(_)) => failed.clone(),
+        _ => None,
+    };
+    let mut running = running;
+    running
+        .slots
+        .insert(step.slot.clone(), answer.value().to_string());
+    let next = branch
+        .or_else(|| step.next.clone())
+        .and_then(|id| flow.step_index(&id))
+        .unwrap_or(index + 1)
+        .min(flow.steps.len() - 1);
+    // The step's own words for a found answer, else the lookup file's reply.
+    let reply = match answer {
+        LookupAnswer::Found(_) if !step.text.trim().is_empty() => {
+            render_or_raw(&step.text, &with_empty_slots(flow, &running), env, "")
+        }
+        _ => answer.text().to_string(),
+    };
+    let said = [said.trim(), reply.trim()]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    enter(flow, next, running, env, said, 0)
+}
+
 /// "in the booking flow at step `time`; answers so far: service: Bike fitting, …"
 pub fn describe(flow: &Flow, running: &RunningFlow) -> String {
     let answers = if running.slots.is_empty() {
@@ -231,7 +311,8 @@ fn read_answer(kind: &StepKind, text: &str, running: &RunningFlow, env: &Env) ->
             let offer = running.offers[i].clone();
             Some((offer.label.clone(), None, Some(offer)))
         }
-        StepKind::End { .. } => None,
+        // Entering these steps never waits for the customer.
+        StepKind::End { .. } | StepKind::Lookup { .. } => None,
     }
 }
 
@@ -304,6 +385,8 @@ fn enter(
     let say = |body: String| {
         if prefix.is_empty() {
             body
+        } else if body.is_empty() {
+            prefix.clone()
         } else {
             format!("{prefix} {body}")
         }
@@ -373,6 +456,11 @@ fn enter(
             ));
             Turn::Ask { text, running }
         }
+        StepKind::Lookup { lookup, .. } => Turn::Lookup {
+            lookup: lookup.clone(),
+            running,
+            said: prefix,
+        },
         kind => {
             let options = options_text(kind, &running);
             let text = say(render_or_raw(

@@ -8,7 +8,9 @@ use crate::flows::{self, FlowSet, Turn as FlowTurn};
 use crate::store::{FlowCompletion, InboundContext, InboundOutcome, OutboundKind, Understood};
 
 use super::handover::{expectation, handoff_change};
+use super::lookup_step::lookup_context;
 use super::{Decision, Playbook, Reason, reply};
+use crate::engine::lookup;
 
 /// What the flow step machine needs, from the context, the policy and the store.
 pub(super) fn flow_env<'a>(
@@ -37,6 +39,57 @@ pub fn business_zone(policy: &Policy, flows: &FlowSet) -> jiff::tz::TimeZone {
         .or(Some(flows.availability.timezone.as_str()))
         .and_then(|name| jiff::tz::TimeZone::get(name).ok())
         .unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+/// Lookups a flow may make in one turn (a lookup step leading to another); more is
+/// a loop in the file, and the flow is left.
+const LOOKUPS_PER_TURN: usize = 3;
+
+/// Makes the lookups a flow reached (see [`flows::Turn::Lookup`]) and continues the
+/// flow with how each ended, until it asks, ends, or hands over.
+pub(super) async fn through_lookups(
+    mut turn: FlowTurn,
+    flow: &flows::Flow,
+    ctx: &InboundContext,
+    policy: &Policy,
+    playbook: &Playbook<'_>,
+    state: &ConversationState,
+    now: i64,
+) -> FlowTurn {
+    let env = flow_env(ctx, policy, playbook, now);
+    let lookups = lookup_context(ctx, policy, playbook, now);
+    for _ in 0..LOOKUPS_PER_TURN {
+        let FlowTurn::Lookup {
+            lookup,
+            mut running,
+            said,
+        } = turn
+        else {
+            return turn;
+        };
+        let answer = match playbook.lookups.get(&lookup) {
+            Some(file) => {
+                // Later steps see the answers as the lookup read them ("12345").
+                running.slots = lookup::read_flow_answers(file, &running.slots, lookups.today.date);
+                // The flow's answers win over what the conversation remembered.
+                let mut slots = state.slots.clone();
+                slots.extend(running.slots.clone());
+                lookup::call_for_flow(file, &lookups, &slots).await
+            }
+            None => {
+                tracing::error!(flow = %flow.name, lookup = %lookup, "a flow step uses a lookup that is not in prompts/lookups/");
+                flows::LookupAnswer::Failed(
+                    "I can't check that right now. Reply AGENT and a person will look into it."
+                        .to_string(),
+                )
+            }
+        };
+        turn = flows::run::after_lookup(flow, running, &answer, &said, &env);
+    }
+    tracing::error!(flow = %flow.name, "a flow made {LOOKUPS_PER_TURN} lookups in one turn; leaving it");
+    FlowTurn::Left {
+        text: flow.left.clone(),
+    }
 }
 
 /// Turns a flow step's result into the pipeline's decision.
@@ -79,6 +132,20 @@ pub(super) async fn flow_turn(
             outcome
                 .replies
                 .push(reply(&text, OutboundKind::Reply, max_segments));
+            Reason::Flow
+        }
+        FlowTurn::Lookup { said, .. } => {
+            // Only reached when a caller skipped [`through_lookups`]: say what was
+            // said and leave the flow rather than wait on a step nobody answers.
+            tracing::error!("a flow's lookup step was not made; leaving the flow");
+            state.flow = None;
+            let text = format!(
+                "{said} {}",
+                "Text us any time if there's anything else we can help with."
+            );
+            outcome
+                .replies
+                .push(reply(text.trim(), OutboundKind::Reply, max_segments));
             Reason::Flow
         }
         FlowTurn::Escalate(why) => {

@@ -35,7 +35,7 @@ mod lookup_step;
 pub use flow_step::business_zone;
 
 use exchange::{contact_json, repeats_last_bot_text, said_recently, standing};
-use flow_step::{flow_env, flow_turn};
+use flow_step::{flow_env, flow_turn, through_lookups};
 use handover::{expectation, handoff_change, handoff_intent, open_handoff, turns, with_human};
 use language_step::other_language;
 use lookup_step::{LookupAsked, lookup_context, lookup_turn};
@@ -233,6 +233,7 @@ pub async fn decide(
             Some((playbook, flow)) => {
                 let env = flow_env(ctx, policy, playbook, now);
                 let turn = flows::run::advance(flow, &running, &ctx.body, &env);
+                let turn = through_lookups(turn, flow, ctx, policy, playbook, &state, now).await;
                 return flow_turn(ctx, policy, brain, state, turn, None, now).await;
             }
             // The flow's file is gone: the brain takes the text.
@@ -458,6 +459,8 @@ async fn think(
             Some((playbook, flow)) => {
                 let env = flow_env(ctx, policy, playbook, now);
                 let turn = flows::run::start(flow, &env);
+                let turn =
+                    through_lookups(turn, flow, ctx, policy, playbook, &thought.state, now).await;
                 let understood = outcome.understanding.clone();
                 let mut decision = flow_turn(
                     ctx,

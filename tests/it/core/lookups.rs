@@ -203,3 +203,110 @@ async fn without_the_order_api_configured_order_questions_answer_from_knowledge(
         out[0].body
     );
 }
+
+/// The repo's prompts, with their flows and lookups, in a folder a test may edit.
+fn prompts_with_flows_and_lookups() -> tempfile::TempDir {
+    let dir = crate::support::copy_prompts();
+    for sub in ["flows", "lookups"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(crate::support::repo_path("prompts").join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
+        }
+    }
+    dir
+}
+
+#[tokio::test]
+async fn a_flow_looks_the_order_up_as_a_step_and_asks_again_when_the_system_does_not_know_it() {
+    let prompts = prompts_with_flows_and_lookups();
+    // The operator turns the shipped claim flow on, as its file says.
+    let intents_path = prompts.path().join("intents.toml");
+    let intents = std::fs::read_to_string(&intents_path).unwrap();
+    let intents = intents.replacen(
+        "[intents.damaged_item]\n",
+        "[intents.damaged_item]\naction = \"flow\"\nflow = \"damaged_claim\"\n",
+        1,
+    );
+    std::fs::write(&intents_path, intents).unwrap();
+
+    let (api, url) = FakeApi::start().await.unwrap();
+    api.reset(vec![shipped_order()]);
+    let clock = ManualClock::at(FRIDAY_11AM);
+    let prompts_dir = prompts.path().to_path_buf();
+    let app = TestApp::spawn_with_clock(clock.clone(), |config| {
+        config.prompts_dir = prompts_dir;
+        config
+            .lookup_env
+            .insert("TEXTDESK_ORDER_API_URL".into(), url.clone());
+    })
+    .await;
+    app.wait_for_knowledge().await;
+    let phone = "+15555550209";
+
+    let asked = say(&app, &clock, phone, "my order arrived damaged").await;
+    assert!(asked[0].body.contains("order number"), "{}", asked[0].body);
+    assert!(api.calls().is_empty(), "nothing to look up yet");
+
+    let unknown = say(&app, &clock, phone, "its 99999").await;
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert!(
+        unknown[0].body.contains("couldn't find order 99999"),
+        "the lookup file's not-found reply: {}",
+        unknown[0].body
+    );
+
+    let found = say(&app, &clock, phone, "sorry, #12345").await;
+    assert_eq!(
+        found[0].body,
+        "Thanks, I found order 12345. What went wrong? 1) Damaged 2) Wrong item 3) Something missing"
+    );
+    assert_looked_up(&api, &["/orders/99999", "/orders/12345"]);
+
+    say(&app, &clock, phone, "2").await;
+    let done = say(&app, &clock, phone, "sam@example.com").await;
+    assert!(
+        done[0].body.contains("order 12345 (Wrong item)")
+            && done[0].body.contains("sam@example.com"),
+        "{}",
+        done[0].body
+    );
+}
+
+#[tokio::test]
+async fn a_flow_whose_lookup_fails_goes_on_without_it_and_says_so() {
+    let prompts = prompts_with_flows_and_lookups();
+    let intents_path = prompts.path().join("intents.toml");
+    let intents = std::fs::read_to_string(&intents_path).unwrap().replacen(
+        "[intents.damaged_item]\n",
+        "[intents.damaged_item]\naction = \"flow\"\nflow = \"damaged_claim\"\n",
+        1,
+    );
+    std::fs::write(&intents_path, intents).unwrap();
+    let (api, url) = FakeApi::start().await.unwrap();
+    api.reset(vec![FakeRoute {
+        status: 503,
+        json: None,
+        ..shipped_order()
+    }]);
+    let clock = ManualClock::at(FRIDAY_11AM);
+    let prompts_dir = prompts.path().to_path_buf();
+    let app = TestApp::spawn_with_clock(clock.clone(), |config| {
+        config.prompts_dir = prompts_dir;
+        config
+            .lookup_env
+            .insert("TEXTDESK_ORDER_API_URL".into(), url.clone());
+    })
+    .await;
+    app.wait_for_knowledge().await;
+    let phone = "+15555550210";
+
+    say(&app, &clock, phone, "you sent me the wrong item").await;
+    let next = say(&app, &clock, phone, "12345").await;
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert!(
+        next[0].body.contains("can't check") && next[0].body.contains("What went wrong?"),
+        "the failure is said and the flow goes on: {}",
+        next[0].body
+    );
+}
