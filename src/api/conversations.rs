@@ -138,14 +138,7 @@ pub async fn send_message(
         segments: count.segments,
         units: count.units,
     };
-    let now = state.engine.now_ms();
-    let queued = state
-        .engine
-        .store
-        .queue_agent_message(id, agent.id, &text, now)
-        .await?;
-    state.engine.outbound_ready.notify_waiters();
-    state.engine.events_ready.notify_one();
+    let queued = state.engine.send_agent_text(id, agent.id, &text).await?;
     Ok((
         StatusCode::CREATED,
         Json(SentMessage {
@@ -187,13 +180,10 @@ pub async fn add_note(
     if request.body.trim().is_empty() {
         return Err(ApiError::BadRequest("\"body\" must not be empty".into()));
     }
-    let now = state.engine.now_ms();
     let note = state
         .engine
-        .store
-        .add_note(id, agent.id, request.body.trim(), now)
+        .add_note(id, agent.id, request.body.trim())
         .await?;
-    state.engine.events_ready.notify_one();
     Ok((StatusCode::CREATED, Json(note)))
 }
 

@@ -44,6 +44,16 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::engine::desk::DeskError> for ApiError {
+    fn from(e: crate::engine::desk::DeskError) -> Self {
+        use crate::engine::desk::DeskError;
+        match e {
+            DeskError::Store(e) => e.into(),
+            DeskError::UnknownAgent(_) => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {

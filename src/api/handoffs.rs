@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::CurrentAgent;
 use super::extract::{Json, Path, Query};
 use super::{ApiError, AppState};
+use crate::engine::desk::Resolution;
 use crate::store::{Actor, Agent, Handoff, HandoffStatus};
 
 pub fn router() -> Router<AppState> {
@@ -118,10 +119,8 @@ pub async fn claim(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<HandoffView>, ApiError> {
-    let now = state.engine.now_ms();
-    let handoff = state.engine.store.claim_handoff(id, agent.id, now).await?;
-    state.engine.events_ready.notify_one();
-    Ok(Json(HandoffView::new(handoff, now)))
+    let handoff = state.engine.claim_handoff(id, agent.id).await?;
+    Ok(Json(HandoffView::new(handoff, state.engine.now_ms())))
 }
 
 #[utoipa::path(
@@ -140,10 +139,8 @@ pub async fn release(
     Path(id): Path<i64>,
 ) -> Result<Json<HandoffView>, ApiError> {
     let actor = authorize(&state, &agent, id).await?;
-    let now = state.engine.now_ms();
-    let handoff = state.engine.store.release_handoff(id, actor, now).await?;
-    state.engine.events_ready.notify_one();
-    Ok(Json(HandoffView::new(handoff, now)))
+    let handoff = state.engine.release_handoff(id, actor).await?;
+    Ok(Json(HandoffView::new(handoff, state.engine.now_ms())))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -171,23 +168,11 @@ pub async fn transfer(
     Json(request): Json<TransferRequest>,
 ) -> Result<Json<HandoffView>, ApiError> {
     let actor = authorize(&state, &agent, id).await?;
-    let to = state
-        .engine
-        .store
-        .agent_by_name(&request.agent)
-        .await?
-        .filter(|a| a.revoked_at.is_none())
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!("no active agent named {:?}", request.agent))
-        })?;
-    let now = state.engine.now_ms();
     let handoff = state
         .engine
-        .store
-        .transfer_handoff(id, actor, to.id, now)
+        .transfer_handoff(id, actor, &request.agent)
         .await?;
-    state.engine.events_ready.notify_one();
-    Ok(Json(HandoffView::new(handoff, now)))
+    Ok(Json(HandoffView::new(handoff, state.engine.now_ms())))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -223,48 +208,15 @@ pub async fn resolve(
 ) -> Result<Json<HandoffView>, ApiError> {
     let request = body.map(|Json(r)| r).unwrap_or_default();
     let actor = authorize(&state, &agent, id).await?;
-    let now = state.engine.now_ms();
-    let handoff = state
-        .engine
-        .store
-        .resolve_handoff(id, actor, request.hand_back, now)
-        .await?;
-    state.engine.events_ready.notify_one();
-    if request.send_csat.unwrap_or(state.csat.enabled) {
-        survey(&state, &handoff, now).await;
-    }
-    Ok(Json(HandoffView::new(handoff, now)))
-}
-
-/// Asks the customer how we did, once per conversation (the store refuses a second
-/// survey and opted-out contacts). A failure is logged, never the agent's problem:
-/// the handoff is resolved either way.
-async fn survey(state: &AppState, handoff: &Handoff, now: i64) {
-    let csat = &state.csat;
-    let question = crate::engine::pipeline::reply(
-        &csat.question,
-        crate::store::OutboundKind::Reply,
-        state.engine.policy().replies.max_segments,
-    );
-    match state
-        .engine
-        .store
-        .queue_csat_survey(
-            handoff.conversation_id,
-            Some(handoff.id),
-            crate::store::SurveyTrigger::Handoff,
-            &question,
-            &csat.thanks,
-            now,
-        )
-        .await
-    {
-        Ok(Some(_)) => state.engine.outbound_ready.notify_waiters(),
-        Ok(None) => {}
-        Err(e) => {
-            tracing::warn!(handoff_id = handoff.id, error = %e, "could not send the satisfaction survey")
-        }
-    }
+    let resolution = Resolution {
+        hand_back: request.hand_back,
+        survey: request
+            .send_csat
+            .unwrap_or(state.csat.enabled)
+            .then_some(&state.csat),
+    };
+    let handoff = state.engine.resolve_handoff(id, actor, resolution).await?;
+    Ok(Json(HandoffView::new(handoff, state.engine.now_ms())))
 }
 
 async fn find(state: &AppState, id: i64) -> Result<Handoff, ApiError> {

@@ -8,6 +8,7 @@
 
 pub mod burst;
 pub mod csat;
+pub mod desk;
 pub mod dispatcher;
 pub mod events;
 pub mod flow_starts;
