@@ -5,7 +5,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::events::NewEvent;
-use super::{Author, Consent, Direction, Handoff, Result, Store, StoreError};
+use super::{Author, Consent, ConversationStatus, Direction, Handoff, Result, Store, StoreError};
 use crate::sms::PhoneNumber;
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -18,8 +18,7 @@ pub struct ConversationInfo {
     /// The number as agents' screens show it, e.g. +1303***0199.
     pub phone_masked: String,
     pub consent: Consent,
-    /// bot | queued | assigned | resolved
-    pub status: String,
+    pub status: ConversationStatus,
     pub created_at: i64,
     pub updated_at: i64,
     pub resolved_at: Option<i64>,
@@ -81,7 +80,11 @@ fn info_from_row(r: &sqlx::any::AnyRow) -> Result<ConversationInfo> {
         phone,
         consent: Consent::parse(&consent)
             .ok_or_else(|| StoreError::Corrupt(format!("consent {consent:?}")))?,
-        status: r.get(4),
+        status: {
+            let status: String = r.get(4);
+            ConversationStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("conversation status {status:?}")))?
+        },
         created_at: r.get(5),
         updated_at: r.get(6),
         resolved_at: r.get(7),

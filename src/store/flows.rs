@@ -32,9 +32,9 @@ pub struct DueFlowStart {
 pub const PEOPLE_HAVE_IT: &str =
     "a person is handling this contact's conversation; start the flow after it is resolved";
 
-/// Conversation statuses during which a person owns the conversation.
+/// Whether a stored conversation status says a person owns the conversation.
 fn is_with_people(status: &str) -> bool {
-    matches!(status, "queued" | "assigned")
+    super::ConversationStatus::parse(status).is_some_and(|s| s.is_with_people())
 }
 
 impl Store {

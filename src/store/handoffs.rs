@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::events::NewEvent;
-use super::{NewOutbound, QueuedOutbound, Result, Store, StoreError};
+use super::{ConversationStatus, NewOutbound, QueuedOutbound, Result, Store, StoreError};
 use crate::sms::PhoneNumber;
 
 #[derive(
@@ -172,8 +172,8 @@ struct Change {
 
 /// What a handoff change does to its conversation.
 enum ConversationAfter {
-    /// Set the conversation's status (`queued` or `assigned`).
-    Status(&'static str),
+    /// A person has it, waiting for an agent or assigned to one.
+    Status(ConversationStatus),
     /// Hand back: the bot has it again, with its state reset.
     BackToBot,
     /// Close it: the customer's next text starts a new conversation.
@@ -214,7 +214,8 @@ impl Store {
         .bind(now)
         .fetch_one(&mut **tx)
         .await?;
-        Self::set_conversation_status(tx, conversation_id, "queued", now).await?;
+        Self::set_conversation_status(tx, conversation_id, ConversationStatus::Waiting, now)
+            .await?;
         Self::append_event(
             tx,
             NewEvent {
@@ -269,12 +270,12 @@ impl Store {
     async fn set_conversation_status(
         tx: &mut Transaction<'static, Any>,
         conversation_id: i64,
-        status: &str,
+        status: ConversationStatus,
         now: i64,
     ) -> Result<()> {
         sqlx::query("UPDATE conversations SET status = $2, updated_at = $3 WHERE id = $1")
             .bind(conversation_id)
-            .bind(status)
+            .bind(status.as_str())
             .bind(now)
             .execute(&mut **tx)
             .await?;
@@ -386,7 +387,7 @@ impl Store {
         let change = Change {
             id,
             wanted: "claim it",
-            conversation: ConversationAfter::Status("assigned"),
+            conversation: ConversationAfter::Status(ConversationStatus::Assigned),
             event: "handoff.claimed",
             payload: json!({ "agent_id": agent_id }),
             now,
@@ -431,8 +432,8 @@ impl Store {
         // An agent acts only on a handoff assigned to them; an admin on any open one.
         // A waiting handoff may be transferred (assigned to someone) by an admin only.
         let (status, conversation_status) = match to {
-            Some(_) => ("assigned", "assigned"),
-            None => ("waiting", "queued"),
+            Some(_) => (HandoffStatus::Assigned, ConversationStatus::Assigned),
+            None => (HandoffStatus::Waiting, ConversationStatus::Waiting),
         };
         let update = sqlx::query(
             "UPDATE handoffs SET status = $2, assignee_id = $3,
@@ -443,7 +444,7 @@ impl Store {
              RETURNING conversation_id",
         )
         .bind(id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(to)
         .bind(now)
         .bind(actor.agent_id)

@@ -6,8 +6,9 @@ use sqlx::Row;
 
 use super::events::NewEvent;
 use super::{
-    ClaimedInbound, Consent, Direction, FollowingText, HandoffChange, HistoryEntry, InboundContext,
-    InboundOutcome, NewInbound, Received, Result, Store, StoreError, model::Author,
+    ClaimedInbound, Consent, ConversationStatus, Direction, FollowingText, HandoffChange,
+    HistoryEntry, InboundContext, InboundOutcome, NewInbound, Received, Result, Store, StoreError,
+    model::Author,
 };
 use crate::sms::PhoneNumber;
 
@@ -67,7 +68,11 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?
         {
-            Some(row) => (row.get::<i64, _>(0), row.get::<String, _>(1) != "bot"),
+            Some(row) => (
+                row.get::<i64, _>(0),
+                ConversationStatus::parse(&row.get::<String, _>(1))
+                    .is_some_and(|s| s.is_with_people()),
+            ),
             None => {
                 let id = sqlx::query_scalar(
                     "INSERT INTO conversations (contact_id, status, created_at, updated_at)

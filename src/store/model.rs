@@ -303,3 +303,45 @@ pub struct TranscriptEntry {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub media_urls: Vec<String>,
 }
+
+/// Who has a conversation: the bot, a person (a handoff waiting for an agent, or
+/// assigned to one), or nobody any more. Stored as `conversations.status`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    /// The bot answers.
+    Bot,
+    /// Handed over; the handoff waits for an agent to claim it.
+    Waiting,
+    /// An agent has it.
+    Assigned,
+    /// Closed: the customer's next text starts a new conversation.
+    Resolved,
+}
+
+impl ConversationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationStatus::Bot => "bot",
+            ConversationStatus::Waiting => "waiting",
+            ConversationStatus::Assigned => "assigned",
+            ConversationStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Bot, Self::Waiting, Self::Assigned, Self::Resolved]
+            .into_iter()
+            .find(|status| status.as_str() == s)
+    }
+
+    /// People own the conversation: the bot stays out of it.
+    pub fn is_with_people(self) -> bool {
+        matches!(
+            self,
+            ConversationStatus::Waiting | ConversationStatus::Assigned
+        )
+    }
+}

@@ -197,6 +197,10 @@ async fn an_agent_reply_reaches_the_customer_and_hand_back_restores_the_bot() {
         handoff["id"].as_i64().unwrap(),
         handoff["conversation_id"].as_i64().unwrap(),
     );
+    let waiting = app
+        .api_json(&ana.token, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(waiting["status"], "waiting", "one word for one state");
     let claimed = app
         .api_post(
             &ana.token,
@@ -240,6 +244,7 @@ async fn an_agent_reply_reaches_the_customer_and_hand_back_restores_the_bot() {
     assert_eq!(detail["notes"][0]["body"], "VIP customer");
     assert_eq!(detail["consent"], "implied");
     assert_eq!(detail["handoff"]["status"], "assigned");
+    assert_eq!(detail["status"], "assigned");
     let authors: Vec<&str> = detail["messages"]
         .as_array()
         .unwrap()
@@ -256,6 +261,10 @@ async fn an_agent_reply_reaches_the_customer_and_hand_back_restores_the_bot() {
         )
         .await;
     assert_eq!(resolved.status(), 200);
+    let handed_back = app
+        .api_json(&ana.token, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(handed_back["status"], "bot");
     let before = app.outbound(phone).await.len();
     app.text(phone, "what are your store hours in Boulder?", &sid())
         .await;
