@@ -86,9 +86,11 @@ pub fn read_as_one(ctx: &mut InboundContext, window: Duration) {
     ctx.folded = folded;
 }
 
-/// Whether the text is a compliance keyword (STOP, HELP, START, YES when opted out…).
+/// Whether the text is a compliance keyword (STOP, HELP, START, YES when opted out…)
+/// or a clear opt-out in plain words: those act at once, alone.
 fn is_keyword(body: &str) -> bool {
     keywords::detect(body, true).is_some()
+        || crate::sms::revocation::detect(body) == Some(crate::sms::revocation::Revocation::Clear)
 }
 
 #[cfg(test)]

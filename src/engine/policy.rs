@@ -74,6 +74,15 @@ pub struct Texts {
     pub opt_out: String,
     pub opt_in: String,
     pub media_unsupported: String,
+    /// The one question for a text that may be an opt-out but is not clear ("how do
+    /// I stop getting these?", "stop sending me coupons"); nothing changes until the
+    /// customer replies STOP.
+    #[serde(default = "default_opt_out_question")]
+    pub opt_out_question: String,
+}
+
+fn default_opt_out_question() -> String {
+    "Reply STOP to stop all texts from us. Otherwise, text us your question any time.".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]

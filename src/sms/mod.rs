@@ -13,6 +13,7 @@ pub mod keywords;
 pub mod phone;
 pub mod providers;
 pub mod reactions;
+pub mod revocation;
 pub mod segments;
 pub mod twilio;
 

@@ -50,6 +50,7 @@ use crate::flows::{self, FlowSet};
 use crate::lookups::{LookupCaller, LookupSet};
 use crate::sms::keywords::{self, Keyword};
 use crate::sms::reactions;
+use crate::sms::revocation::{self, Revocation};
 use crate::sms::segments;
 use crate::store::{
     Author, Consent, ConsentChange, CsatAnswer, InboundContext, InboundOutcome, NewOutbound,
@@ -77,6 +78,8 @@ pub struct Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     OptedOut,
+    /// A text that may be an opt-out got the question "Reply STOP to…".
+    AskedToOptOut,
     AlreadyOptedOut,
     OptedIn,
     Help,
@@ -117,23 +120,7 @@ fn compliance_and_ownership(ctx: &InboundContext, policy: &Policy) -> Option<Dec
     match keywords::detect(&ctx.body, opted_out) {
         Some(Keyword::OptOut) if opted_out => return Some(silent(Reason::AlreadyOptedOut)),
         Some(Keyword::OptOut) => {
-            return Some(Decision {
-                outcome: InboundOutcome {
-                    consent_change: Some(ConsentChange {
-                        to: Consent::OptedOut,
-                        source: "keyword",
-                        detail: keyword_detail(&ctx.body),
-                    }),
-                    replies: vec![reply(
-                        &texts.opt_out,
-                        OutboundKind::Compliance,
-                        max_segments,
-                    )],
-                    ..Default::default()
-                },
-                reason: Reason::OptedOut,
-                thought: None,
-            });
+            return Some(opt_out("keyword", keyword_detail(&ctx.body), policy));
         }
         Some(Keyword::OptIn) => {
             let change = (ctx.consent != Consent::OptedIn).then(|| ConsentChange {
@@ -165,6 +152,29 @@ fn compliance_and_ownership(ctx: &InboundContext, policy: &Policy) -> Option<Dec
         None if opted_out => return Some(silent(Reason::SilentOptedOut)),
         None => {}
     }
+    // Not a keyword: an opt-out in plain words counts the same (FCC 2024), and one
+    // that is not clear gets one question, unless a person is in the conversation.
+    match revocation::detect(&ctx.body) {
+        Some(Revocation::Clear) => {
+            let words = ctx.body.trim().chars().take(160).collect();
+            return Some(opt_out("plain_language", words, policy));
+        }
+        Some(Revocation::Unclear) if ctx.handoff.is_none() => {
+            return Some(Decision {
+                outcome: InboundOutcome {
+                    replies: vec![reply(
+                        &texts.opt_out_question,
+                        OutboundKind::Reply,
+                        max_segments,
+                    )],
+                    ..Default::default()
+                },
+                reason: Reason::AskedToOptOut,
+                thought: None,
+            });
+        }
+        _ => {}
+    }
 
     if let Some(answered) = csat_answer(ctx, max_segments) {
         return Some(answered);
@@ -174,6 +184,27 @@ fn compliance_and_ownership(ctx: &InboundContext, policy: &Policy) -> Option<Dec
         return Some(silent(Reason::WithHuman));
     }
     None
+}
+
+/// The opt-out and its one confirmation; `detail` is what the customer wrote.
+fn opt_out(source: &'static str, detail: String, policy: &Policy) -> Decision {
+    Decision {
+        outcome: InboundOutcome {
+            consent_change: Some(ConsentChange {
+                to: Consent::OptedOut,
+                source,
+                detail,
+            }),
+            replies: vec![reply(
+                &policy.texts.opt_out,
+                OutboundKind::Compliance,
+                policy.replies.max_segments,
+            )],
+            ..Default::default()
+        },
+        reason: Reason::OptedOut,
+        thought: None,
+    }
 }
 
 /// Steps 3 and 4: floods, loops, and pictures the bot cannot read.

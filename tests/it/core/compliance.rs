@@ -5,6 +5,20 @@ use textdesk::store::Consent;
 
 const CUSTOMER: &str = "+15555550142";
 
+/// The contact's consent now, and its changes as (change, source, the words).
+async fn consent_of(
+    app: &TestApp,
+    phone: &str,
+) -> (Consent, Vec<(String, String, Option<String>)>) {
+    let consent = app.store().consent_by_phone(phone).await.unwrap().unwrap();
+    let events = app
+        .store()
+        .consent_events(consent.contact_id)
+        .await
+        .unwrap();
+    (consent.consent, events)
+}
+
 #[tokio::test]
 async fn stop_is_confirmed_once_and_then_nothing_more_is_sent() {
     let app = TestApp::spawn().await;
@@ -34,18 +48,8 @@ async fn stop_is_confirmed_once_and_then_nothing_more_is_sent() {
     // Everything the customer sent is still stored.
     assert_eq!(app.transcript(CUSTOMER).await.len(), 2 + 4 + 2);
 
-    let consent = app
-        .store()
-        .consent_by_phone(CUSTOMER)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(consent.consent, Consent::OptedOut);
-    let events = app
-        .store()
-        .consent_events(consent.contact_id)
-        .await
-        .unwrap();
+    let (consent, events) = consent_of(&app, CUSTOMER).await;
+    assert_eq!(consent, Consent::OptedOut);
     assert_eq!(
         events,
         vec![(
@@ -139,4 +143,75 @@ async fn a_keyword_inside_a_sentence_is_an_ordinary_message() {
         .unwrap()
         .unwrap();
     assert_ne!(consent.consent, Consent::OptedOut);
+}
+
+#[tokio::test]
+async fn an_opt_out_in_plain_words_is_confirmed_once_and_recorded_with_its_words() {
+    let app = TestApp::spawn().await;
+    app.wait_for_knowledge().await;
+    let phone = "+15555550143";
+    app.text(phone, "Stop. Thank you", &sid()).await;
+    app.settle().await;
+    let outbound = app.outbound(phone).await;
+    assert_eq!(outbound.len(), 1, "{outbound:?}");
+    assert!(
+        outbound[0].body.contains("unsubscribed"),
+        "{}",
+        outbound[0].body
+    );
+
+    app.text(phone, "where is my order", &sid()).await;
+    app.settle().await;
+    assert_eq!(
+        app.outbound(phone).await.len(),
+        1,
+        "silence after the opt-out"
+    );
+
+    let (consent, events) = consent_of(&app, phone).await;
+    assert_eq!(consent, Consent::OptedOut);
+    assert_eq!(
+        events,
+        vec![(
+            "opt_out".to_string(),
+            "plain_language".to_string(),
+            Some("Stop. Thank you".to_string())
+        )]
+    );
+}
+
+#[tokio::test]
+async fn an_unclear_opt_out_gets_one_question_and_a_look_alike_a_normal_answer() {
+    let app = TestApp::spawn().await;
+    app.wait_for_knowledge().await;
+    let phone = "+15555550144";
+    app.text(phone, "how do I stop getting these texts?", &sid())
+        .await;
+    app.settle().await;
+    let outbound = app.outbound(phone).await;
+    assert_eq!(outbound.len(), 1);
+    assert!(
+        outbound[0].body.starts_with("Reply STOP"),
+        "{}",
+        outbound[0].body
+    );
+    let consent = app.store().consent_by_phone(phone).await.unwrap().unwrap();
+    assert_eq!(
+        consent.consent,
+        Consent::Implied,
+        "nothing changes until STOP"
+    );
+
+    let other = "+15555550145";
+    app.text(other, "can I cancel my order", &sid()).await;
+    app.settle().await;
+    let outbound = app.outbound(other).await;
+    assert_eq!(outbound.len(), 1);
+    assert!(!outbound[0].body.contains("STOP"), "{}", outbound[0].body);
+    assert!(
+        !outbound[0].body.contains("unsubscribed"),
+        "{}",
+        outbound[0].body
+    );
+    assert_eq!(consent_of(&app, other).await.0, Consent::Implied);
 }
