@@ -114,6 +114,21 @@ pub struct Understanding {
     pub needs_human: Option<String>,
 }
 
+impl Understanding {
+    /// An intent read by a rule (a menu digit, a nudge), not by a classifier.
+    fn by_rule(intent: IntentName) -> Self {
+        Self {
+            intent,
+            confidence: 1.0,
+            candidates: Vec::new(),
+            sentiment: None,
+            source: UnderstoodBy::Rule,
+            llm_fallback: false,
+            needs_human: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Retrieved {
     pub file: String,
@@ -417,15 +432,7 @@ impl Brain {
                             .get(intent.as_str())
                             .map(|i| i.description.clone())
                             .unwrap_or_default();
-                        let understanding = Understanding {
-                            intent,
-                            confidence: 1.0,
-                            candidates: Vec::new(),
-                            sentiment: None,
-                            source: UnderstoodBy::Rule,
-                            llm_fallback: false,
-                            needs_human: None,
-                        };
+                        let understanding = Understanding::by_rule(intent);
                         return (understanding, format!("{} {}", menu.question, description));
                     }
                 }
@@ -441,16 +448,10 @@ impl Brain {
                 .all(|c| c.is_ascii_punctuation() || c.is_whitespace())
             && let Some(greeting) = model.set.get("greeting")
         {
-            let understanding = Understanding {
-                intent: greeting.name.clone(),
-                confidence: 1.0,
-                candidates: Vec::new(),
-                sentiment: None,
-                source: UnderstoodBy::Rule,
-                llm_fallback: false,
-                needs_human: None,
-            };
-            return (understanding, text.to_string());
+            return (
+                Understanding::by_rule(greeting.name.clone()),
+                text.to_string(),
+            );
         }
 
         let mut llm_fallback = false;
@@ -549,14 +550,7 @@ impl Brain {
             // A file's `sms` summary stands for all of its sections, so the section's
             // own words are tried too: "how much per day" after the rentals summary
             // gets the rental prices section.
-            let candidates = hits.iter().flat_map(|hit| {
-                [hit.chunk.sms.as_deref(), None].map(|sms| Source {
-                    text: &hit.chunk.text,
-                    sms,
-                    url: hit.chunk.url.as_deref(),
-                })
-            });
-            for source in candidates {
+            for (_, source) in sources(&hits) {
                 let other = compose::compose(question, source, self.settings.max_segments).text;
                 if !said(&self.fit(&other)) {
                     return (Some(("local", other)), retrieved);
@@ -594,23 +588,15 @@ impl Brain {
             return (hand_over(), Vec::new());
         }
         let description = intent.map(|i| i.description.as_str()).unwrap_or("");
+        let query = format!("{question} {description}");
         let hits = self
-            .search_k(&format!("{question} {description}"), RETRY_PASSAGES)
+            .search_in(&query, RETRY_PASSAGES, SearchMode::Hybrid)
             .await;
         let retrieved = describe(&hits);
-        // Each passage, in its `sms` summary and in its own words.
-        let candidates: Vec<(&str, String)> = hits
-            .iter()
-            .flat_map(|hit| {
-                [hit.chunk.sms.as_deref(), None].map(|sms| {
-                    let source = Source {
-                        text: &hit.chunk.text,
-                        sms,
-                        url: hit.chunk.url.as_deref(),
-                    };
-                    let text = compose::compose(question, source, self.settings.max_segments).text;
-                    (hit.chunk.file.as_str(), self.fit(&text))
-                })
+        let candidates: Vec<(&str, String)> = sources(&hits)
+            .map(|(file, source)| {
+                let text = compose::compose(question, source, self.settings.max_segments).text;
+                (file, self.fit(&text))
             })
             .collect();
         let sent = |text: &str| input.said_recently.iter().any(|s| same_text(text, s));
@@ -665,11 +651,6 @@ impl Brain {
 
     async fn search(&self, question: &str, mode: SearchMode) -> Vec<Hit> {
         self.search_in(question, 3, mode).await
-    }
-
-    /// The best `k` passages, hybrid when the dense index is there.
-    async fn search_k(&self, question: &str, k: usize) -> Vec<Hit> {
-        self.search_in(question, k, SearchMode::Hybrid).await
     }
 
     async fn search_in(&self, question: &str, k: usize, mode: SearchMode) -> Vec<Hit> {
@@ -848,6 +829,22 @@ fn describe(hits: &[Hit]) -> Vec<Retrieved> {
             score: h.score,
         })
         .collect()
+}
+
+/// Each passage as a composer source, by file: first as its `sms` summary, then in
+/// its own words. A summary stands for all of a file's sections, so a follow-up
+/// needing one section's detail finds it in the second.
+fn sources(hits: &[Hit]) -> impl Iterator<Item = (&str, Source<'_>)> {
+    hits.iter().flat_map(|hit| {
+        [hit.chunk.sms.as_deref(), None].map(|sms| {
+            let source = Source {
+                text: &hit.chunk.text,
+                sms,
+                url: hit.chunk.url.as_deref(),
+            };
+            (hit.chunk.file.as_str(), source)
+        })
+    })
 }
 
 /// A knowledge file's folder: its topic ("shipping/rates.md" → "shipping").

@@ -148,17 +148,10 @@ pub async fn proceed(
 
     let call_vars = vars(lookup, ctx, state, None);
     match ctx.caller.call(lookup, &call_vars, &ctx.today).await {
-        LookupResult::Found(values) => {
-            let mut vars = call_vars;
-            vars.extend(values);
-            match crate::lookups::template::render(&lookup.replies.found, &vars, &ctx.today) {
-                Ok(text) => LookupStep::Found(text),
-                Err(e) => {
-                    tracing::error!(lookup = %lookup.name, error = %e, "the found reply failed to render");
-                    LookupStep::Failed
-                }
-            }
-        }
+        LookupResult::Found(values) => match found_text(lookup, ctx, call_vars, values) {
+            Some(text) => LookupStep::Found(text),
+            None => LookupStep::Failed,
+        },
         LookupResult::NotFound => {
             let text = render_or(
                 &lookup.replies.not_found,
@@ -233,17 +226,10 @@ pub async fn call_for_flow(
     }
     let call_vars = vars(lookup, ctx, &state, None);
     match ctx.caller.call(lookup, &call_vars, &ctx.today).await {
-        LookupResult::Found(values) => {
-            let mut vars = call_vars;
-            vars.extend(values);
-            match crate::lookups::template::render(&lookup.replies.found, &vars, &ctx.today) {
-                Ok(text) => LookupAnswer::Found(text),
-                Err(e) => {
-                    tracing::error!(lookup = %lookup.name, error = %e, "the found reply failed to render");
-                    failed()
-                }
-            }
-        }
+        LookupResult::Found(values) => match found_text(lookup, ctx, call_vars, values) {
+            Some(text) => LookupAnswer::Found(text),
+            None => failed(),
+        },
         LookupResult::NotFound => LookupAnswer::NotFound(render_or(
             &lookup.replies.not_found,
             &call_vars,
@@ -252,6 +238,22 @@ pub async fn call_for_flow(
         )),
         LookupResult::Failed(_) => failed(),
     }
+}
+
+/// The found reply, with what was read from the system's answer; `None` (logged)
+/// when it does not render, which the callers treat as a failed lookup.
+fn found_text(
+    lookup: &Lookup,
+    ctx: &LookupContext<'_>,
+    mut vars: Map<String, Value>,
+    read: Map<String, Value>,
+) -> Option<String> {
+    vars.extend(read);
+    crate::lookups::template::render(&lookup.replies.found, &vars, &ctx.today)
+        .map_err(|e| {
+            tracing::error!(lookup = %lookup.name, error = %e, "the found reply failed to render");
+        })
+        .ok()
 }
 
 /// The failed reply: the file's `failed` text with the knowledge base's `answer`.

@@ -217,21 +217,22 @@ fn prompts_with_flows_and_lookups() -> tempfile::TempDir {
     dir
 }
 
-#[tokio::test]
-async fn a_flow_looks_the_order_up_as_a_step_and_asks_again_when_the_system_does_not_know_it() {
+/// textdesk with the shipped claim flow turned on for `damaged_item` (as the flow's
+/// file tells the operator to) and the order lookup pointed at a fake order API.
+/// The prompts folder lives as long as the returned guard.
+async fn app_with_claim_flow(
+    routes: Vec<FakeRoute>,
+) -> (TestApp, FakeApi, Arc<ManualClock>, tempfile::TempDir) {
     let prompts = prompts_with_flows_and_lookups();
-    // The operator turns the shipped claim flow on, as its file says.
     let intents_path = prompts.path().join("intents.toml");
-    let intents = std::fs::read_to_string(&intents_path).unwrap();
-    let intents = intents.replacen(
+    let intents = std::fs::read_to_string(&intents_path).unwrap().replacen(
         "[intents.damaged_item]\n",
         "[intents.damaged_item]\naction = \"flow\"\nflow = \"damaged_claim\"\n",
         1,
     );
     std::fs::write(&intents_path, intents).unwrap();
-
     let (api, url) = FakeApi::start().await.unwrap();
-    api.reset(vec![shipped_order()]);
+    api.reset(routes);
     let clock = ManualClock::at(FRIDAY_11AM);
     let prompts_dir = prompts.path().to_path_buf();
     let app = TestApp::spawn_with_clock(clock.clone(), |config| {
@@ -242,6 +243,12 @@ async fn a_flow_looks_the_order_up_as_a_step_and_asks_again_when_the_system_does
     })
     .await;
     app.wait_for_knowledge().await;
+    (app, api, clock, prompts)
+}
+
+#[tokio::test]
+async fn a_flow_looks_the_order_up_as_a_step_and_asks_again_when_the_system_does_not_know_it() {
+    let (app, api, clock, _prompts) = app_with_claim_flow(vec![shipped_order()]).await;
     let phone = "+15555550209";
 
     let asked = say(&app, &clock, phone, "my order arrived damaged").await;
@@ -275,30 +282,12 @@ async fn a_flow_looks_the_order_up_as_a_step_and_asks_again_when_the_system_does
 
 #[tokio::test]
 async fn a_flow_whose_lookup_fails_goes_on_without_it_and_says_so() {
-    let prompts = prompts_with_flows_and_lookups();
-    let intents_path = prompts.path().join("intents.toml");
-    let intents = std::fs::read_to_string(&intents_path).unwrap().replacen(
-        "[intents.damaged_item]\n",
-        "[intents.damaged_item]\naction = \"flow\"\nflow = \"damaged_claim\"\n",
-        1,
-    );
-    std::fs::write(&intents_path, intents).unwrap();
-    let (api, url) = FakeApi::start().await.unwrap();
-    api.reset(vec![FakeRoute {
+    let failing = FakeRoute {
         status: 503,
         json: None,
         ..shipped_order()
-    }]);
-    let clock = ManualClock::at(FRIDAY_11AM);
-    let prompts_dir = prompts.path().to_path_buf();
-    let app = TestApp::spawn_with_clock(clock.clone(), |config| {
-        config.prompts_dir = prompts_dir;
-        config
-            .lookup_env
-            .insert("TEXTDESK_ORDER_API_URL".into(), url.clone());
-    })
-    .await;
-    app.wait_for_knowledge().await;
+    };
+    let (app, _api, clock, _prompts) = app_with_claim_flow(vec![failing]).await;
     let phone = "+15555550210";
 
     say(&app, &clock, phone, "you sent me the wrong item").await;
