@@ -312,6 +312,14 @@ impl Store {
         now: i64,
     ) -> Result<Vec<i64>> {
         let mut tx = self.pool.begin().await?;
+        // The contact's row lock first, the order `receive_inbound` takes them in
+        // (contact, then the conversation's pending queue rows): on PostgreSQL the
+        // opposite order deadlocks against a new text from the same contact arriving
+        // meanwhile, and the loser is that text's webhook. (SQLite has one writer.)
+        sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1")
+            .bind(ctx.contact_id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query(
             "UPDATE inbound_queue SET status = 'done', done_at = $3, lease_owner = NULL, lease_until = NULL
              WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
@@ -353,9 +361,6 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        // Contact before conversation, the order `receive_inbound` locks them in: on
-        // PostgreSQL the opposite order deadlocks against a new text from the same
-        // contact arriving meanwhile (SQLite has one writer, so order never matters).
         if let Some(change) = &outcome.consent_change {
             Self::record_consent(&mut tx, ctx.contact_id, change, Some(ctx.message_id), now)
                 .await?;

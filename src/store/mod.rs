@@ -19,8 +19,9 @@
 //! - No `BOOLEAN` columns: SQLite hands back an integer, which the Any driver will not
 //!   decode as `bool`; states are `TEXT` (`status = 'pending'`).
 //! - Queue claims add `FOR UPDATE SKIP LOCKED` on PostgreSQL ([`Store::skip_locked`]).
-//! - Transactions lock a contact before its conversation: on PostgreSQL the opposite
-//!   order can deadlock against a concurrent text from the same contact.
+//! - Transactions lock a contact before its conversation and its queue rows: on
+//!   PostgreSQL the opposite order can deadlock against a concurrent text from the
+//!   same contact.
 
 mod agents;
 pub use agents::{Agent, AgentCredential, Role};

@@ -128,10 +128,19 @@ impl TestApp {
         &self.running.engine.store
     }
 
-    /// Posts a signed inbound-SMS webhook with Twilio's usual fields.
+    /// A customer's text: a signed inbound-SMS webhook with Twilio's usual fields.
+    /// Every text a test sends must be kept: a refused one (a 5xx the provider would
+    /// not retry) fails here, not as a missing reply later.
     pub async fn text(&self, from: &str, body: &str, sid: &str) -> reqwest::Response {
-        self.post_signed("/webhooks/twilio", &inbound_params(from, body, sid))
-            .await
+        let response = self
+            .post_signed("/webhooks/twilio", &inbound_params(from, body, sid))
+            .await;
+        assert!(
+            response.status().is_success(),
+            "the webhook refused {body:?}: {}",
+            response.status()
+        );
+        response
     }
 
     pub async fn post_signed(&self, path: &str, params: &[(String, String)]) -> reqwest::Response {
