@@ -112,6 +112,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let store = textdesk::store::Store::open(&config.database_url()).await?;
             textdesk::cli::agent::run(&store, command, std::io::stdout().lock()).await
         }
+        Command::Consent { command } => {
+            let store = textdesk::store::Store::open(&config.database_url()).await?;
+            let now = jiff::Timestamp::now().as_millisecond();
+            textdesk::cli::consent::run(&store, command, now, std::io::stdout().lock()).await
+        }
         Command::Test { command } => textdesk::cli::test::run(&config, command).await,
     }
 }

@@ -170,10 +170,11 @@ pub async fn update(
     Ok(Json(view(&state, contact)))
 }
 
-fn parse_phone(raw: &str) -> Result<PhoneNumber, ApiError> {
+/// A number from a path or query, or a 400 that says how to write it.
+pub(super) fn parse_phone(raw: &str) -> Result<PhoneNumber, ApiError> {
     PhoneNumber::parse(raw).map_err(|e| {
         ApiError::BadRequest(format!(
-            "{raw:?} is not an E.164 phone number ({e}); write + as %2B in the path"
+            "{raw:?} is not an E.164 phone number ({e}); write + as %2B in a URL"
         ))
     })
 }

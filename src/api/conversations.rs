@@ -95,8 +95,12 @@ pub struct SentMessage {
     pub segments: u32,
     /// Characters (GSM-7 septets or UTF-16 units) left in the last segment.
     pub remaining_in_segment: u32,
-    /// `queued`: in the outbox; delivery status follows on the conversation.
+    /// `queued`: in the outbox, going now; `scheduled`: the customer has not texted
+    /// for a day and it is outside their sending hours, so it goes at `send_at`.
+    /// Delivery status follows on the conversation.
     pub status: String,
+    /// When it goes (epoch ms).
+    pub send_at: i64,
 }
 
 #[utoipa::path(
@@ -138,6 +142,7 @@ pub async fn send_message(
         segments: count.segments,
         units: count.units,
     };
+    let now = state.engine.now_ms();
     let queued = state.engine.send_agent_text(id, agent.id, &text).await?;
     Ok((
         StatusCode::CREATED,
@@ -148,7 +153,13 @@ pub async fn send_message(
             encoding: count.encoding.as_str().to_string(),
             segments: count.segments,
             remaining_in_segment: segments::remaining_in_last_segment(body),
-            status: "queued".into(),
+            status: if queued.send_at > now {
+                "scheduled"
+            } else {
+                "queued"
+            }
+            .into(),
+            send_at: queued.send_at,
         }),
     ))
 }

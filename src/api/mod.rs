@@ -7,6 +7,7 @@ pub mod admin;
 mod agents;
 pub(crate) mod analytics;
 pub mod auth;
+mod consent;
 mod contacts;
 mod conversations;
 mod error;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(agents::router())
         .merge(handoffs::router())
         .merge(contacts::router())
+        .merge(consent::router())
         .merge(conversations::router())
         .merge(events::router())
         .merge(openapi::router())

@@ -6,7 +6,9 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{AppState, admin, agents, analytics, contacts, conversations, events, handoffs};
+use super::{
+    AppState, admin, agents, analytics, consent, contacts, conversations, events, handoffs,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +28,10 @@ use super::{AppState, admin, agents, analytics, contacts, conversations, events,
         handoffs::resolve,
         contacts::show,
         contacts::update,
+        consent::record_by_agent,
+        consent::show,
+        consent::record_by_api,
+        consent::import,
         conversations::list,
         conversations::show,
         conversations::send_message,
@@ -39,7 +45,7 @@ use super::{AppState, admin, agents, analytics, contacts, conversations, events,
     tags(
         (name = "agents", description = "Who is signed in, and the team"),
         (name = "handoffs", description = "The queue of conversations handed to people"),
-        (name = "contacts", description = "Customers by number, and their time zone"),
+        (name = "contacts", description = "Customers by number, their time zone, and consent they gave an agent"),
         (name = "conversations", description = "Threads, replies and private notes"),
         (name = "events", description = "Live updates (Server-Sent Events)"),
         (name = "admin", description = "Operators only (`--role admin`)"),

@@ -56,7 +56,11 @@ async fn inbound(
         segments: count.segments,
         units: count.units,
         received_at: state.engine.now_ms(),
-        burst_wait_ms: crate::engine::burst::wait_ms(&sms.body, state.engine.burst_window()),
+        burst_wait_ms: crate::engine::burst::wait_ms(
+            &sms.body,
+            state.engine.burst_window(),
+            &state.engine.policy(),
+        ),
     };
     match state.engine.store.receive_inbound(&msg).await? {
         Received::Queued {

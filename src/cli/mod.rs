@@ -5,6 +5,7 @@ pub mod agent;
 pub mod ask;
 pub mod chat;
 pub mod classify;
+pub mod consent;
 pub mod knowledge;
 pub mod report;
 pub mod segments;
@@ -114,6 +115,12 @@ pub enum Command {
         /// The report as JSON (the same document as GET /api/v1/analytics).
         #[arg(long)]
         json: bool,
+    },
+    /// The consent ledger: export it for an audit, import consent gathered elsewhere,
+    /// or show one contact's.
+    Consent {
+        #[command(subcommand)]
+        command: consent::ConsentCommand,
     },
     /// Manage the agents who use the agent API and inbox (bearer tokens).
     Agent {

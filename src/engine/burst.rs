@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Engine;
-use crate::sms::keywords;
+use super::policy::Policy;
+use crate::sms::revocation::{self, Revocation};
 use crate::store::InboundContext;
 
 /// How long the webhook's text waits for more of its burst before it is read.
-pub fn wait_ms(body: &str, window: Duration) -> i64 {
-    if is_keyword(body) {
+pub fn wait_ms(body: &str, window: Duration, policy: &Policy) -> i64 {
+    if is_keyword(body, policy) {
         0
     } else {
         window.as_millis() as i64
@@ -49,19 +50,19 @@ pub fn wake_when_ready(engine: &Arc<Engine>, ready_at: i64) {
 /// up to the next keyword. Nothing is folded into a keyword, a survey answer or a
 /// conversation a person has, nor when bursts are off (`window` zero): each of those
 /// is read alone.
-pub fn read_as_one(ctx: &mut InboundContext, window: Duration) {
+pub fn read_as_one(ctx: &mut InboundContext, window: Duration, policy: &Policy) {
     if window.is_zero()
         || ctx.following.is_empty()
         || ctx.handoff.is_some()
         || ctx.pending_survey.is_some()
-        || is_keyword(&ctx.body)
+        || is_keyword(&ctx.body, policy)
     {
         return;
     }
     let take = ctx
         .following
         .iter()
-        .take_while(|text| !is_keyword(&text.body))
+        .take_while(|text| !is_keyword(&text.body, policy))
         .count();
     let folded: Vec<_> = ctx.following.drain(..take).collect();
     if folded.is_empty() {
@@ -86,11 +87,10 @@ pub fn read_as_one(ctx: &mut InboundContext, window: Duration) {
     ctx.folded = folded;
 }
 
-/// Whether the text is a compliance keyword (STOP, HELP, START, YES when opted out…)
-/// or a clear opt-out in plain words: those act at once, alone.
-fn is_keyword(body: &str) -> bool {
-    keywords::detect(body, true).is_some()
-        || crate::sms::revocation::detect(body) == Some(crate::sms::revocation::Revocation::Clear)
+/// Whether the text is a compliance keyword in any language (STOP, ALTO, HELP, YES
+/// when opted out…) or a clear opt-out in plain words: those act at once, alone.
+fn is_keyword(body: &str, policy: &Policy) -> bool {
+    policy.keyword(body, true).is_some() || revocation::detect(body) == Some(Revocation::Clear)
 }
 
 #[cfg(test)]
@@ -130,10 +130,14 @@ mod tests {
 
     const WINDOW: Duration = Duration::from_secs(2);
 
+    fn policy() -> Policy {
+        Policy::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts")).unwrap()
+    }
+
     #[test]
     fn a_burst_is_read_as_one_text_with_repeats_read_once() {
         let mut c = ctx("hi", &["my order", "its late", "its late"]);
-        read_as_one(&mut c, WINDOW);
+        read_as_one(&mut c, WINDOW, &policy());
         assert_eq!(c.body, "hi\nmy order\nits late");
         assert_eq!(c.folded.len(), 3);
         assert!(c.following.is_empty());
@@ -142,12 +146,12 @@ mod tests {
     #[test]
     fn a_keyword_ends_the_burst_and_is_never_folded() {
         let mut c = ctx("hi", &["my order", "STOP", "its late"]);
-        read_as_one(&mut c, WINDOW);
+        read_as_one(&mut c, WINDOW, &policy());
         assert_eq!(c.body, "hi\nmy order");
         assert_eq!(c.following.len(), 2, "STOP and what follows are read later");
 
         let mut c = ctx("HELP", &["my order"]);
-        read_as_one(&mut c, WINDOW);
+        read_as_one(&mut c, WINDOW, &policy());
         assert_eq!(c.body, "HELP");
         assert!(c.folded.is_empty());
     }
@@ -155,7 +159,7 @@ mod tests {
     #[test]
     fn with_bursts_off_each_text_is_read_alone() {
         let mut c = ctx("hi", &["my order"]);
-        read_as_one(&mut c, Duration::ZERO);
+        read_as_one(&mut c, Duration::ZERO, &policy());
         assert_eq!(c.body, "hi");
         assert!(c.folded.is_empty());
     }
@@ -163,8 +167,13 @@ mod tests {
     #[test]
     fn keywords_do_not_wait_for_the_rest_of_a_burst() {
         let window = Duration::from_secs(2);
-        assert_eq!(wait_ms("stop", window), 0);
-        assert_eq!(wait_ms(" Help ", window), 0);
-        assert_eq!(wait_ms("stop sending the wrong size", window), 2000);
+        let policy = policy();
+        assert_eq!(wait_ms("stop", window, &policy), 0);
+        assert_eq!(wait_ms(" Help ", window, &policy), 0);
+        assert_eq!(wait_ms("Alto", window, &policy), 0, "Spanish keywords too");
+        assert_eq!(
+            wait_ms("stop sending the wrong size", window, &policy),
+            2000
+        );
     }
 }

@@ -51,6 +51,19 @@ pub async fn sweep(
     );
     let mut sent = 0;
     for conversation_id in quiet {
+        // A survey is a text the business starts: not outside the contact's sending
+        // hours. The conversation stays eligible for a day, so a sweep after the
+        // hours open sends it.
+        if let Some(reach) = engine.store.conversation_reach(conversation_id).await? {
+            let to = super::sending::Recipient {
+                phone: &reach.phone,
+                timezone: reach.timezone.as_deref(),
+                state: reach.state.as_deref(),
+            };
+            if super::sending::first_allowed(engine, to, None, now).0 > now {
+                continue;
+            }
+        }
         if engine
             .store
             .queue_csat_survey(

@@ -104,16 +104,23 @@ impl Engine {
         Ok(handoff)
     }
 
-    /// Queues an agent's text to the customer (already checked for length).
+    /// Queues an agent's text to the customer (already checked for length). A
+    /// customer who has not texted for a day gets it within their sending hours
+    /// (`sending_hours.toml`): it is the business starting a conversation.
     pub async fn send_agent_text(
         &self,
         conversation_id: i64,
         agent_id: i64,
         text: &NewOutbound,
     ) -> Result<QueuedOutbound, DeskError> {
+        let now = self.now_ms();
+        let send_at = match self.store.conversation_reach(conversation_id).await? {
+            Some(reach) => super::sending::follow_up_at(self, &reach, now),
+            None => now,
+        };
         let queued = self
             .store
-            .queue_agent_message(conversation_id, agent_id, text, self.now_ms())
+            .queue_agent_message(conversation_id, agent_id, text, now, send_at)
             .await?;
         self.outbound_ready.notify_waiters();
         self.events_ready.notify_one();

@@ -148,7 +148,8 @@ async fn classify(
             warn!(to = %claim.to, "carrier reports the recipient opted out; recording it");
             let change = ConsentChange {
                 to: Consent::OptedOut,
-                source: "carrier",
+                source: crate::store::ConsentSource::Carrier,
+                actor: None,
                 detail: "twilio error 21610".into(),
             };
             if let Err(e) = engine

@@ -1,8 +1,10 @@
 //! Flows the business starts for a contact (an appointment reminder, an order
-//! confirmation), through the admin API. Never to an opted-out contact, nor into a
+//! confirmation), through the admin API. Only to a contact with recorded express
+//! consent (never to one who opted out or only texted us), never into a
 //! conversation a person has (an open handoff); never during
-//! the flow's quiet hours in the contact's own time zone (stored on the contact, else
-//! from the area code, else the business's). A start is a row first: sent at once
+//! the sending hours (`sending_hours.toml`) nor the flow's quiet hours in the
+//! contact's own time zone (stored on the contact, else from the area code, else the
+//! business's). A start is a row first: sent at once
 //! when allowed, otherwise by the sweep here once the quiet hours end — durable
 //! across restarts, and sent once even with several processes.
 
@@ -16,7 +18,7 @@ use super::pipeline::{business_zone, reply};
 use crate::brain::state::ConversationState;
 use crate::flows::{self, Turn};
 use crate::sms::PhoneNumber;
-use crate::store::{OutboundKind, StoreError};
+use crate::store::{Consent, OutboundKind, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -50,11 +52,22 @@ pub async fn start(
         .ok_or_else(|| StartError::UnknownFlow(flow_name.to_string()))?;
     let now = engine.now_ms();
     let contact = engine.store.flow_contact(phone).await?;
-    if contact.as_ref().is_some_and(|c| c.consent.is_opted_out()) {
-        return Err(StoreError::Refused(
-            "this contact opted out; flows are never started for them".into(),
-        )
-        .into());
+    match contact.as_ref().map(|c| c.consent) {
+        Some(Consent::OptedIn) => {}
+        Some(Consent::OptedOut) => {
+            return Err(StoreError::Refused(
+                "this contact opted out; flows are never started for them".into(),
+            )
+            .into());
+        }
+        // Texting us is consent to that conversation, not to texts the business starts.
+        Some(Consent::Implied) | None => {
+            return Err(StoreError::Refused(format!(
+                "no express consent is recorded for {}: a flow is a text the business starts,                  and a contact who only texted us agreed to that conversation alone; record                  the consent they gave (POST /api/v1/admin/consent, or `textdesk consent import`)                  and start the flow again",
+                phone.masked()
+            ))
+            .into());
+        }
     }
     if let Some(contact) = &contact
         && engine
@@ -64,13 +77,13 @@ pub async fn start(
     {
         return Err(StoreError::Refused(crate::store::PEOPLE_HAVE_IT.into()).into());
     }
-    let policy = engine.policy();
-    let tz = flows::quiet::contact_zone(
-        contact.as_ref().and_then(|c| c.timezone.as_deref()),
-        phone.as_str(),
-        &business_zone(&policy, &flows),
-    );
-    let send_at = flow.quiet_hours.next_allowed(now, &tz);
+    let recipient = super::sending::Recipient {
+        phone: phone.as_str(),
+        timezone: contact.as_ref().and_then(|c| c.timezone.as_deref()),
+        state: contact.as_ref().and_then(|c| c.state.as_deref()),
+    };
+    let (send_at, tz) =
+        super::sending::first_allowed(engine, recipient, Some(&flow.quiet_hours), now);
     let id = engine
         .store
         .schedule_flow_start(phone, flow_name, send_at, now)

@@ -7,6 +7,7 @@
 //! through [`crate::sms::providers`]; it knows nothing about HTTP.
 
 pub mod burst;
+pub mod consent;
 pub mod csat;
 pub mod desk;
 pub mod dispatcher;
@@ -21,6 +22,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod preview;
 pub mod reload;
+pub mod sending;
 pub mod worker;
 
 use std::sync::{Arc, RwLock};

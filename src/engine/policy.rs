@@ -8,6 +8,8 @@ use serde::Deserialize;
 
 pub use super::handoff::HandoffTexts;
 pub use super::hours::BusinessHours;
+use crate::sms::keywords::{self, KeywordFamily, Spotted};
+use crate::sms::sending_hours::SendingHours;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,9 +25,25 @@ pub struct Policy {
     /// When a conversation goes to a person (see [`crate::brain::escalation`]).
     #[serde(default)]
     pub escalation: crate::brain::escalation::EscalationSettings,
-    /// What a customer writing in another language is told, by ISO 639-1 code ("es").
+    /// The English compliance keywords (STOP, START, HELP and their families).
+    #[serde(default)]
+    pub keywords: KeywordFamily,
+    /// What a customer writing in another language is told, by ISO 639-1 code ("es"),
+    /// and the compliance keywords in it.
     #[serde(default)]
     pub languages: std::collections::BTreeMap<String, LanguageTexts>,
+    /// When the business may start a text: `sending_hours.toml` beside this file
+    /// (the TCPA's 8:00 to 21:00 without it).
+    #[serde(skip)]
+    pub sending_hours: SendingHours,
+}
+
+/// The three compliance texts, in one language.
+#[derive(Debug, Clone, Copy)]
+pub struct ComplianceTexts<'a> {
+    pub opt_out: &'a str,
+    pub opt_in: &'a str,
+    pub help: &'a str,
 }
 
 /// `[languages.<code>]`: the bot answers in English; a customer writing in this
@@ -39,6 +57,16 @@ pub struct LanguageTexts {
     pub yes: Vec<String>,
     /// Sent with the handoff, in the customer's language.
     pub handed_over: String,
+    /// The compliance keywords in this language (ALTO, BAJA, AYUDA…); a customer who
+    /// uses one gets `opt_out`, `opt_in` or `help` below, in this language.
+    #[serde(default)]
+    pub keywords: Option<KeywordFamily>,
+    #[serde(default)]
+    pub opt_out: Option<String>,
+    #[serde(default)]
+    pub opt_in: Option<String>,
+    #[serde(default)]
+    pub help: Option<String>,
 }
 
 impl LanguageTexts {
@@ -142,6 +170,35 @@ impl Policy {
         (!hours.is_open(now)).then(|| hours.describe_next_open(now))
     }
 
+    /// The compliance keyword this whole text is, in English or in one of the
+    /// `[languages]` (which it says). `opted_out` makes a lone YES an opt-in.
+    pub fn keyword(&self, body: &str, opted_out: bool) -> Option<Spotted<'_>> {
+        let others = self.languages.iter().filter_map(|(code, texts)| {
+            texts
+                .keywords
+                .as_ref()
+                .map(|family| (code.as_str(), family))
+        });
+        keywords::detect(body, opted_out, &self.keywords, others)
+    }
+
+    /// The STOP, START and HELP answers in `language` (English for `None`).
+    pub fn compliance_texts(&self, language: Option<&str>) -> ComplianceTexts<'_> {
+        let english = ComplianceTexts {
+            opt_out: &self.texts.opt_out,
+            opt_in: &self.texts.opt_in,
+            help: &self.texts.help,
+        };
+        let Some(texts) = language.and_then(|code| self.languages.get(code)) else {
+            return english;
+        };
+        ComplianceTexts {
+            opt_out: texts.opt_out.as_deref().unwrap_or(english.opt_out),
+            opt_in: texts.opt_in.as_deref().unwrap_or(english.opt_in),
+            help: texts.help.as_deref().unwrap_or(english.help),
+        }
+    }
+
     /// Loads `policy.toml` from the prompts directory.
     pub fn load(prompts_dir: &Path) -> Result<Self, PolicyError> {
         let path = prompts_dir.join("policy.toml");
@@ -149,7 +206,18 @@ impl Policy {
             path: path.clone(),
             source,
         })?;
-        Self::parse(&text).map_err(|message| PolicyError::Invalid { path, message })
+        let mut policy =
+            Self::parse(&text).map_err(|message| PolicyError::Invalid { path, message })?;
+        let path = prompts_dir.join("sending_hours.toml");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                policy.sending_hours = SendingHours::parse(&text)
+                    .map_err(|message| PolicyError::Invalid { path, message })?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(PolicyError::Read { path, source }),
+        }
+        Ok(policy)
     }
 
     /// Parses and validates the file's text; errors carry the line and column.
@@ -190,7 +258,27 @@ impl Policy {
                     "`languages.{code}` needs `offer`, `yes` and `handed_over`"
                 ));
             }
-            for (key, text) in [("offer", &texts.offer), ("handed_over", &texts.handed_over)] {
+            let mut keyed = vec![("offer", &texts.offer), ("handed_over", &texts.handed_over)];
+            if let Some(family) = &texts.keywords {
+                family
+                    .validate(false)
+                    .map_err(|e| format!("`languages.{code}.keywords`: {e}"))?;
+                for (key, text) in [
+                    ("opt_out", &texts.opt_out),
+                    ("opt_in", &texts.opt_in),
+                    ("help", &texts.help),
+                ] {
+                    match text {
+                        Some(text) if !text.trim().is_empty() => keyed.push((key, text)),
+                        _ => {
+                            return Err(format!(
+                                "`languages.{code}` has keywords, so it needs `{key}`: the answer to them in that language"
+                            ));
+                        }
+                    }
+                }
+            }
+            for (key, text) in keyed {
                 let segments =
                     crate::sms::segments::count(&crate::sms::segments::smart_encode(text)).segments;
                 if segments > self.replies.max_segments {
@@ -201,6 +289,10 @@ impl Policy {
                 }
             }
         }
+        self.keywords
+            .validate(true)
+            .map_err(|e| format!("`keywords`: {e}"))?;
+        self.validate_keywords_are_unique()?;
         self.escalation
             .validate()
             .map_err(|e| format!("`escalation`: {e}"))?;
@@ -225,6 +317,29 @@ impl Policy {
         }
         Ok(())
     }
+
+    /// A word may mean one thing only: "BAJA" cannot be both an opt-out and a help.
+    fn validate_keywords_are_unique(&self) -> Result<(), String> {
+        let mut seen = std::collections::BTreeMap::new();
+        let families = std::iter::once(("keywords".to_string(), &self.keywords)).chain(
+            self.languages.iter().filter_map(|(code, texts)| {
+                texts
+                    .keywords
+                    .as_ref()
+                    .map(|family| (format!("languages.{code}.keywords"), family))
+            }),
+        );
+        for (table, family) in families {
+            for (word, _) in family.words() {
+                if let Some(first) = seen.insert(word.clone(), table.clone()) {
+                    return Err(format!(
+                        "`{table}`: {word} is already a keyword in `{first}` (case and accents are ignored); keep one"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -243,6 +358,29 @@ mod tests {
         let text = "[business]\nname = \"x\"\n[texts]\nacknowledgement = oops\n";
         let err = Policy::parse(text).unwrap_err();
         assert!(err.contains("line 4"), "{err}");
+    }
+
+    #[test]
+    fn keywords_answer_in_the_language_they_were_written_in() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+        let policy = Policy::load(&dir).unwrap();
+        let alto = policy.keyword("ALTO", false).unwrap();
+        assert_eq!(alto.keyword, crate::sms::keywords::Keyword::OptOut);
+        assert_eq!(alto.language, Some("es"));
+        let texts = policy.compliance_texts(alto.language);
+        assert_ne!(texts.opt_out, policy.texts.opt_out);
+        assert!(texts.help.contains("ALTO"), "{}", texts.help);
+        assert_eq!(policy.keyword("stop", false).unwrap().language, None);
+    }
+
+    #[test]
+    fn a_keyword_in_two_families_is_an_error() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/policy.toml");
+        let text = std::fs::read_to_string(dir)
+            .unwrap()
+            .replace("opt_out = [\"ALTO\"", "opt_out = [\"Stop\", \"ALTO\"");
+        let err = Policy::parse(&text).unwrap_err();
+        assert!(err.contains("STOP is already a keyword"), "{err}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Live reload of the operator's prompt files: `policy.toml`, `intents.toml`,
+//! Live reload of the operator's prompt files: `policy.toml` (with
+//! `sending_hours.toml`), `intents.toml`,
 //! `availability.toml`, `flows/*.toml` and `lookups/*.toml` are
 //! re-read after each burst of edits (debounced). A file that no longer validates is
 //! reported with its file and line and changes nothing: the last good version keeps
@@ -53,7 +54,7 @@ fn is_prompt_file(path: &Path) -> bool {
     (in_folder && path.extension().is_some_and(|x| x == "toml"))
         || matches!(
             path.file_name().and_then(|n| n.to_str()),
-            Some("policy.toml" | "intents.toml" | "availability.toml")
+            Some("policy.toml" | "sending_hours.toml" | "intents.toml" | "availability.toml")
         )
 }
 

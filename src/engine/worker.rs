@@ -148,8 +148,8 @@ pub async fn process(engine: &Engine, claim: ClaimedInbound) {
 
 async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, StoreError> {
     let mut ctx = engine.store.inbound_context(claim).await?;
-    super::burst::read_as_one(&mut ctx, engine.burst_window());
     let policy = engine.policy();
+    super::burst::read_as_one(&mut ctx, engine.burst_window(), &policy);
     let now = engine.now_ms();
     let flows = engine.flows();
     let booked = engine.booked_slots().await?;

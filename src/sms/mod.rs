@@ -15,6 +15,7 @@ pub mod providers;
 pub mod reactions;
 pub mod revocation;
 pub mod segments;
+pub mod sending_hours;
 pub mod twilio;
 
 pub use phone::PhoneNumber;

@@ -1,10 +1,9 @@
-//! Contacts and their consent history.
+//! Contacts as agents see and edit them: time zone and attributes. (Their consent
+//! and its history are in `consent`.)
 
-use serde_json::json;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
-use super::events::NewEvent;
-use super::{Consent, ConsentChange, Result, Store, StoreError};
+use super::{Consent, Result, Store, StoreError};
 use crate::sms::PhoneNumber;
 
 /// A contact as agents see and edit it.
@@ -56,87 +55,7 @@ fn contact_from_row(r: &sqlx::any::AnyRow) -> Result<Contact> {
     })
 }
 
-/// A contact's consent and when it last changed.
-#[derive(Debug, Clone)]
-pub struct ContactConsent {
-    pub contact_id: i64,
-    pub consent: Consent,
-}
-
 impl Store {
-    /// Changes a contact's consent and appends the event that explains it, inside the
-    /// caller's transaction: a row in `consent_events` (the compliance record) and a
-    /// `contact.opted_out` / `contact.opted_in` entry in the event log (what outbound
-    /// webhooks and live streams follow).
-    pub(super) async fn record_consent(
-        tx: &mut Transaction<'static, Any>,
-        contact_id: i64,
-        change: &ConsentChange,
-        message_id: Option<i64>,
-        now: i64,
-    ) -> Result<()> {
-        let phone: String = sqlx::query_scalar(
-            "UPDATE contacts SET consent = $2, updated_at = $3 WHERE id = $1 RETURNING phone",
-        )
-        .bind(contact_id)
-        .bind(change.to.as_str())
-        .bind(now)
-        .fetch_one(&mut **tx)
-        .await?;
-        let kind = if change.to.is_opted_out() {
-            "opt_out"
-        } else {
-            "opt_in"
-        };
-        sqlx::query(
-            "INSERT INTO consent_events (contact_id, kind, source, detail, message_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(contact_id)
-        .bind(kind)
-        .bind(change.source)
-        .bind(&change.detail)
-        .bind(message_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        Self::append_event(
-            tx,
-            NewEvent {
-                kind: if change.to.is_opted_out() {
-                    "contact.opted_out"
-                } else {
-                    "contact.opted_in"
-                },
-                handoff_id: None,
-                conversation_id: None,
-                payload: json!({
-                    "contact_id": contact_id,
-                    "phone": phone,
-                    "source": change.source,
-                    "detail": change.detail,
-                    "message_id": message_id,
-                }),
-            },
-            now,
-        )
-        .await
-    }
-
-    /// Changes a contact's consent outside message processing (e.g. the carrier
-    /// reported an opt-out).
-    pub async fn set_consent(
-        &self,
-        contact_id: i64,
-        change: &ConsentChange,
-        now: i64,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        Self::record_consent(&mut tx, contact_id, change, None, now).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The contact with this number, if they ever texted or were texted.
     pub async fn contact(&self, phone: &PhoneNumber) -> Result<Option<Contact>> {
         sqlx::query(&format!("{CONTACT} WHERE phone = $1"))
@@ -201,37 +120,5 @@ impl Store {
             .await?;
         tx.commit().await?;
         self.contact(phone).await
-    }
-
-    /// The consent of the contact with this phone number, if we know them.
-    pub async fn consent_by_phone(&self, phone: &str) -> Result<Option<ContactConsent>> {
-        let row = sqlx::query("SELECT id, consent FROM contacts WHERE phone = $1")
-            .bind(phone)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.and_then(|r| {
-            let consent: String = r.get(1);
-            Consent::parse(&consent).map(|consent| ContactConsent {
-                contact_id: r.get(0),
-                consent,
-            })
-        }))
-    }
-
-    /// Consent events of a contact, oldest first, as `(kind, source, detail)`.
-    pub async fn consent_events(
-        &self,
-        contact_id: i64,
-    ) -> Result<Vec<(String, String, Option<String>)>> {
-        let rows = sqlx::query(
-            "SELECT kind, source, detail FROM consent_events WHERE contact_id = $1 ORDER BY id",
-        )
-        .bind(contact_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect())
     }
 }

@@ -91,7 +91,42 @@ fn info_from_row(r: &sqlx::any::AnyRow) -> Result<ConversationInfo> {
     })
 }
 
+/// A conversation's contact as the sending hours need them (see
+/// [`crate::engine::sending`]), and when the customer last texted.
+#[derive(Debug, Clone)]
+pub struct ConversationReach {
+    pub phone: String,
+    pub timezone: Option<String>,
+    /// The contact's `state` attribute.
+    pub state: Option<String>,
+    pub last_customer_text_at: Option<i64>,
+}
+
 impl Store {
+    /// Who a text in this conversation goes to, for the sending hours.
+    pub async fn conversation_reach(&self, id: i64) -> Result<Option<ConversationReach>> {
+        let row = sqlx::query(
+            "SELECT c.phone, c.timezone, c.attributes,
+                 (SELECT MAX(m.created_at) FROM messages m
+                  WHERE m.contact_id = c.id AND m.direction = 'inbound')
+             FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE v.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let mut attributes =
+                super::contacts::attributes_from(r.get::<Option<String>, _>(2).as_deref())?;
+            Ok(ConversationReach {
+                phone: r.get(0),
+                timezone: r.get(1),
+                state: attributes.remove("state"),
+                last_customer_text_at: r.get(3),
+            })
+        })
+        .transpose()
+    }
+
     /// The contact's conversations, newest first.
     pub async fn conversations_of(&self, phone: &PhoneNumber) -> Result<Vec<ConversationInfo>> {
         sqlx::query(&format!("{INFO} WHERE c.phone = $1 ORDER BY v.id DESC"))

@@ -16,6 +16,8 @@ pub struct FlowContact {
     pub consent: Consent,
     /// The contact's own IANA zone, when known.
     pub timezone: Option<String>,
+    /// Their `state` attribute (two letters), for the state's sending hours.
+    pub state: Option<String>,
 }
 
 /// A scheduled flow start whose time has come.
@@ -94,17 +96,21 @@ impl Store {
 
     /// The contact behind a phone number, if we know them.
     pub async fn flow_contact(&self, phone: &PhoneNumber) -> Result<Option<FlowContact>> {
-        let row = sqlx::query("SELECT id, consent, timezone FROM contacts WHERE phone = $1")
-            .bind(phone.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, consent, timezone, attributes FROM contacts WHERE phone = $1")
+                .bind(phone.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| {
             let consent: String = r.get(1);
+            let mut attributes =
+                super::contacts::attributes_from(r.get::<Option<String>, _>(3).as_deref())?;
             Ok(FlowContact {
                 contact_id: r.get(0),
                 consent: Consent::parse(&consent)
                     .ok_or_else(|| StoreError::Corrupt(format!("consent {consent:?}")))?,
                 timezone: r.get(2),
+                state: attributes.remove("state"),
             })
         })
         .transpose()

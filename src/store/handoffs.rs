@@ -558,15 +558,17 @@ impl Store {
         self.require_handoff(id).await
     }
 
-    /// Queues an agent's text to the conversation's contact. Refused when the contact
-    /// opted out (the dispatcher checks again at send time). The first agent text of an
-    /// open handoff is its first response.
+    /// Queues an agent's text to the conversation's contact, sent at `send_at` (now,
+    /// or when the sending hours open for a customer who has gone quiet). Refused
+    /// when the contact opted out (the dispatcher checks again at send time). The
+    /// first agent text of an open handoff is its first response.
     pub async fn queue_agent_message(
         &self,
         conversation_id: i64,
         agent_id: i64,
         text: &NewOutbound,
         now: i64,
+        send_at: i64,
     ) -> Result<QueuedOutbound> {
         let mut tx = self.pool.begin().await?;
         // Touch the conversation first: takes the write lock up front (see mod docs).
@@ -592,13 +594,14 @@ impl Store {
                 "the contact has opted out (replied STOP); texting them is not allowed until they reply START".into(),
             ));
         }
-        let queued = Self::queue_outbound(
+        let queued = Self::queue_outbound_at(
             &mut tx,
             conversation_id,
             contact_id,
             text,
             Some(agent_id),
             now,
+            send_at,
         )
         .await?;
         let handoff_id: Option<i64> = sqlx::query_scalar(

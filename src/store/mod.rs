@@ -26,9 +26,11 @@
 mod agents;
 pub use agents::{Agent, AgentCredential, Role};
 pub mod analytics;
+mod consent;
 mod contacts;
 mod csat;
-pub use contacts::{Contact, ContactConsent};
+pub use consent::{ConsentRecord, ContactConsent, Recorded};
+pub use contacts::Contact;
 pub use csat::{CsatAnswer, PendingSurvey, SURVEY_REPLY_WINDOW_MS, SurveyTrigger};
 mod conversations;
 pub use conversations::*;

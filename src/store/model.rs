@@ -3,12 +3,17 @@
 use crate::sms::PhoneNumber;
 
 /// Whether textdesk may text a contact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Consent {
-    /// The contact texted us first; replying is allowed.
+    /// The contact texted us first: consent for that conversation only. Replies may
+    /// go; texts the business starts (flows) may not.
     Implied,
-    /// The contact opted in explicitly (START/UNSTOP/YES).
+    /// Express consent: the contact opted in (START, UNSTOP, YES while opted out), or
+    /// an agent, a system (API) or an import recorded the consent they gave. Texts the
+    /// business starts may go.
     OptedIn,
     /// The contact opted out (STOP family or carrier); only compliance texts may go.
     OptedOut,
@@ -213,12 +218,63 @@ pub struct HistoryEntry {
     pub created_at: i64,
 }
 
-/// A consent change decided by the engine.
+/// A consent change: decided by the engine, reported by the carrier, or recorded by
+/// a person or a system.
 #[derive(Debug, Clone)]
 pub struct ConsentChange {
     pub to: Consent,
-    pub source: &'static str,
+    pub source: ConsentSource,
+    /// Who recorded it: the agent's or admin's name; `None` for the customer's own
+    /// texts and the carrier.
+    pub actor: Option<String>,
+    /// The exact words: the customer's text, the carrier's error, the evidence an
+    /// agent or an import gives ("signed the in-store form, 2026-11-30").
     pub detail: String,
+}
+
+/// Where a consent change came from, as the ledger records it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentSource {
+    /// A compliance keyword (STOP, START, YES while opted out, ALTO…).
+    Keyword,
+    /// An opt-out in plain words ("please stop texting me").
+    PlainLanguage,
+    /// The carrier reported the number unsubscribed (Twilio error 21610).
+    Carrier,
+    /// An agent recorded it (the customer asked on the phone, by e-mail).
+    Agent,
+    /// A system through the admin API (a sign-up form, a CRM).
+    Api,
+    /// An import of consent gathered elsewhere (`textdesk consent import`).
+    Import,
+}
+
+impl ConsentSource {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ConsentSource::Keyword => "keyword",
+            ConsentSource::PlainLanguage => "plain_language",
+            ConsentSource::Carrier => "carrier",
+            ConsentSource::Agent => "agent",
+            ConsentSource::Api => "api",
+            ConsentSource::Import => "import",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ConsentSource::Keyword,
+            ConsentSource::PlainLanguage,
+            ConsentSource::Carrier,
+            ConsentSource::Agent,
+            ConsentSource::Api,
+            ConsentSource::Import,
+        ]
+        .into_iter()
+        .find(|source| source.as_str() == s)
+    }
 }
 
 /// An outbound text decided by the engine.

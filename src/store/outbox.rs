@@ -31,6 +31,9 @@ pub enum DeliveryResult {
 pub struct QueuedOutbound {
     pub message_id: i64,
     pub outbox_id: i64,
+    /// When it goes: now, or later for a business-started text outside the contact's
+    /// sending hours.
+    pub send_at: i64,
 }
 
 impl Store {
@@ -43,6 +46,22 @@ impl Store {
         reply: &NewOutbound,
         agent_id: Option<i64>,
         now: i64,
+    ) -> Result<QueuedOutbound> {
+        Self::queue_outbound_at(tx, conversation_id, contact_id, reply, agent_id, now, now).await
+    }
+
+    /// [`Self::queue_outbound`], sent no earlier than `send_at`. A text scheduled for
+    /// later does not hold back the contact's texts queued after it (replies to what
+    /// they write meanwhile).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn queue_outbound_at(
+        tx: &mut Transaction<'static, Any>,
+        conversation_id: i64,
+        contact_id: i64,
+        reply: &NewOutbound,
+        agent_id: Option<i64>,
+        now: i64,
+        send_at: i64,
     ) -> Result<QueuedOutbound> {
         let message_id: i64 = sqlx::query_scalar(
             "INSERT INTO messages (conversation_id, contact_id, direction, author, body, encoding,
@@ -63,22 +82,25 @@ impl Store {
         .await?;
         let outbox_id: i64 = sqlx::query_scalar(
             "INSERT INTO outbox (message_id, contact_id, kind, status, next_attempt_at, created_at, updated_at)
-             VALUES ($1, $2, $3, 'pending', $4, $4, $4) RETURNING id",
+             VALUES ($1, $2, $3, 'pending', $5, $4, $4) RETURNING id",
         )
         .bind(message_id)
         .bind(contact_id)
         .bind(reply.kind.as_str())
         .bind(now)
+        .bind(send_at.max(now))
         .fetch_one(&mut **tx)
         .await?;
         Ok(QueuedOutbound {
             message_id,
             outbox_id,
+            send_at: send_at.max(now),
         })
     }
 
     /// Claims the next due outbox row. Per contact, only the oldest unsent row is
-    /// claimable, so texts arrive in the order they were written.
+    /// claimable, so texts arrive in the order they were written (a text scheduled
+    /// for later and not yet tried is not in that line).
     pub async fn claim_due_outbound(
         &self,
         owner: &str,
@@ -93,7 +115,8 @@ impl Store {
                    AND (o.lease_until IS NULL OR o.lease_until < $3)
                    AND NOT EXISTS (
                        SELECT 1 FROM outbox e
-                       WHERE e.contact_id = o.contact_id AND e.status = 'pending' AND e.id < o.id)
+                       WHERE e.contact_id = o.contact_id AND e.status = 'pending' AND e.id < o.id
+                         AND NOT (e.attempts = 0 AND e.next_attempt_at > $3))
                  ORDER BY o.next_attempt_at, o.id LIMIT 1{skip})
                AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3)
              RETURNING id, message_id, contact_id, kind, attempts",
@@ -309,12 +332,14 @@ impl Store {
         .await
     }
 
-    /// Outbound texts not yet sent (pending or retrying).
+    /// Outbound texts waiting to go now (pending or retrying); texts scheduled for
+    /// later when they were queued (outside a contact's sending hours) are not.
     pub async fn outbox_backlog(&self) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
-                .fetch_one(&self.pool)
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE status = 'pending'
+                   AND NOT (attempts = 0 AND next_attempt_at > created_at)",
         )
+        .fetch_one(&self.pool)
+        .await?)
     }
 }

@@ -108,7 +108,8 @@ async fn a_text_round_trips_through_queue_engine_outcome_and_outbox() {
     let outcome = InboundOutcome {
         consent_change: Some(ConsentChange {
             to: Consent::OptedIn,
-            source: "keyword",
+            source: ConsentSource::Keyword,
+            actor: None,
             detail: "START".into(),
         }),
         replies: vec![NewOutbound {

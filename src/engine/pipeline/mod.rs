@@ -48,13 +48,13 @@ use crate::engine::lookup::{self, LookupEnd};
 use crate::engine::policy::Policy;
 use crate::flows::{self, FlowSet};
 use crate::lookups::{LookupCaller, LookupSet};
-use crate::sms::keywords::{self, Keyword};
+use crate::sms::keywords::Keyword;
 use crate::sms::reactions;
 use crate::sms::revocation::{self, Revocation};
 use crate::sms::segments;
 use crate::store::{
-    Author, Consent, ConsentChange, CsatAnswer, InboundContext, InboundOutcome, NewOutbound,
-    OutboundKind, Understood,
+    Author, Consent, ConsentChange, ConsentSource, CsatAnswer, InboundContext, InboundOutcome,
+    NewOutbound, OutboundKind, Understood,
 };
 
 /// The operator's scripted parts in force for this turn: the flows and the
@@ -114,24 +114,32 @@ pub enum Reason {
 /// Steps 1 and 2: keywords and consent, then a conversation owned by people.
 fn compliance_and_ownership(ctx: &InboundContext, policy: &Policy) -> Option<Decision> {
     let opted_out = ctx.consent.is_opted_out();
-    let texts = &policy.texts;
     let max_segments = policy.replies.max_segments;
+    let spotted = policy.keyword(&ctx.body, opted_out);
+    // Answered in the language the keyword was written in (ALTO → Spanish).
+    let texts = policy.compliance_texts(spotted.and_then(|s| s.language));
 
-    match keywords::detect(&ctx.body, opted_out) {
+    match spotted.map(|s| s.keyword) {
         Some(Keyword::OptOut) if opted_out => return Some(silent(Reason::AlreadyOptedOut)),
         Some(Keyword::OptOut) => {
-            return Some(opt_out("keyword", keyword_detail(&ctx.body), policy));
+            return Some(opt_out(
+                ConsentSource::Keyword,
+                keyword_detail(&ctx.body),
+                texts.opt_out,
+                policy,
+            ));
         }
         Some(Keyword::OptIn) => {
             let change = (ctx.consent != Consent::OptedIn).then(|| ConsentChange {
                 to: Consent::OptedIn,
-                source: "keyword",
+                source: ConsentSource::Keyword,
+                actor: None,
                 detail: keyword_detail(&ctx.body),
             });
             return Some(Decision {
                 outcome: InboundOutcome {
                     consent_change: change,
-                    replies: vec![reply(&texts.opt_in, OutboundKind::Compliance, max_segments)],
+                    replies: vec![reply(texts.opt_in, OutboundKind::Compliance, max_segments)],
                     ..Default::default()
                 },
                 reason: Reason::OptedIn,
@@ -142,7 +150,7 @@ fn compliance_and_ownership(ctx: &InboundContext, policy: &Policy) -> Option<Dec
             return Some(Decision {
                 outcome: InboundOutcome {
                     consent_change: None,
-                    replies: vec![reply(&texts.help, OutboundKind::Compliance, max_segments)],
+                    replies: vec![reply(texts.help, OutboundKind::Compliance, max_segments)],
                     ..Default::default()
                 },
                 reason: Reason::Help,
@@ -157,13 +165,18 @@ fn compliance_and_ownership(ctx: &InboundContext, policy: &Policy) -> Option<Dec
     match revocation::detect(&ctx.body) {
         Some(Revocation::Clear) => {
             let words = ctx.body.trim().chars().take(160).collect();
-            return Some(opt_out("plain_language", words, policy));
+            return Some(opt_out(
+                ConsentSource::PlainLanguage,
+                words,
+                &policy.texts.opt_out,
+                policy,
+            ));
         }
         Some(Revocation::Unclear) if ctx.handoff.is_none() => {
             return Some(Decision {
                 outcome: InboundOutcome {
                     replies: vec![reply(
-                        &texts.opt_out_question,
+                        &policy.texts.opt_out_question,
                         OutboundKind::Reply,
                         max_segments,
                     )],
@@ -186,17 +199,19 @@ fn compliance_and_ownership(ctx: &InboundContext, policy: &Policy) -> Option<Dec
     None
 }
 
-/// The opt-out and its one confirmation; `detail` is what the customer wrote.
-fn opt_out(source: &'static str, detail: String, policy: &Policy) -> Decision {
+/// The opt-out and its one confirmation (`confirmation`, in the customer's
+/// language); `detail` is what the customer wrote.
+fn opt_out(source: ConsentSource, detail: String, confirmation: &str, policy: &Policy) -> Decision {
     Decision {
         outcome: InboundOutcome {
             consent_change: Some(ConsentChange {
                 to: Consent::OptedOut,
                 source,
+                actor: None,
                 detail,
             }),
             replies: vec![reply(
-                &policy.texts.opt_out,
+                confirmation,
                 OutboundKind::Compliance,
                 policy.replies.max_segments,
             )],

@@ -215,3 +215,55 @@ async fn an_unclear_opt_out_gets_one_question_and_a_look_alike_a_normal_answer()
     );
     assert_eq!(consent_of(&app, other).await.0, Consent::Implied);
 }
+
+#[tokio::test]
+async fn alto_is_answered_in_spanish_and_so_are_ayuda_and_iniciar() {
+    let app = TestApp::spawn().await;
+    let phone = "+15555550177";
+    app.text(phone, "ALTO", &sid()).await;
+    app.settle().await;
+    let out = app.outbound(phone).await;
+    assert_eq!(out.len(), 1, "one confirmation");
+    assert!(
+        out[0]
+            .body
+            .starts_with("Ya no recibirá mensajes de Trailhead Outfitters"),
+        "{}",
+        out[0].body
+    );
+    let (consent, events) = consent_of(&app, phone).await;
+    assert_eq!(consent, Consent::OptedOut);
+    assert_eq!(
+        events,
+        vec![("opt_out".into(), "keyword".into(), Some("ALTO".into()))]
+    );
+
+    // Then silence, in any language.
+    app.text(phone, "¿Dónde está mi pedido?", &sid()).await;
+    app.text(phone, "where is my order", &sid()).await;
+    app.settle().await;
+    assert_eq!(app.outbound(phone).await.len(), 1);
+
+    // HELP is answered even while opted out, in the language it was asked in.
+    app.text(phone, "Ayuda", &sid()).await;
+    app.settle().await;
+    let help = app.outbound(phone).await.last().unwrap().body.clone();
+    assert!(help.contains("Responda ALTO para cancelar"), "{help}");
+
+    app.text(phone, "iniciar", &sid()).await;
+    app.settle().await;
+    let back = app.outbound(phone).await.last().unwrap().body.clone();
+    assert!(back.starts_with("Se ha vuelto a suscribir"), "{back}");
+    assert_eq!(consent_of(&app, phone).await.0, Consent::OptedIn);
+
+    // English keywords keep English answers, and a Spanish sentence that starts
+    // with a keyword is an ordinary text.
+    app.text(phone, "alto ahí, ¿cuándo abren el sábado?", &sid())
+        .await;
+    app.settle().await;
+    assert_eq!(consent_of(&app, phone).await.0, Consent::OptedIn);
+    app.text(phone, "STOP", &sid()).await;
+    app.settle().await;
+    let stop = app.outbound(phone).await.last().unwrap().body.clone();
+    assert!(stop.starts_with("You're unsubscribed"), "{stop}");
+}

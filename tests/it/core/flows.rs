@@ -188,6 +188,7 @@ async fn a_flow_the_business_starts_waits_for_the_contacts_morning_and_skips_opt
 
     // 20:30 in Denver is 22:30 in New York: scheduled for 08:00 there.
     let ny = "+12125550199";
+    app.record_express_consent(&admin.token, ny).await;
     let response = app.api_post(&admin.token, path, json!({"phone": ny})).await;
     assert_eq!(response.status(), 202);
     let body: serde_json::Value = response.json().await.unwrap();
@@ -197,6 +198,7 @@ async fn a_flow_the_business_starts_waits_for_the_contacts_morning_and_skips_opt
 
     // Still evening in Denver: a Denver number gets it now.
     let denver = "+13035550200";
+    app.record_express_consent(&admin.token, denver).await;
     let response = app
         .api_post(&admin.token, path, json!({"phone": denver}))
         .await;
@@ -244,6 +246,7 @@ async fn a_flow_the_business_starts_never_talks_over_a_person() {
 
     // A Denver customer is waiting for a person: the start is refused, and says why.
     let waiting = "+13035550230";
+    app.record_express_consent(&admin.token, waiting).await;
     say(&app, waiting, "can I talk to a human").await;
     let before = app.outbound(waiting).await.len();
     let response = app
@@ -258,6 +261,7 @@ async fn a_flow_the_business_starts_never_talks_over_a_person() {
     // Scheduled overnight for New York, then the customer asks for a person before
     // 08:00 there: at 08:00 the start is dropped, not sent into the handoff.
     let ny = "+12125550230";
+    app.record_express_consent(&admin.token, ny).await;
     let response = app.api_post(&admin.token, path, json!({"phone": ny})).await;
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "scheduled", "{body}");
@@ -330,6 +334,7 @@ async fn an_agent_sets_a_contacts_time_zone_and_flows_wait_for_their_morning() {
     assert_eq!(after["timezone_source"], "contact");
 
     // 20:30 in Denver is 22:30 in New York: the flow waits for 08:00 there.
+    app.record_express_consent(&admin.token, moved).await;
     let response = app
         .api_post(
             &admin.token,

@@ -6,6 +6,7 @@ mod analytics;
 mod brain;
 mod bursts;
 mod compliance;
+mod consent;
 mod delivery;
 mod floods;
 mod flows;

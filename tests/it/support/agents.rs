@@ -62,6 +62,24 @@ impl TestApp {
             .expect("request reaches textdesk")
     }
 
+    /// Records, as a system would through the admin API, that `phone` gave express
+    /// consent (a flow may start for them only then).
+    pub async fn record_express_consent(&self, admin_token: &str, phone: &str) {
+        let response = self
+            .api_post(
+                admin_token,
+                "/api/v1/admin/consent",
+                serde_json::json!({
+                    "phone": phone,
+                    "consent": "opted_in",
+                    "detail": "ticked 'text me about my orders' at checkout",
+                }),
+            )
+            .await;
+        let status = response.status();
+        assert_eq!(status, 201, "{}", response.text().await.unwrap());
+    }
+
     /// `GET` that must succeed, as JSON.
     pub async fn api_json(&self, token: &str, path: &str) -> Value {
         let response = self.api_get(token, path).await;
