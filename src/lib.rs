@@ -27,6 +27,7 @@ pub mod integrations;
 pub mod knowledge;
 pub mod llm;
 pub mod lookups;
+pub mod redact;
 pub mod sms;
 pub mod store;
 pub mod telemetry;

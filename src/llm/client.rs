@@ -33,11 +33,11 @@ use super::prompts::{
     AnswerVars, ClassifyVars, IntentVar, NO_ANSWER, PassageVar, Prompt, PromptTemplates,
     SummarizeVars, TurnVar, fence_safe,
 };
-use super::redact::redact;
 use super::schema::{
     LlmClassification, OUT_OF_SCOPE, classification_format, intent_names, parse_classification,
 };
 use crate::clock::Clock;
+use crate::redact::redact;
 
 /// Used when no `base_url` is configured.
 pub const OPENAI_API_BASE: &str = "https://api.openai.com/v1";

@@ -19,7 +19,6 @@ pub mod circuit;
 pub mod client;
 pub mod config;
 pub mod prompts;
-pub mod redact;
 pub mod schema;
 
 pub use client::{LlmClient, LlmStats, Passage, Turn, TurnRole};

@@ -60,7 +60,13 @@ impl OpenAiEmbedder {
     async fn embed_chunk(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let request = CreateEmbeddingRequest {
             model: self.model.clone(),
-            input: EmbeddingInput::StringArray(texts.to_vec()),
+            // Customer texts are embedded too: nothing personal leaves the machine.
+            input: EmbeddingInput::StringArray(
+                texts
+                    .iter()
+                    .map(|t| crate::redact::redact(t).into_owned())
+                    .collect(),
+            ),
             encoding_format: None,
             user: None,
             dimensions: None,
@@ -134,6 +140,15 @@ mod tests {
     use wiremock::matchers::{body_partial_json, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
+    /// The endpoint's answer for a single input.
+    fn one_embedding() -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "model": "m",
+            "data": [{"object": "embedding", "index": 0, "embedding": [1.0, 0.0, 0.0]}],
+            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        }))
+    }
+
     fn embedder(server: &MockServer) -> OpenAiEmbedder {
         OpenAiEmbedder::new(
             format!("{}/v1", server.uri()),
@@ -178,17 +193,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn card_numbers_and_ssns_never_reach_the_endpoint() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(body_partial_json(json!({
+                "input": ["refund to [card number] please, ssn [ssn]"],
+            })))
+            .respond_with(one_embedding())
+            .expect(1)
+            .mount(&server)
+            .await;
+        embedder(&server)
+            .embed_query("refund to 4111.1111.1111.1111 please, ssn 078 05 1120")
+            .await
+            .unwrap();
+        let sent =
+            String::from_utf8(server.received_requests().await.unwrap()[0].body.clone()).unwrap();
+        assert!(!sent.contains("4111") && !sent.contains("1120"), "{sent}");
+    }
+
+    #[tokio::test]
     async fn sends_the_api_key_as_a_bearer_token() {
         let server = MockServer::start().await;
         Mock::given(wiremock::matchers::header(
             "authorization",
             "Bearer sk-test",
         ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "object": "list", "model": "m",
-            "data": [{"object": "embedding", "index": 0, "embedding": [1.0, 0.0, 0.0]}],
-            "usage": {"prompt_tokens": 1, "total_tokens": 1},
-        })))
+        .respond_with(one_embedding())
         .expect(1)
         .mount(&server)
         .await;

@@ -1,19 +1,31 @@
-//! Redaction of personal data before any text leaves for an LLM.
+//! Redaction of personal data before any text leaves the process: for an LLM (chat,
+//! summaries) or an embeddings API.
 //!
-//! Card numbers (13–19 digits, spaces or dashes allowed, Luhn-checked so order numbers
-//! survive), US social security numbers, IBANs and CVV-looking codes after "cvv"/"cvc"
-//! are replaced with a placeholder that says what was there, so the model can still
-//! reason ("the customer gave a card number") without seeing it.
+//! Card numbers (13–19 digits, spaces, dashes or dots allowed, Luhn-checked so order
+//! numbers survive), US social security numbers (with dashes, spaces or dots; nine
+//! bare digits only after words that name one), IBANs and CVV-looking codes after
+//! "cvv"/"cvc" are replaced with a placeholder that says what was there, so the model
+//! can still reason ("the customer gave a card number") without seeing it. Digits
+//! typed full-width (a Japanese keyboard: "４１１１") are read as the digits they are.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
+use unicode_normalization::UnicodeNormalization;
 
 static CARD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(?:\d[ -]?){12,18}\d\b").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"\b(?:\d[ .-]?){12,18}\d\b").expect("static regex"));
+/// 078-05-1120, 078 05 1120, 078.05.1120: the shape says what it is.
 static SSN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b\d{3}-\d{2}-\d{4}\b").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"\b\d{3}([-. ])\d{2}[-. ]\d{4}\b").expect("static regex"));
+/// 078051120 is a number like an order's, unless the words before it name an SSN.
+static BARE_SSN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(ssn|ss#|ss no|social security(?: number| no| #)?|social|tax id|tin|itin)(\W{1,4}(?:is\W{1,3})?)\d{9}\b",
+    )
+    .expect("static regex")
+});
 static IBAN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
         .expect("static regex")
@@ -25,7 +37,13 @@ static CVV: LazyLock<Regex> = LazyLock::new(|| {
 /// Returns `text` with sensitive numbers replaced by `[card number]`, `[ssn]`,
 /// `[iban]` and `[security code]`.
 pub fn redact(text: &str) -> Cow<'_, str> {
-    let mut out: Cow<'_, str> = Cow::Borrowed(text);
+    // Full-width and other compatibility digits become ASCII first (NFKC), so a
+    // number cannot slip past the patterns by the way it was typed.
+    let mut out: Cow<'_, str> = if text.chars().any(|c| c.is_numeric() && !c.is_ascii_digit()) {
+        Cow::Owned(text.nfkc().collect())
+    } else {
+        Cow::Borrowed(text)
+    };
     if CARD.is_match(&out) {
         let replaced = CARD
             .replace_all(&out, |caps: &regex::Captures<'_>| {
@@ -38,6 +56,9 @@ pub fn redact(text: &str) -> Cow<'_, str> {
             })
             .into_owned();
         out = Cow::Owned(replaced);
+    }
+    if BARE_SSN.is_match(&out) {
+        out = Cow::Owned(BARE_SSN.replace_all(&out, "$1$2[ssn]").into_owned());
     }
     for (pattern, placeholder) in [(&*SSN, "[ssn]"), (&*IBAN, "[iban]")] {
         if pattern.is_match(&out) {
@@ -97,6 +118,25 @@ mod tests {
         assert_eq!(redact("ssn 078-05-1120"), "ssn [ssn]");
         assert_eq!(redact("IBAN DE89 3704 0044 0532 0130 00"), "IBAN [iban]");
         assert_eq!(redact("cvv is 123"), "cvv [security code]");
+    }
+
+    #[test]
+    fn the_ways_people_actually_type_them_are_redacted_too() {
+        assert_eq!(redact("card 4111.1111.1111.1111"), "card [card number]");
+        assert_eq!(redact("ssn 078 05 1120"), "ssn [ssn]");
+        assert_eq!(redact("my ssn is 078051120"), "my ssn is [ssn]");
+        assert_eq!(
+            redact("Social Security: 078051120"),
+            "Social Security: [ssn]"
+        );
+        assert_eq!(
+            redact("カード ４１１１ １１１１ １１１１ １１１１"),
+            "カード [card number]"
+        );
+        assert_eq!(redact("ssn ０７８-０５-１１２０"), "ssn [ssn]");
+        // Nine digits without words naming an SSN are an order or a tracking number.
+        assert_eq!(redact("order 123456789"), "order 123456789");
+        assert_eq!(redact("call 303.555.0199"), "call 303.555.0199");
     }
 
     #[test]
