@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+use crate::api::connections::CappedListener;
 use crate::api::{self, AppState};
 use crate::brain::classify::Classifier;
 use crate::brain::intents::IntentSet;
@@ -31,19 +32,22 @@ use crate::sms::providers::Provider;
 use crate::sms::providers::log::LogProvider;
 use crate::sms::providers::twilio::{TwilioConfig, TwilioProvider};
 use crate::store::Store;
+use axum::serve::ListenerExt;
 
 /// A running textdesk.
 pub struct Running {
     pub addr: SocketAddr,
     pub engine: Arc<Engine>,
-    shutdown: watch::Sender<bool>,
+    /// Set to stop: `/readyz` turns 503 and live streams end at once; after the
+    /// drain the listener closes and the workers finish what they hold.
+    stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
 
 impl Running {
     /// Stops taking requests, lets workers finish the message in hand, and waits.
     pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
+        let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
         self.engine.store.close().await;
     }
@@ -55,7 +59,7 @@ impl Running {
     }
 
     pub fn shutdown_handle(&self) -> watch::Sender<bool> {
-        self.shutdown.clone()
+        self.stop.clone()
     }
 }
 
@@ -80,8 +84,19 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     }
 
     crate::telemetry::install();
+    // Two steps: `stop` is asked for (a signal); `shutdown`, after the drain, ends
+    // the listener and every background task.
+    let (stop, stop_rx) = watch::channel(false);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    let drain = Duration::from_millis(config.server.drain_ms);
+    let mut stop_asked = stop_rx.clone();
+    tasks.spawn(async move {
+        if stop_asked.wait_for(|stop| *stop).await.is_ok() {
+            tokio::time::sleep(drain).await;
+        }
+        let _ = shutdown.send(true);
+    });
     let engine = open_engine(&config, clock, &mut tasks, &shutdown_rx).await?;
     let knowledge = engine.brain.as_ref().and_then(|b| b.knowledge().cloned());
     let provider = build_provider(&config)?;
@@ -104,9 +119,15 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         failed_attempts: Default::default(),
         webhooks: Arc::new(config.webhook_endpoints()),
         csat: config.csat.clone(),
+        stopping: stop_rx,
+        server: config.server.clone(),
     };
     let app = api::router(state);
     let mut http_shutdown = shutdown_rx.clone();
+    let listener = CappedListener::new(listener, config.server.max_connections)
+        // (A tap that does nothing: it gives the capped listener axum's peer-address
+        // plumbing.)
+        .tap_io(|_| {});
     tasks.spawn(async move {
         // The peer address keys the rate limit on failed sign-ins.
         let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -121,7 +142,7 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     Ok(Running {
         addr,
         engine,
-        shutdown,
+        stop,
         tasks,
     })
 }

@@ -32,6 +32,13 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
     ("TEXTDESK_PROMPTS_DIR", "prompts_dir", Text),
     ("TEXTDESK_KNOWLEDGE_DIR", "knowledge_dir", Text),
     ("TEXTDESK_PUBLIC_URL", "public_url", Text),
+    (
+        "TEXTDESK_SHUTDOWN_GRACE_SECS",
+        "server.shutdown_grace_secs",
+        Number,
+    ),
+    ("TEXTDESK_DRAIN_MS", "server.drain_ms", Number),
+    ("TEXTDESK_MAX_CONNECTIONS", "server.max_connections", Number),
     ("TEXTDESK_PROVIDER", "provider", Text),
     ("TEXTDESK_LOG_FORMAT", "log_format", Text),
     ("DATABASE_URL", "database_url", Text),
@@ -152,6 +159,7 @@ pub struct Config {
     pub provider: ProviderKind,
     pub log_format: LogFormat,
     pub twilio: TwilioSettings,
+    pub server: ServerSettings,
     pub webhook: WebhookSettings,
     pub worker: WorkerSettings,
     pub outbox: OutboxSettings,
@@ -228,7 +236,7 @@ impl std::fmt::Debug for IntegrationSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IntegrationSettings")
             .field("url", &self.url)
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("secret", &redacted(&self.secret))
             .field("max_attempts", &self.max_attempts)
             .field("base_backoff_ms", &self.base_backoff_ms)
             .field("max_backoff_ms", &self.max_backoff_ms)
@@ -278,7 +286,7 @@ impl Default for CsatSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QdrantSettings {
     /// The server's gRPC address, e.g. `http://qdrant:6334`. Set, it replaces the
@@ -287,6 +295,21 @@ pub struct QdrantSettings {
     pub api_key: Option<String>,
     /// The collection holding the knowledge chunks; created when missing.
     pub collection: String,
+}
+
+/// How a secret shows in `Debug` (and so in logs and panics): whether it is set.
+pub fn redacted(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "<redacted>")
+}
+
+impl std::fmt::Debug for QdrantSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QdrantSettings")
+            .field("url", &self.url)
+            .field("api_key", &redacted(&self.api_key))
+            .field("collection", &self.collection)
+            .finish()
+    }
 }
 
 impl Default for QdrantSettings {
@@ -367,7 +390,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TwilioSettings {
     pub account_sid: Option<String>,
@@ -377,6 +400,49 @@ pub struct TwilioSettings {
     pub messaging_service_sid: Option<String>,
     /// Twilio's REST base URL; only tests and proxies change it.
     pub api_base: String,
+}
+
+impl std::fmt::Debug for TwilioSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioSettings")
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &redacted(&self.auth_token))
+            .field("from_number", &self.from_number)
+            .field("messaging_service_sid", &self.messaging_service_sid)
+            .field("api_base", &self.api_base)
+            .finish()
+    }
+}
+
+/// How the HTTP server protects itself and stops.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// After SIGTERM, how long in-flight work may take before the process exits
+    /// anyway (what is left is in the database and is finished after a restart).
+    pub shutdown_grace_secs: u64,
+    /// After SIGTERM, how long `/readyz` answers 503 while requests are still served,
+    /// so a load balancer stops sending new ones before the listener closes.
+    pub drain_ms: u64,
+    /// Larger JSON bodies on the agent and admin API are refused with 413.
+    pub max_json_bytes: usize,
+    /// A request whose body has not arrived within this long is refused with 408.
+    pub body_timeout_secs: u64,
+    /// Connections served at once; further ones wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            shutdown_grace_secs: 10,
+            drain_ms: 1000,
+            // A note or an agent's text is at most a few kilobytes.
+            max_json_bytes: 64 * 1024,
+            body_timeout_secs: 10,
+            max_connections: 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -430,6 +496,7 @@ impl Default for Config {
             provider: ProviderKind::Log,
             log_format: LogFormat::Text,
             twilio: TwilioSettings::default(),
+            server: ServerSettings::default(),
             webhook: WebhookSettings::default(),
             worker: WorkerSettings::default(),
             outbox: OutboxSettings::default(),
@@ -521,6 +588,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.max_connections == 0 {
+            return Err(ConfigError::Key {
+                key: "server.max_connections",
+                reason: "must be at least 1".into(),
+            });
+        }
         if let Some(url) = &self.public_url {
             let parsed = url::Url::parse(url).map_err(|e| ConfigError::Key {
                 key: "public_url",
@@ -865,6 +938,30 @@ mod tests {
             let err = Config::load(None).unwrap_err().to_string();
             assert!(err.contains("`worker.lease_secs`"), "{err}");
             assert!(err.contains("TEXTDESK_WORKER_LEASE_SECS"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn no_secret_is_ever_printed_by_debug() {
+        figment::Jail::expect_with(|jail| {
+            for (var, value) in [
+                ("TWILIO_AUTH_TOKEN", "tw-secret-1"),
+                ("OPENAI_API_KEY", "sk-secret-2"),
+                ("QDRANT_API_KEY", "qd-secret-3"),
+                ("TEXTDESK_WEBHOOK_URL", "https://crm.example.com/hooks"),
+                ("TEXTDESK_WEBHOOK_SECRET", "wh-secret-4"),
+            ] {
+                jail.set_env(var, value);
+            }
+            jail.set_env("TWILIO_ACCOUNT_SID", "ACtest");
+            jail.set_env("TWILIO_FROM_NUMBER", "+15555550100");
+            let config = Config::load(None).expect("loads");
+            let printed = format!("{config:?} {:?}", config.webhook_endpoints());
+            for secret in ["tw-secret-1", "sk-secret-2", "qd-secret-3", "wh-secret-4"] {
+                assert!(!printed.contains(secret), "{secret} in {printed}");
+            }
+            assert!(printed.contains("<redacted>"), "{printed}");
             Ok(())
         });
     }

@@ -124,13 +124,28 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let running = textdesk::app::start(&config).await?;
     let stop = running.shutdown_handle();
+    let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs)
+        + std::time::Duration::from_millis(config.server.drain_ms);
+    let mut stopping = stop.subscribe();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight work");
         let _ = stop.send(true);
     });
-    running.wait().await;
-    Ok(())
+    // Supervisors (systemd, Docker, Kubernetes) kill a process that outlives their
+    // own timeout; exiting on ours first keeps the exit clean. What was not finished
+    // is in the database and is picked up after the restart.
+    let overdue = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        _ = running.wait() => Ok(()),
+        _ = overdue => {
+            tracing::warn!(grace_secs = grace.as_secs(), "work still running after the grace period; exiting anyway (it resumes after a restart)");
+            std::process::exit(0);
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

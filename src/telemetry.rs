@@ -22,6 +22,7 @@ pub const LLM_FALLBACKS: &str = "textdesk_llm_fallbacks_total";
 pub const LOOKUP_SECONDS: &str = "textdesk_lookup_seconds";
 pub const OUTBOX_RETRIES: &str = "textdesk_outbox_retries_total";
 pub const OUTBOX_FAILED: &str = "textdesk_outbox_failed_total";
+pub const PIPELINE_PANICS: &str = "textdesk_pipeline_panics_total";
 pub const QUEUE_DEPTH: &str = "textdesk_inbound_queue_depth";
 pub const QUEUE_AGE: &str = "textdesk_inbound_queue_oldest_seconds";
 pub const OUTBOX_DEPTH: &str = "textdesk_outbox_pending";
@@ -95,6 +96,10 @@ fn describe() {
         "Send attempts that failed transiently and were rescheduled."
     );
     describe_counter!(OUTBOX_FAILED, "Outbound texts given up on.");
+    describe_counter!(
+        PIPELINE_PANICS,
+        "Inbound texts whose processing panicked (retried; the worker lives on)."
+    );
     describe_gauge!(QUEUE_DEPTH, "Inbound texts waiting to be processed.");
     describe_gauge!(
         QUEUE_AGE,
@@ -120,6 +125,10 @@ pub fn outbound_retry() {
 
 pub fn outbound_failed() {
     counter!(OUTBOX_FAILED).increment(1);
+}
+
+pub fn pipeline_panicked() {
+    counter!(PIPELINE_PANICS).increment(1);
 }
 
 pub fn processed(seconds: f64) {

@@ -3,7 +3,8 @@
 //! form) through the admin API, or imported as CSV.
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::rejection::StringRejection;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -17,10 +18,17 @@ use crate::engine::consent::{self, ImportReport, Statement};
 use crate::sms::PhoneNumber;
 use crate::store::{Consent, ConsentRecord, ConsentSource, Recorded};
 
+/// 10 MB: a few hundred thousand rows of `phone,consent,detail`.
+const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/consent", get(show).post(record_by_api))
-        .route("/api/v1/admin/consent/import", post(import))
+        // An import file is larger than any JSON body of the API.
+        .route(
+            "/api/v1/admin/consent/import",
+            post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
         .route("/api/v1/contacts/{phone}/consent", post(record_by_agent))
 }
 
@@ -137,6 +145,7 @@ pub async fn record_by_agent(
         (status = 200, description = "Every row recorded (source `import`), except opt-ins for \
             contacts who have opted out since, which are listed", body = ImportReport),
         (status = 403, description = "Not an admin"),
+        (status = 413, description = "Larger than 10 MB: split the file"),
         (status = 422, description = "A row that cannot be read, named by its line; nothing was imported"),
     ),
     security(("bearer" = []))
@@ -144,8 +153,11 @@ pub async fn record_by_agent(
 pub async fn import(
     AdminAgent(admin): AdminAgent,
     State(state): State<AppState>,
-    body: String,
+    body: Result<String, StringRejection>,
 ) -> Result<Json<ImportReport>, ApiError> {
+    let body = body.map_err(|rejection| {
+        super::extract::body_rejected(rejection.status(), rejection.body_text(), &rejection)
+    })?;
     let statements = consent::parse_import(&body).map_err(|message| ApiError::Malformed {
         status: StatusCode::UNPROCESSABLE_ENTITY,
         message: format!("nothing was imported: {message}"),

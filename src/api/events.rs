@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::get;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 use utoipa::IntoParams;
@@ -52,7 +52,8 @@ pub struct EventsQuery {
         description = "text/event-stream: `id` is the event id, `event` its kind \
             (handoff.created, handoff.updated, handoff.claimed, handoff.released, \
             handoff.transferred, handoff.resolved, message.inbound, message.outbound, \
-            note.created, contact.opted_out, contact.opted_in, message.delivery_failed), \
+            note.created, contact.opted_out, contact.opted_in, message.delivery_failed, \
+            message.set_aside), \
             `data` the event as JSON",
         content_type = "text/event-stream",
         body = String,
@@ -84,9 +85,16 @@ pub async fn events(
         pending: VecDeque::new(),
         catching_up: resume.is_some(),
     };
+    let mut stopping = state.stopping.clone();
     let stream = futures_util::stream::unfold(tail, |mut tail| async move {
         let event = tail.next().await?;
         Some((Ok(to_sse(&event)), tail))
+    })
+    // A stream open when the process stops ends at once: the server's graceful
+    // shutdown waits for every response, and this one never ends on its own. The
+    // browser reconnects to another instance with Last-Event-ID and misses nothing.
+    .take_until(async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

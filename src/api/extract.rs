@@ -5,6 +5,7 @@
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -69,11 +70,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        ApiError::Malformed {
-            status: rejection.status(),
-            message: rejection.body_text(),
-        }
+        body_rejected(rejection.status(), rejection.body_text(), &rejection)
     }
+}
+
+/// A body that could not be read: `408` when it did not arrive in time (the
+/// server's body timeout), otherwise axum's status and reason.
+pub fn body_rejected(
+    status: StatusCode,
+    message: String,
+    error: &(dyn std::error::Error + 'static),
+) -> ApiError {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::Malformed {
+                status: StatusCode::REQUEST_TIMEOUT,
+                message: "the request body did not arrive in time".into(),
+            };
+        }
+        cause = e.source();
+    }
+    ApiError::Malformed { status, message }
 }
 
 impl From<PathRejection> for ApiError {

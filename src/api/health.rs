@@ -1,6 +1,7 @@
 //! Liveness, readiness and metrics for operators: `/healthz` (the process serves
 //! HTTP), `/readyz` (database, knowledge index and workers are healthy; 503 naming the
-//! failing part) and `/metrics` (Prometheus text format).
+//! failing part, or `stopping` from the moment a shutdown is asked for) and
+//! `/metrics` (Prometheus text format).
 
 use std::time::Duration;
 
@@ -34,6 +35,13 @@ async fn healthz() -> impl IntoResponse {
 /// knowledge base is on) has been loaded, and an inbound worker turned its loop
 /// recently. Each part is reported; any failure is a 503 naming it.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    // Stopping: tell the load balancer at once, while requests are still served.
+    if *state.stopping.borrow() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "stopping" })),
+        );
+    }
     let mut checks = serde_json::Map::new();
     let mut failing = Vec::new();
 

@@ -7,6 +7,7 @@ pub mod admin;
 mod agents;
 pub(crate) mod analytics;
 pub mod auth;
+pub mod connections;
 mod consent;
 mod contacts;
 mod conversations;
@@ -22,6 +23,8 @@ mod webhooks;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
@@ -47,9 +50,13 @@ pub struct AppState {
     pub webhooks: admin::Webhooks,
     /// The satisfaction survey sent when a handoff is resolved.
     pub csat: crate::config::CsatSettings,
+    /// True once the process is stopping: `/readyz` answers 503, live streams end.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+    pub server: crate::config::ServerSettings,
 }
 
 pub fn router(state: AppState) -> Router {
+    let body_timeout = std::time::Duration::from_secs(state.server.body_timeout_secs);
     Router::new()
         .merge(webhooks::router(state.max_body_bytes))
         .merge(health::router())
@@ -63,9 +70,22 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(openapi::router())
         .merge(inbox::router())
-        // Spans carry the path only: query strings may hold phone numbers.
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-        }))
+        // Every JSON body of the agent and admin API (a note, an agent's text) is
+        // small; the webhook and the consent import set their own limits.
+        .layer(DefaultBodyLimit::max(state.server.max_json_bytes))
+        // A client that starts a request and trickles its body holds a connection.
+        .layer(RequestBodyTimeoutLayer::new(body_timeout))
+        // Spans name the route, never the path: paths and query strings may hold
+        // phone numbers (`/api/v1/contacts/+13035550199`).
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("(no route)", |m| m.as_str())
+                    .to_string();
+                tracing::info_span!("http", method = %req.method(), route = %route)
+            }),
+        )
         .with_state(state)
 }

@@ -116,7 +116,11 @@ fn signed_form(
 ) -> Result<Vec<(String, String)>, ApiError> {
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(state.max_body_bytes),
-        _ => ApiError::BadRequest(format!("could not read the request body: {rejection}")),
+        status => super::extract::body_rejected(
+            status,
+            format!("could not read the request body: {rejection}"),
+            &rejection,
+        ),
     })?;
     let content_type = headers
         .get(header::CONTENT_TYPE)

@@ -223,10 +223,13 @@ pub enum Rule {
     /// The customer said the answers did not help, and the next best one was already
     /// tried (or there was none).
     NotHelped,
+    /// textdesk failed to process the text again and again (decided by the worker):
+    /// a person reads it instead.
+    SetAside,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 11] = [
+    pub const ALL: [Rule; 12] = [
         Rule::AskedForHuman,
         Rule::NegativeEmotion,
         Rule::Threat,
@@ -238,6 +241,7 @@ impl Rule {
         Rule::ModelJudged,
         Rule::BotLoop,
         Rule::NotHelped,
+        Rule::SetAside,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -253,6 +257,7 @@ impl Rule {
             Rule::ModelJudged => "model_judged",
             Rule::BotLoop => "bot_loop",
             Rule::NotHelped => "not_helped",
+            Rule::SetAside => "set_aside",
         }
     }
 
@@ -265,7 +270,7 @@ impl Rule {
     pub fn priority(self) -> Priority {
         match self {
             Rule::Threat | Rule::NegativeEmotion => Priority::Urgent,
-            Rule::SensitiveIntent | Rule::EscalateIntent => Priority::High,
+            Rule::SensitiveIntent | Rule::EscalateIntent | Rule::SetAside => Priority::High,
             Rule::AskedForHuman
             | Rule::NotUnderstood
             | Rule::RepeatedQuestion

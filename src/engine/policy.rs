@@ -136,6 +136,11 @@ pub struct Limits {
     /// is handed to the team, and told so.
     #[serde(default = "Limits::default_max_replies_to_person")]
     pub max_replies_to_person: u32,
+    /// How many times within the window the same HELP answer (or the START answer
+    /// to a contact already subscribed) is sent; later ones are stored, unanswered.
+    /// The STOP confirmation always goes, once.
+    #[serde(default = "Limits::default_max_compliance_repeats")]
+    pub max_compliance_repeats: usize,
 }
 
 impl Limits {
@@ -144,6 +149,9 @@ impl Limits {
     }
     fn default_max_replies_to_person() -> u32 {
         30
+    }
+    fn default_max_compliance_repeats() -> usize {
+        2
     }
 }
 
@@ -304,6 +312,12 @@ impl Policy {
         }
         if self.limits.max_bot_replies == 0 {
             return Err("`limits.max_bot_replies` must be at least 1".into());
+        }
+        if self.limits.max_compliance_repeats == 0 {
+            return Err(
+                "`limits.max_compliance_repeats` must be at least 1: carriers require HELP to be answered"
+                    .into(),
+            );
         }
         if self.limits.window_secs == 0 {
             return Err("`limits.window_secs` must be at least 1".into());

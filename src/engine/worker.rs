@@ -7,18 +7,22 @@
 //! replies happen in one transaction, so each inbound text yields its replies exactly
 //! once.
 
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::Engine;
 use super::pipeline;
-use crate::store::{ClaimedInbound, StoreError};
+use crate::brain::escalation::Rule;
+use crate::store::{ClaimedInbound, NewHandoff, OutboundKind, StoreError};
 
-/// After this many failed attempts a message is set aside as failed (and logged)
-/// instead of blocking its conversation forever.
+/// After this many failed attempts a message is set aside for a person instead of
+/// blocking its conversation forever.
 const MAX_ATTEMPTS: i64 = 5;
 
 #[derive(Debug, Clone)]
@@ -62,13 +66,15 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     wait_for_knowledge(&engine, &mut shutdown).await;
-    let owner = engine.instance_id.clone();
     let mut error_backoff = Duration::from_millis(100);
     loop {
         if *shutdown.borrow() {
             return;
         }
         let now = engine.now_ms();
+        // Each claim has its own lease token: a worker whose lease expired (and was
+        // taken over, even by a sibling in this process) can no longer commit.
+        let owner = format!("{}:{:016x}", engine.instance_id, rand::random::<u64>());
         let claimed = engine
             .store
             .claim_next_inbound(&owner, now, settings.lease.as_millis() as i64)
@@ -86,7 +92,9 @@ pub async fn run(
                     message_id = claim.message_id
                 );
                 let started = std::time::Instant::now();
-                process(&engine, claim).instrument(span).await;
+                process(&engine, claim, settings.lease)
+                    .instrument(span)
+                    .await;
                 crate::telemetry::processed(started.elapsed().as_secs_f64());
             }
             Ok(None) => {
@@ -109,40 +117,115 @@ pub async fn run(
     }
 }
 
-/// Processes one claimed message. Errors are recorded on the queue row and retried.
-pub async fn process(engine: &Engine, claim: ClaimedInbound) {
+/// Processes one claimed message, renewing its lease meanwhile. Errors, and a panic
+/// in the pipeline, are recorded on the queue row and retried; the worker lives on.
+/// A message that failed too often is set aside and handed to a person.
+pub async fn process(engine: &Engine, claim: ClaimedInbound, lease: Duration) {
     if claim.attempts > MAX_ATTEMPTS {
-        error!(
-            attempts = claim.attempts,
-            "inbound message failed too often; setting it aside"
-        );
-        let _ = engine
-            .store
-            .fail_inbound(&claim, "too many failed attempts", engine.now_ms())
-            .await;
+        set_aside(engine, &claim).await;
         return;
     }
-    match try_process(engine, &claim).await {
-        Ok(replies) => {
+    let outcome = tokio::select! {
+        outcome = guarded(try_process(engine, &claim)) => outcome,
+        never = keep_lease(engine, &claim, lease) => match never {},
+    };
+    let error = match outcome {
+        Ok(Ok(replies)) => {
             if replies > 0 {
                 engine.outbound_ready.notify_waiters();
             }
+            return;
         }
-        Err(StoreError::LeaseLost(_)) => {
+        Ok(Err(StoreError::LeaseLost(_))) => {
             warn!("another worker took over this message; dropping our result");
+            return;
         }
-        Err(e) => {
-            let retry_in = 200 * (1_i64 << claim.attempts.clamp(1, 6));
-            error!(error = %e, retry_in_ms = retry_in, "processing inbound message failed");
-            let now = engine.now_ms();
-            if let Err(e) = engine
-                .store
-                .retry_inbound_later(&claim, &e.to_string(), now + retry_in)
-                .await
-            {
-                error!(error = %e, "could not record the failure; the lease will expire instead");
-            }
+        Ok(Err(e)) => e.to_string(),
+        Err(panic) => {
+            crate::telemetry::pipeline_panicked();
+            panic
         }
+    };
+    let retry_in = 200 * (1_i64 << claim.attempts.clamp(1, 6));
+    error!(error = %error, retry_in_ms = retry_in, "processing inbound message failed");
+    let now = engine.now_ms();
+    if let Err(e) = engine
+        .store
+        .retry_inbound_later(&claim, &error, now + retry_in)
+        .await
+    {
+        error!(error = %e, "could not record the failure; the lease will expire instead");
+    }
+}
+
+/// Runs `work`, turning a panic into an error that says where it came from: one bad
+/// text must cost one attempt, not a worker.
+async fn guarded<T>(work: impl Future<Output = T>) -> Result<T, String> {
+    AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .map_err(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            format!("the pipeline panicked: {message}")
+        })
+}
+
+/// Renews the claim's lease every third of it for as long as the text is being
+/// processed (a slow LLM with retries outlasts one lease): no sibling takes over a
+/// text that is still in hand. Never returns; the caller drops it when done.
+async fn keep_lease(engine: &Engine, claim: &ClaimedInbound, lease: Duration) -> Infallible {
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        let until = engine.now_ms() + lease.as_millis() as i64;
+        match engine.store.renew_inbound_lease(claim, until).await {
+            Ok(true) => {}
+            Ok(false) => warn!("the lease on this text was lost; its result will be dropped"),
+            Err(e) => warn!(error = %e, "could not renew the lease; retrying"),
+        }
+    }
+}
+
+/// Gives up on a text that failed [`MAX_ATTEMPTS`] times: it stays stored with its
+/// error, stops blocking its conversation, and goes to a person (a handoff, an
+/// event, and the acknowledgement to the customer), so nobody is left unanswered.
+async fn set_aside(engine: &Engine, claim: &ClaimedInbound) {
+    error!(
+        attempts = claim.attempts,
+        "inbound message failed too often; setting it aside for a person"
+    );
+    let policy = engine.policy();
+    let why = Rule::SetAside;
+    let handoff = NewHandoff {
+        priority: why.priority().as_i64(),
+        rule: why.as_str().to_string(),
+        reason: format!(
+            "textdesk failed to process this text {} times",
+            claim.attempts - 1
+        ),
+        intent: None,
+        summary: "The bot could not process the customer's latest text. Read it in the thread and answer them."
+            .into(),
+        summary_by: "textdesk",
+    };
+    let acknowledgement = pipeline::reply(
+        &policy.texts.acknowledgement,
+        OutboundKind::Reply,
+        policy.replies.max_segments,
+    );
+    match engine
+        .store
+        .set_aside_inbound(claim, &handoff, &acknowledgement, engine.now_ms())
+        .await
+    {
+        Ok(()) => {
+            engine.outbound_ready.notify_waiters();
+            engine.events_ready.notify_one();
+        }
+        Err(e) => error!(error = %e, "could not set the message aside; it will be retried"),
     }
 }
 
@@ -190,4 +273,36 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
         engine.events_ready.notify_one();
     }
     Ok(ids.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_the_work_is_an_error_that_says_so() {
+        let ok = guarded(async { 7 }).await;
+        assert_eq!(ok, Ok(7));
+        let panicked = guarded(async {
+            if ok.is_ok() {
+                panic!("index out of bounds");
+            }
+        })
+        .await;
+        assert_eq!(
+            panicked,
+            Err("the pipeline panicked: index out of bounds".to_string())
+        );
+        let formatted = guarded(async {
+            let n = 3;
+            if n > 2 {
+                panic!("{n} is too many");
+            }
+        })
+        .await;
+        assert_eq!(
+            formatted,
+            Err("the pipeline panicked: 3 is too many".into())
+        );
+    }
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LlmSettings {
     /// Base URL of an OpenAI-compatible API (`OPENAI_BASE_URL`), e.g.
@@ -24,6 +24,21 @@ pub struct LlmSettings {
     pub context_tokens: usize,
     /// Token budget for conversation history in a prompt.
     pub history_tokens: usize,
+}
+
+impl std::fmt::Debug for LlmSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmSettings")
+            .field("base_url", &self.base_url)
+            .field("api_key", &crate::config::redacted(&self.api_key))
+            .field("chat_model", &self.chat_model)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("failures_to_open", &self.failures_to_open)
+            .field("open_secs", &self.open_secs)
+            .field("context_tokens", &self.context_tokens)
+            .field("history_tokens", &self.history_tokens)
+            .finish()
+    }
 }
 
 impl Default for LlmSettings {

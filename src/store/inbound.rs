@@ -7,8 +7,8 @@ use sqlx::Row;
 use super::events::NewEvent;
 use super::{
     ClaimedInbound, Consent, ConversationStatus, Direction, FollowingText, HandoffChange,
-    HistoryEntry, InboundContext, InboundOutcome, NewInbound, Received, Result, Store, StoreError,
-    model::Author,
+    HistoryEntry, InboundContext, InboundOutcome, NewHandoff, NewInbound, NewOutbound, Received,
+    Result, Store, StoreError, model::Author,
 };
 use crate::sms::PhoneNumber;
 
@@ -448,20 +448,103 @@ impl Store {
         Ok(outbox_ids)
     }
 
-    /// Gives up on an inbound message that failed too often: it stays stored (and
-    /// visible with its error) but no longer blocks its conversation.
-    pub async fn fail_inbound(&self, claim: &ClaimedInbound, error: &str, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE inbound_queue SET status = 'failed', last_error = $3, done_at = $4, lease_owner = NULL, lease_until = NULL
-             WHERE id = $1 AND lease_owner = $2",
+    /// Gives up on an inbound message that failed too often: it stays stored (with
+    /// its last error) but no longer blocks its conversation, and a person is told.
+    /// In one transaction: the row is `failed`, a `message.set_aside` event, a
+    /// handoff (unless one is open) and `acknowledgement` to the customer (unless
+    /// they opted out), so nobody waits on a text nobody will read.
+    pub async fn set_aside_inbound(
+        &self,
+        claim: &ClaimedInbound,
+        handoff: &NewHandoff,
+        acknowledgement: &NewOutbound,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        // The contact first (see the module docs), then the queue row.
+        let row = sqlx::query(
+            "UPDATE contacts SET updated_at = updated_at
+             WHERE id = (SELECT contact_id FROM conversations WHERE id = $1)
+             RETURNING id, consent",
+        )
+        .bind(claim.conversation_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let contact_id: i64 = row.get(0);
+        let consent: String = row.get(1);
+        let last_error: Option<String> = sqlx::query_scalar(
+            "UPDATE inbound_queue SET status = 'failed', done_at = $3, lease_owner = NULL, lease_until = NULL
+             WHERE id = $1 AND lease_owner = $2 AND status = 'pending' RETURNING last_error",
         )
         .bind(claim.queue_id)
         .bind(&claim.lease_owner)
-        .bind(error)
         .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::LeaseLost(claim.queue_id))?;
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM handoffs WHERE conversation_id = $1 AND status <> 'resolved'",
+        )
+        .bind(claim.conversation_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let handoff_id = match open {
+            Some(id) => id,
+            None => {
+                Self::open_handoff(
+                    &mut tx,
+                    claim.conversation_id,
+                    contact_id,
+                    claim.message_id,
+                    handoff,
+                    now,
+                )
+                .await?
+            }
+        };
+        Self::append_event(
+            &mut tx,
+            NewEvent {
+                kind: "message.set_aside",
+                handoff_id: Some(handoff_id),
+                conversation_id: Some(claim.conversation_id),
+                payload: json!({
+                    "message_id": claim.message_id,
+                    "attempts": claim.attempts - 1,
+                    "error": last_error,
+                }),
+            },
+            now,
+        )
+        .await?;
+        if open.is_none() && consent != Consent::OptedOut.as_str() {
+            Self::queue_outbound(
+                &mut tx,
+                claim.conversation_id,
+                contact_id,
+                acknowledgement,
+                None,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Extends the claim's lease to `until` while it is still ours; `false` when
+    /// another worker has taken the row over.
+    pub async fn renew_inbound_lease(&self, claim: &ClaimedInbound, until: i64) -> Result<bool> {
+        let renewed = sqlx::query(
+            "UPDATE inbound_queue SET lease_until = $3
+             WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
+        )
+        .bind(claim.queue_id)
+        .bind(&claim.lease_owner)
+        .bind(until)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(renewed.rows_affected() == 1)
     }
 
     /// Records a processing error and releases the lease after `retry_at`, so the row

@@ -83,6 +83,9 @@ pub enum Reason {
     AlreadyOptedOut,
     OptedIn,
     Help,
+    /// HELP (or START while subscribed) again, after its answer already went
+    /// `limits.max_compliance_repeats` times within the window: store, no answer.
+    ComplianceRepeat,
     /// The contact is opted out and the text is not a keyword: store, never answer.
     SilentOptedOut,
     /// The other side looks like a machine: store, never answer.
@@ -129,6 +132,15 @@ fn compliance_and_ownership(ctx: &InboundContext, policy: &Policy) -> Option<Dec
                 policy,
             ));
         }
+        // START from a contact already subscribed changes nothing: its answer is
+        // capped like HELP's, so an auto-responder cannot ping-pong with it.
+        Some(Keyword::OptIn)
+            if ctx.consent == Consent::OptedIn
+                && compliance_repeats(ctx, texts.opt_in, policy)
+                    >= policy.limits.max_compliance_repeats =>
+        {
+            return Some(silent(Reason::ComplianceRepeat));
+        }
         Some(Keyword::OptIn) => {
             let change = (ctx.consent != Consent::OptedIn).then(|| ConsentChange {
                 to: Consent::OptedIn,
@@ -145,6 +157,12 @@ fn compliance_and_ownership(ctx: &InboundContext, policy: &Policy) -> Option<Dec
                 reason: Reason::OptedIn,
                 thought: None,
             });
+        }
+        Some(Keyword::Help)
+            if compliance_repeats(ctx, texts.help, policy)
+                >= policy.limits.max_compliance_repeats =>
+        {
+            return Some(silent(Reason::ComplianceRepeat));
         }
         Some(Keyword::Help) => {
             return Some(Decision {
@@ -197,6 +215,18 @@ fn compliance_and_ownership(ctx: &InboundContext, policy: &Policy) -> Option<Dec
         return Some(silent(Reason::WithHuman));
     }
     None
+}
+
+/// How many times this compliance text went to the contact within the flood
+/// window: HELP sent fifteen times by an auto-responder gets its answer
+/// `limits.max_compliance_repeats` times, then silence (stored, never lost).
+fn compliance_repeats(ctx: &InboundContext, text: &str, policy: &Policy) -> usize {
+    let sent = reply(text, OutboundKind::Compliance, policy.replies.max_segments).body;
+    let sent = guard::normalize(&sent);
+    exchange::said_recently(ctx, policy)
+        .into_iter()
+        .filter(|body| guard::normalize(body) == sent)
+        .count()
 }
 
 /// The opt-out and its one confirmation (`confirmation`, in the customer's

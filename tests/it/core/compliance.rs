@@ -267,3 +267,37 @@ async fn alto_is_answered_in_spanish_and_so_are_ayuda_and_iniciar() {
     let stop = app.outbound(phone).await.last().unwrap().body.clone();
     assert!(stop.starts_with("You're unsubscribed"), "{stop}");
 }
+
+#[tokio::test]
+async fn an_auto_responder_texting_help_or_start_gets_two_answers_not_fifteen() {
+    let app = TestApp::spawn().await;
+    let machine = "+15555550188";
+    for _ in 0..15 {
+        app.text(machine, "HELP", &sid()).await;
+    }
+    app.settle().await;
+    let out = app.outbound(machine).await;
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(out.iter().all(|m| m.body.contains("Reply STOP to opt out")));
+    assert_eq!(
+        app.transcript(machine).await.len(),
+        17,
+        "every text is stored"
+    );
+
+    // START from a contact who never opted out: the same cap.
+    let starter = "+15555550189";
+    for _ in 0..10 {
+        app.text(starter, "START", &sid()).await;
+    }
+    app.settle().await;
+    assert_eq!(app.outbound(starter).await.len(), 2);
+    // STOP is always confirmed, and START after it is answered again.
+    app.text(starter, "STOP", &sid()).await;
+    app.settle().await;
+    app.text(starter, "START", &sid()).await;
+    app.settle().await;
+    let out = app.outbound(starter).await;
+    assert_eq!(out.len(), 4, "{out:?}");
+    assert!(out[3].body.contains("resubscribed"), "{}", out[3].body);
+}

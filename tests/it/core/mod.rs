@@ -11,6 +11,7 @@ mod delivery;
 mod floods;
 mod flows;
 mod handoff;
+mod hardening;
 mod integrations;
 mod llm;
 mod lookups;

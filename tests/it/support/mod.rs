@@ -64,6 +64,8 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     config.worker.lease_secs = 5;
     // Each text is its own turn in stories; bursts have their own tests.
     config.worker.burst_ms = 0;
+    // Stopping needs no drain for a load balancer here; its own tests set one.
+    config.server.drain_ms = 0;
     config.outbox.base_backoff_ms = 50;
     config.outbox.max_backoff_ms = 200;
     // Story tests run on words and BM25; the dense model has tests of its own.

@@ -52,6 +52,7 @@ pub fn textdesk_command(
         .env("TEXTDESK_EMBEDDINGS", "none")
         .env("TEXTDESK_WORKER_POLL_MS", "50")
         .env("TEXTDESK_WORKER_BURST_MS", "0")
+        .env("TEXTDESK_DRAIN_MS", "0")
         .env("TEXTDESK_OUTBOX_BASE_BACKOFF_MS", "100")
         .env("TEXTDESK_OUTBOX_MAX_BACKOFF_MS", "300")
         .env("TEXTDESK_OUTBOX_MAX_ATTEMPTS", "1000")
