@@ -126,7 +126,7 @@ TEXTDESK_TEST_POSTGRES_URL=$(scripts/postgres.sh start)
 export TEXTDESK_TEST_POSTGRES_URL
 echo "== PostgreSQL pass against $TEXTDESK_TEST_POSTGRES_URL"
 cargo test --locked --lib -- store::
-cargo test --locked --test it -- core:: crash:: scale:: --skip scale::three_instances
+cargo test --locked --test it -- core:: crash:: faults:: scale:: --skip scale::three_instances
 # Alone: it loads both cores for a minute, which would starve the timing-sensitive
 # crash stories running beside it, and its throughput figures mean more alone.
 cargo test --locked --test it -- scale::three_instances

@@ -109,6 +109,13 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     } else if config.twilio.auth_token.is_none() {
         warn!("TWILIO_AUTH_TOKEN is not set: webhooks will be refused with 403 until it is");
     }
+    let spool = Arc::new(crate::engine::spool::InboundSpool::new(&config.data_dir));
+    tasks.spawn(crate::engine::spool::run(
+        engine.clone(),
+        spool.clone(),
+        Duration::from_secs(1),
+        shutdown_rx.clone(),
+    ));
     let state = AppState {
         engine: engine.clone(),
         auth_token: config.twilio.auth_token.clone(),
@@ -121,6 +128,8 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         csat: config.csat.clone(),
         stopping: stop_rx,
         server: config.server.clone(),
+        spool: spool.clone(),
+        webhook_write_timeout: Duration::from_millis(config.webhook.write_timeout_ms),
     };
     let app = api::router(state);
     let mut http_shutdown = shutdown_rx.clone();
@@ -316,6 +325,11 @@ pub fn spawn_engine(
     tasks.spawn(crate::engine::flow_starts::run(
         engine.clone(),
         Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
+        shutdown.clone(),
+    ));
+    tasks.spawn(crate::engine::retention::run(
+        engine.clone(),
+        config.retention.clone(),
         shutdown.clone(),
     ));
     if config.csat.enabled && config.csat.after_bot {

@@ -83,6 +83,11 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
         "webhook.max_body_bytes",
         Number,
     ),
+    (
+        "TEXTDESK_WEBHOOK_WRITE_TIMEOUT_MS",
+        "webhook.write_timeout_ms",
+        Number,
+    ),
     ("TEXTDESK_WORKER_LEASE_SECS", "worker.lease_secs", Number),
     ("TEXTDESK_WORKER_POLL_MS", "worker.poll_ms", Number),
     ("TEXTDESK_WORKER_CONCURRENCY", "worker.concurrency", Number),
@@ -138,6 +143,11 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
     ),
     ("TEXTDESK_CSAT_QUESTION", "csat.question", Text),
     ("TEXTDESK_CSAT_THANKS", "csat.thanks", Text),
+    (
+        "TEXTDESK_RETENTION_CONTENT_DAYS",
+        "retention.content_days",
+        Number,
+    ),
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,6 +183,7 @@ pub struct Config {
     pub webhooks: Vec<WebhookEndpoint>,
     pub integrations: IntegrationSettings,
     pub csat: CsatSettings,
+    pub retention: RetentionSettings,
     /// A Qdrant server for the knowledge index; unset means the embedded index under
     /// `{data_dir}/qdrant/`.
     pub qdrant: QdrantSettings,
@@ -282,6 +293,48 @@ impl Default for CsatSettings {
             bot_idle_minutes: 30,
             question: "How did we do? Reply 1-5 (5 = great).".to_string(),
             thanks: "Thanks for your feedback!".to_string(),
+        }
+    }
+}
+
+/// How long each kind of record is kept, in days; 0 keeps it forever. A background
+/// job prunes every `every_minutes`. See the README's "Data retention and erasure".
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Finished inbound-queue and outbox rows (the messages themselves stay).
+    pub queue_days: u64,
+    /// Webhook deliveries delivered or given up on.
+    pub deliveries_days: u64,
+    /// The event log (events still owed to a webhook endpoint are kept).
+    pub events_days: u64,
+    /// The words of conversations (message bodies, notes, summaries), blanked after
+    /// this many days; analytics counts stay. Off by default: the team decides.
+    pub content_days: u64,
+    pub every_minutes: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            queue_days: 7,
+            deliveries_days: 30,
+            events_days: 90,
+            content_days: 0,
+            every_minutes: 60,
+        }
+    }
+}
+
+impl RetentionSettings {
+    /// The oldest record of each kind to keep, as of `now` (epoch ms).
+    pub fn cutoffs(&self, now: i64) -> crate::store::RetentionCutoffs {
+        let before = |days: u64| (days > 0).then(|| now - (days as i64) * 86_400_000);
+        crate::store::RetentionCutoffs {
+            queue: before(self.queue_days),
+            deliveries: before(self.deliveries_days),
+            events: before(self.events_days),
+            content: before(self.content_days),
         }
     }
 }
@@ -452,6 +505,9 @@ pub struct WebhookSettings {
     pub insecure_skip_signature: bool,
     /// Larger request bodies are refused with 413.
     pub max_body_bytes: usize,
+    /// Longest the webhook waits for the database to store a text; past it (or on a
+    /// database error) the text goes to the local spool and is acknowledged.
+    pub write_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -506,6 +562,7 @@ impl Default for Config {
             webhooks: Vec::new(),
             integrations: IntegrationSettings::default(),
             csat: CsatSettings::default(),
+            retention: RetentionSettings::default(),
             qdrant: QdrantSettings::default(),
             lookup_env: Default::default(),
         }
@@ -531,6 +588,8 @@ impl Default for WebhookSettings {
         Self {
             insecure_skip_signature: false,
             max_body_bytes: 64 * 1024,
+            // Well inside Twilio's 15 s wait for the webhook's answer.
+            write_timeout_ms: 5_000,
         }
     }
 }
@@ -682,6 +741,18 @@ impl Config {
             return Err(ConfigError::Key {
                 key: "outbox.send_timeout_ms",
                 reason: "must be at least 100".into(),
+            });
+        }
+        if self.webhook.write_timeout_ms < 100 {
+            return Err(ConfigError::Key {
+                key: "webhook.write_timeout_ms",
+                reason: "must be at least 100".into(),
+            });
+        }
+        if self.retention.every_minutes == 0 {
+            return Err(ConfigError::Key {
+                key: "retention.every_minutes",
+                reason: "must be at least 1".into(),
             });
         }
         if self.outbox.max_attempts == 0 {

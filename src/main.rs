@@ -117,6 +117,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let now = jiff::Timestamp::now().as_millisecond();
             textdesk::cli::consent::run(&store, command, now, std::io::stdout().lock()).await
         }
+        Command::Contact { command } => {
+            let store = textdesk::store::Store::open(&config.database_url()).await?;
+            let now = jiff::Timestamp::now().as_millisecond();
+            textdesk::cli::contact::run(&store, command, now, std::io::stdout().lock()).await
+        }
         Command::Test { command } => textdesk::cli::test::run(&config, command).await,
     }
 }

@@ -21,6 +21,8 @@ pub const LLM_SECONDS: &str = "textdesk_llm_request_seconds";
 pub const LLM_FALLBACKS: &str = "textdesk_llm_fallbacks_total";
 pub const LOOKUP_SECONDS: &str = "textdesk_lookup_seconds";
 pub const OUTBOX_RETRIES: &str = "textdesk_outbox_retries_total";
+pub const INBOUND_SPOOLED: &str = "textdesk_inbound_spooled_total";
+pub const OUTBOX_RECONCILED: &str = "textdesk_outbox_reconciled_total";
 pub const OUTBOX_FAILED: &str = "textdesk_outbox_failed_total";
 pub const PIPELINE_PANICS: &str = "textdesk_pipeline_panics_total";
 pub const QUEUE_DEPTH: &str = "textdesk_inbound_queue_depth";
@@ -95,6 +97,14 @@ fn describe() {
         OUTBOX_RETRIES,
         "Send attempts that failed transiently and were rescheduled."
     );
+    describe_counter!(
+        INBOUND_SPOOLED,
+        "Inbound texts the database could not store in time, kept in the local spool and acknowledged."
+    );
+    describe_counter!(
+        OUTBOX_RECONCILED,
+        "Uncertain sends checked with the provider before a resend, by outcome (already_sent, not_sent)."
+    );
     describe_counter!(OUTBOX_FAILED, "Outbound texts given up on.");
     describe_counter!(
         PIPELINE_PANICS,
@@ -121,6 +131,16 @@ pub fn outbound_sent(segments: u32) {
 
 pub fn outbound_retry() {
     counter!(OUTBOX_RETRIES).increment(1);
+}
+
+pub fn inbound_spooled() {
+    counter!(INBOUND_SPOOLED).increment(1);
+}
+
+/// An uncertain send was checked with the provider: `taken` when it had gone through.
+pub fn outbound_reconciled(taken: bool) {
+    let outcome = if taken { "already_sent" } else { "not_sent" };
+    counter!(OUTBOX_RECONCILED, "outcome" => outcome).increment(1);
 }
 
 pub fn outbound_failed() {

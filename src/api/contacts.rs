@@ -7,19 +7,21 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::CurrentAgent;
+use super::auth::{AdminAgent, CurrentAgent};
 use super::extract::{Json, Path};
 use super::{ApiError, AppState};
 use crate::flows::quiet::contact_zone_and_source;
 use crate::sms::PhoneNumber;
-use crate::store::Contact;
+use crate::store::{Contact, Erased};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/contacts/{phone}", get(show).patch(update))
+    Router::new()
+        .route("/api/v1/contacts/{phone}", get(show).patch(update))
+        .route("/api/v1/admin/contacts/{phone}/forget", post(forget))
 }
 
 /// A contact and the time zone textdesk uses for them.
@@ -102,6 +104,35 @@ pub async fn show(
     let contact = state.engine.store.contact(&phone).await?;
     let contact = contact.ok_or_else(|| not_found(&phone))?;
     Ok(Json(view(&state, contact)))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/contacts/{phone}/forget", tag = "admin",
+    params(("phone" = String, Path, description = "E.164 number, e.g. +13035550199 (%2B for +)", pattern = r"^\+[1-9][0-9]{7,14}$")),
+    responses(
+        (status = 200, description = "Erased: the contact's messages, notes and summaries read \
+            `[erased]`, their name and attributes are gone, texts queued for them canceled; \
+            the number, consent and consent ledger are kept as proof of an opt-out", body = Erased),
+        (status = 400, description = "Not an E.164 number"),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No contact with this number"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn forget(
+    AdminAgent(admin): AdminAgent,
+    State(state): State<AppState>,
+    Path(phone): Path<String>,
+) -> Result<Json<Erased>, ApiError> {
+    let phone = parse_phone(&phone)?;
+    let erased = crate::engine::retention::forget(
+        &state.engine.store,
+        &phone,
+        &admin.name,
+        state.engine.now_ms(),
+    )
+    .await?;
+    Ok(Json(erased.ok_or_else(|| not_found(&phone))?))
 }
 
 #[utoipa::path(

@@ -28,6 +28,9 @@ pub enum ApiError {
     /// A body, path or query axum could not parse, with axum's status for it.
     #[error("{message}")]
     Malformed { status: StatusCode, message: String },
+    /// Could not be done now; the client should try again.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Store(StoreError),
 }
@@ -66,6 +69,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Malformed { status, .. } => *status,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,8 +79,6 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         if let ApiError::Store(e) = &self {
-            // A 5xx makes Twilio retry the webhook later, which is what we want when
-            // the database is briefly unavailable.
             tracing::error!(error = %e, "request failed");
         } else {
             tracing::info!(status = status.as_u16(), reason = %self, "request refused");

@@ -53,6 +53,9 @@ pub struct AppState {
     /// True once the process is stopping: `/readyz` answers 503, live streams end.
     pub stopping: tokio::sync::watch::Receiver<bool>,
     pub server: crate::config::ServerSettings,
+    /// Where a text goes when the database cannot store it in time.
+    pub spool: Arc<crate::engine::spool::InboundSpool>,
+    pub webhook_write_timeout: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {

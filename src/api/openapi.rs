@@ -28,6 +28,7 @@ use super::{
         handoffs::resolve,
         contacts::show,
         contacts::update,
+        contacts::forget,
         consent::record_by_agent,
         consent::show,
         consent::record_by_api,

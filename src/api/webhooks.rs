@@ -4,7 +4,9 @@
 //! Order of checks: size (413) → content type (415) → form syntax (400) → signature
 //! (403) → field semantics (400). An inbound text is committed to the database before
 //! the `200` goes back, so an acknowledged text is never lost; a repeated `MessageSid`
-//! is acknowledged again without being processed twice.
+//! is acknowledged again without being processed twice. When the database cannot take
+//! the text within `webhook.write_timeout_ms` (or fails), it is kept in the fsynced
+//! local spool instead and acknowledged; the spool replays it when the database is back.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -13,7 +15,7 @@ use axum::extract::{DefaultBodyLimit, OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use tracing::{debug, info};
+use tracing::{debug, error, info, warn};
 
 use super::{ApiError, AppState};
 use crate::sms::segments;
@@ -62,7 +64,29 @@ async fn inbound(
             &state.engine.policy(),
         ),
     };
-    match state.engine.store.receive_inbound(&msg).await? {
+    let stored = tokio::time::timeout(
+        state.webhook_write_timeout,
+        state.engine.store.receive_inbound(&msg),
+    )
+    .await
+    .map_err(|_| format!("no answer within {:?}", state.webhook_write_timeout))
+    .and_then(|stored| stored.map_err(|e| e.to_string()));
+    let received = match stored {
+        Ok(received) => received,
+        Err(why) => {
+            // Twilio would not retry a 500: keep the text here rather than lose it.
+            if let Err(e) = state.spool.keep(&msg).await {
+                error!(from = %sms.from, database = %why, spool = %e, "neither the database nor the spool could keep this text");
+                return Err(ApiError::Unavailable(
+                    "the text could not be stored; try again".into(),
+                ));
+            }
+            crate::telemetry::inbound_spooled();
+            warn!(from = %sms.from, database = %why, "database unavailable; text kept in the local spool and acknowledged");
+            return Ok(empty_twiml());
+        }
+    };
+    match received {
         Received::Queued {
             message_id,
             conversation_id,

@@ -6,6 +6,7 @@ pub mod ask;
 pub mod chat;
 pub mod classify;
 pub mod consent;
+pub mod contact;
 pub mod knowledge;
 pub mod report;
 pub mod segments;
@@ -121,6 +122,11 @@ pub enum Command {
     Consent {
         #[command(subcommand)]
         command: consent::ConsentCommand,
+    },
+    /// A contact's data: `textdesk contact forget PHONE` erases it on request.
+    Contact {
+        #[command(subcommand)]
+        command: contact::ContactCommand,
     },
     /// Manage the agents who use the agent API and inbox (bearer tokens).
     Agent {

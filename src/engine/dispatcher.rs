@@ -5,6 +5,12 @@
 //! is canceled, while compliance texts (the STOP confirmation, HELP, START) still go.
 //! Transient failures are retried with exponential backoff and jitter, durably (the
 //! next attempt time is a column), so a restart does not reset or lose them.
+//!
+//! A send whose outcome is unknown (the provider did not answer within
+//! `send_timeout`, or the process stopped mid-send) is *uncertain*: the row stays in
+//! flight and, before it is sent again, the provider is asked whether it already took
+//! the text ([`Provider::find_sent`]). Recording a result is retried while the lease
+//! is held, and a result that still could not be recorded is reconciled the same way.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +42,10 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let owner = engine.instance_id.clone();
-    let lease_ms = (settings.send_timeout + Duration::from_secs(5)).as_millis() as i64;
+    // Room for a reconciliation question and a send, each bounded by send_timeout,
+    // and for recording the result.
+    let lease = settings.send_timeout * 2 + Duration::from_secs(5);
+    let lease_ms = lease.as_millis() as i64;
     let mut error_backoff = Duration::from_millis(100);
     loop {
         if *shutdown.borrow() {
@@ -46,8 +55,10 @@ pub async fn run(
         match engine.store.claim_due_outbound(&owner, now, lease_ms).await {
             Ok(Some(claim)) => {
                 error_backoff = Duration::from_millis(100);
+                // A little before the lease lapses, so a sibling never sees it early.
+                let lease_ends = tokio::time::Instant::now() + lease - Duration::from_secs(1);
                 let span = info_span!("outbound", message_id = claim.message_id);
-                deliver(&engine, provider.as_ref(), &settings, claim)
+                deliver(&engine, provider.as_ref(), &settings, claim, lease_ends)
                     .instrument(span)
                     .await;
             }
@@ -75,6 +86,7 @@ async fn deliver(
     provider: &dyn Provider,
     settings: &DispatchSettings,
     claim: ClaimedOutbound,
+    lease_ends: tokio::time::Instant,
 ) {
     let result = if claim.consent == Consent::OptedOut && claim.kind == OutboundKind::Reply {
         info!(to = %claim.to, "contact opted out after this reply was queued; not sending");
@@ -85,21 +97,101 @@ async fn deliver(
             body: claim.body.clone(),
             status_callback: settings.status_callback.clone(),
         };
-        let sent = match tokio::time::timeout(settings.send_timeout, provider.send(&sms)).await {
-            Ok(result) => result,
-            Err(_) => Err(SendError::Retryable(format!(
-                "no answer within {:?}",
-                settings.send_timeout
-            ))),
-        };
-        classify(engine, settings, &claim, sent).await
+        match reconcile(engine, provider, settings, &claim, &sms).await {
+            Ok(Some(result)) => result,
+            Ok(None) => {
+                let sent =
+                    match tokio::time::timeout(settings.send_timeout, provider.send(&sms)).await {
+                        Ok(result) => result,
+                        Err(_) => Err(SendError::Uncertain(format!(
+                            "no answer within {:?}",
+                            settings.send_timeout
+                        ))),
+                    };
+                classify(engine, settings, &claim, sent).await
+            }
+            Err(error) if claim.attempts as u32 >= settings.max_attempts => {
+                error!(to = %claim.to, attempts = claim.attempts, %error, "giving up on this text: the provider never said whether it took it");
+                crate::telemetry::outbound_failed();
+                DeliveryResult::Failed {
+                    code: None,
+                    error: format!("outcome unknown: {error}"),
+                }
+            }
+            Err(error) => {
+                warn!(to = %claim.to, %error, "could not ask the provider about an uncertain send; asking again later");
+                DeliveryResult::Uncertain {
+                    at: engine.now_ms() + settings.base_backoff.as_millis() as i64,
+                    error,
+                }
+            }
+        }
     };
-    if let Err(e) = engine
-        .store
-        .finish_outbound(&claim, &result, engine.now_ms())
-        .await
-    {
-        error!(error = %e, "recording the delivery result failed; the row will be retried after its lease");
+    record(engine, settings, &claim, &result, lease_ends).await;
+}
+
+/// Before sending a text whose earlier attempt never settled: did the provider take
+/// it? `Some(Sent)` when it did (an id no other message holds); `None` to send.
+async fn reconcile(
+    engine: &Engine,
+    provider: &dyn Provider,
+    settings: &DispatchSettings,
+    claim: &ClaimedOutbound,
+    sms: &OutboundSms,
+) -> Result<Option<DeliveryResult>, String> {
+    if claim.unsettled_since.is_none() {
+        return Ok(None);
+    }
+    let found = match tokio::time::timeout(settings.send_timeout, provider.find_sent(sms)).await {
+        Ok(found) => found.map_err(|e| e.to_string())?,
+        Err(_) => return Err("the provider did not answer the question in time".into()),
+    };
+    for provider_message_id in found {
+        let recorded = engine
+            .store
+            .provider_message_recorded(&provider_message_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !recorded {
+            info!(to = %claim.to, %provider_message_id, "the earlier attempt had gone through; not sending again");
+            crate::telemetry::outbound_reconciled(true);
+            return Ok(Some(DeliveryResult::Sent {
+                provider_message_id,
+            }));
+        }
+    }
+    info!(to = %claim.to, "the earlier attempt never reached the provider; sending");
+    crate::telemetry::outbound_reconciled(false);
+    Ok(None)
+}
+
+/// Records how the attempt ended, retrying while the lease is ours: a send recorded
+/// late is better than one repeated after the lease lapses.
+async fn record(
+    engine: &Engine,
+    settings: &DispatchSettings,
+    claim: &ClaimedOutbound,
+    result: &DeliveryResult,
+    lease_ends: tokio::time::Instant,
+) {
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match engine
+            .store
+            .finish_outbound(claim, result, engine.now_ms())
+            .await
+        {
+            Ok(()) => return,
+            Err(e) if tokio::time::Instant::now() + pause < lease_ends => {
+                warn!(error = %e, retry_in = ?pause, "recording the delivery result failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(settings.max_backoff);
+            }
+            Err(e) => {
+                error!(error = %e, "recording the delivery result failed; the row is reconciled with the provider after its lease");
+                return;
+            }
+        }
     }
 }
 
@@ -118,20 +210,16 @@ async fn classify(
             }
         }
         Err(SendError::Retryable(error)) if (claim.attempts as u32) < settings.max_attempts => {
-            let delay = retry_delay(
-                claim.attempts as u32,
-                settings.base_backoff,
-                settings.max_backoff,
-                &mut rand::rng(),
-            );
-            warn!(to = %claim.to, attempt = claim.attempts, retry_in = ?delay, %error, "send failed; will retry");
-            crate::telemetry::outbound_retry();
-            DeliveryResult::RetryAt {
-                at: engine.now_ms() + delay.as_millis() as i64,
-                error,
-            }
+            let at = next_attempt_at(engine, settings, claim);
+            warn!(to = %claim.to, attempt = claim.attempts, retry_at = at, %error, "send failed; will retry");
+            DeliveryResult::RetryAt { at, error }
         }
-        Err(SendError::Retryable(error)) => {
+        Err(SendError::Uncertain(error)) if (claim.attempts as u32) < settings.max_attempts => {
+            let at = next_attempt_at(engine, settings, claim);
+            warn!(to = %claim.to, attempt = claim.attempts, ask_at = at, %error, "send outcome unknown; will ask the provider before any resend");
+            DeliveryResult::Uncertain { at, error }
+        }
+        Err(SendError::Retryable(error) | SendError::Uncertain(error)) => {
             error!(to = %claim.to, attempts = claim.attempts, %error, "giving up on this text");
             crate::telemetry::outbound_failed();
             DeliveryResult::Failed { code: None, error }
@@ -165,6 +253,18 @@ async fn classify(
             }
         }
     }
+}
+
+/// When a claim that did not settle is tried again (counted as a retry).
+fn next_attempt_at(engine: &Engine, settings: &DispatchSettings, claim: &ClaimedOutbound) -> i64 {
+    let delay = retry_delay(
+        claim.attempts as u32,
+        settings.base_backoff,
+        settings.max_backoff,
+        &mut rand::rng(),
+    );
+    crate::telemetry::outbound_retry();
+    engine.now_ms() + delay.as_millis() as i64
 }
 
 /// Exponential backoff with "equal jitter": half the exponential delay is fixed, the

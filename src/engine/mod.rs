@@ -22,7 +22,9 @@ pub mod pipeline;
 pub mod policy;
 pub mod preview;
 pub mod reload;
+pub mod retention;
 pub mod sending;
+pub mod spool;
 pub mod worker;
 
 use std::sync::{Arc, RwLock};

@@ -43,7 +43,9 @@ pub use handoffs::*;
 mod inbound;
 pub mod model;
 mod outbox;
+mod retention;
 pub use outbox::{DeliveryResult, QueuedOutbound};
+pub use retention::{ERASED, Erased, Pruned, RetentionCutoffs};
 #[cfg(test)]
 mod tests;
 mod transcript;

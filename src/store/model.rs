@@ -340,6 +340,10 @@ pub struct ClaimedOutbound {
     pub body: String,
     pub attempts: i64,
     pub lease_owner: String,
+    /// When an earlier attempt began whose outcome is unknown (the provider did not
+    /// answer in time, or the process stopped mid-send): the text may already have
+    /// gone, so the provider is asked before it is sent again.
+    pub unsettled_since: Option<i64>,
 }
 
 /// One line of a contact's transcript.

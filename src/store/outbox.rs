@@ -14,7 +14,14 @@ pub enum DeliveryResult {
     Sent {
         provider_message_id: String,
     },
+    /// The provider said no for now (429, 5xx, no connection): the text did not go.
     RetryAt {
+        at: i64,
+        error: String,
+    },
+    /// The provider may have taken the text (it did not answer in time): asked again
+    /// at `at` before any resend.
+    Uncertain {
         at: i64,
         error: String,
     },
@@ -108,7 +115,8 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Option<ClaimedOutbound>> {
         let sql = format!(
-            "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
+            "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3,
+                 in_flight_since = COALESCE(in_flight_since, $3)
              WHERE id = (
                  SELECT o.id FROM outbox o
                  WHERE o.status = 'pending' AND o.next_attempt_at <= $3
@@ -119,7 +127,7 @@ impl Store {
                          AND NOT (e.attempts = 0 AND e.next_attempt_at > $3))
                  ORDER BY o.next_attempt_at, o.id LIMIT 1{skip})
                AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3)
-             RETURNING id, message_id, contact_id, kind, attempts",
+             RETURNING id, message_id, contact_id, kind, attempts, in_flight_since",
             skip = self.skip_locked()
         );
         let Some(row) = sqlx::query(&sql)
@@ -136,6 +144,8 @@ impl Store {
         let contact_id: i64 = row.get(2);
         let kind: String = row.get(3);
         let attempts: i64 = row.get(4);
+        // Set by this claim (now), or left by an attempt that never settled.
+        let in_flight_since: i64 = row.get(5);
 
         let detail = sqlx::query(
             "SELECT m.body, c.phone, c.consent FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE m.id = $1",
@@ -162,6 +172,7 @@ impl Store {
             body: detail.get(0),
             attempts,
             lease_owner: owner.to_string(),
+            unsettled_since: (in_flight_since < now).then_some(in_flight_since),
         }))
     }
 
@@ -175,15 +186,20 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let (status, next_at, error) = match result {
             DeliveryResult::Sent { .. } => ("sent", None, None),
-            DeliveryResult::RetryAt { at, error } => ("pending", Some(*at), Some(error.as_str())),
+            DeliveryResult::RetryAt { at, error } | DeliveryResult::Uncertain { at, error } => {
+                ("pending", Some(*at), Some(error.as_str()))
+            }
             DeliveryResult::Failed { error, .. } => ("failed", None, Some(error.as_str())),
             DeliveryResult::Canceled => {
                 ("canceled", None, Some("contact opted out before sending"))
             }
         };
+        // Only an uncertain outcome stays in flight; every other one is settled.
+        let settled = !matches!(result, DeliveryResult::Uncertain { .. });
         let updated = sqlx::query(
             "UPDATE outbox SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at), last_error = $5,
-                 lease_owner = NULL, lease_until = NULL, updated_at = $6
+                 lease_owner = NULL, lease_until = NULL, updated_at = $6,
+                 in_flight_since = CASE WHEN $7 THEN NULL ELSE in_flight_since END
              WHERE id = $1 AND lease_owner = $2",
         )
         .bind(claim.outbox_id)
@@ -192,6 +208,7 @@ impl Store {
         .bind(next_at)
         .bind(error)
         .bind(now)
+        .bind(settled)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
@@ -211,7 +228,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            DeliveryResult::RetryAt { .. } => {}
+            DeliveryResult::RetryAt { .. } | DeliveryResult::Uncertain { .. } => {}
             DeliveryResult::Failed { code, error } => {
                 let conversation_id: i64 = sqlx::query_scalar(
                     "UPDATE messages SET delivery_status = 'failed', error_code = $2, error_message = $3, updated_at = $4
@@ -248,6 +265,19 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Whether a provider message id is already recorded on a message: when asking
+    /// the provider what became of an uncertain send, a match that is another
+    /// message's (the same words sent earlier) is not this one.
+    pub async fn provider_message_recorded(&self, provider_message_id: &str) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT id FROM messages WHERE provider_message_id = $1")
+                .bind(provider_message_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
     }
 
     /// Applies a provider's delivery-status callback. `rank_of` orders statuses so a

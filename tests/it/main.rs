@@ -6,11 +6,14 @@
 //!
 //! - `core`: stories about the conversation core through the real HTTP API.
 //! - `crash`, `scale`: the real binary killed, restarted and scaled out (PostgreSQL).
+//! - `faults`: 2,000 texts through the real binary while Twilio, the database and the
+//!   process fail; 0 lost and 0 duplicated.
 //! - `inbox_e2e`: the agent inbox in headless Chromium.
 //! - `knowledge_index`, `qdrant_server`: the knowledge index, embedded and on a server.
 //! - `embeddings_reference`, `quality`: the real local model against references and gates.
 //! - `llm_client`, `twilio_provider`: the outbound clients against fakes on loopback.
 //! - `segments_table`: segment arithmetic, case by case.
+//! - `edge_properties`: the edge's parsers under thousands of generated inputs.
 
 mod knowledge_cases;
 mod support;
@@ -18,7 +21,9 @@ mod support;
 mod conversation_runner;
 mod core;
 mod crash;
+mod edge_properties;
 mod embeddings_reference;
+mod faults;
 mod inbox_e2e;
 mod knowledge_index;
 mod llm_client;

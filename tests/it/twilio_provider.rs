@@ -273,7 +273,7 @@ async fn retry_after_is_capped_at_max_backoff() {
 }
 
 #[tokio::test]
-async fn a_slow_twilio_times_out_and_is_retryable() {
+async fn a_slow_answer_makes_the_send_uncertain_and_it_is_not_repeated() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(MESSAGES))
@@ -290,11 +290,41 @@ async fn a_slow_twilio_times_out_and_is_retryable() {
         .await
         .unwrap_err();
 
+    // Twilio may have taken it: sending again in-call could text the customer twice.
     match &err {
-        SendError::Retryable(reason) => assert!(reason.contains("timed out"), "{reason}"),
-        other => panic!("expected Retryable, got {other:?}"),
+        SendError::Uncertain(reason) => assert!(reason.contains("timed out"), "{reason}"),
+        other => panic!("expected Uncertain, got {other:?}"),
     }
-    assert_eq!(received(&server).await.len(), 2);
+    assert_eq!(received(&server).await.len(), 1);
+}
+
+#[tokio::test]
+async fn find_sent_lists_texts_to_the_number_with_the_same_words() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(MESSAGES))
+        .and(wiremock::matchers::query_param("To", "+15555550123"))
+        .and(wiremock::matchers::query_param("From", "+15555550100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "messages": [
+                { "sid": "SMother", "body": "Something else", "status": "delivered" },
+                { "sid": "SMfailed", "body": reply().body, "status": "failed" },
+                { "sid": "SMmatch", "body": reply().body, "status": "sent" },
+            ]
+        })))
+        .mount(&server)
+        .await;
+    let provider = TwilioProvider::new(config(&server)).unwrap();
+    assert_eq!(provider.find_sent(&reply()).await.unwrap(), ["SMmatch"]);
+
+    // A list it may not read answers nothing, so the text is sent again.
+    let forbidden = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&forbidden)
+        .await;
+    let provider = TwilioProvider::new(config(&forbidden)).unwrap();
+    assert!(provider.find_sent(&reply()).await.unwrap().is_empty());
 }
 
 #[tokio::test]

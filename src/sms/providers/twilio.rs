@@ -5,7 +5,10 @@
 //! jitter (a 429's `Retry-After` wins, capped at `max_backoff`). When the budget runs
 //! out the outbox gets [`SendError::Retryable`] and tries again later. Other 4xx are
 //! [`SendError::Permanent`] with Twilio's error code, and 21610 is
-//! [`SendError::RecipientOptedOut`].
+//! [`SendError::RecipientOptedOut`]. A request that may have reached Twilio without an
+//! answer (a timeout once connected, a success whose body was cut off) is never
+//! retried in-call: it is [`SendError::Uncertain`], and [`Provider::find_sent`] reads
+//! Twilio's message list for the same recipient and body before the outbox resends.
 //!
 //! Never logged: the auth token, the body (only at `debug`), full phone numbers, and
 //! Twilio's error *message* (it can quote the number) — logs carry its code.
@@ -185,16 +188,23 @@ impl TwilioProvider {
                     message: format!("could not build the request to Twilio: {e}"),
                 });
             }
+            // Never connected: Twilio cannot have taken the text.
+            Err(e) if e.is_connect() => {
+                return Attempt::Transient {
+                    reason: format!("could not connect to Twilio: {e}"),
+                    retry_after: None,
+                };
+            }
+            // Sent, perhaps taken, but no answer: resending could text the customer twice.
             Err(e) => {
                 let kind = if e.is_timeout() {
                     "timed out"
                 } else {
                     "failed"
                 };
-                return Attempt::Transient {
-                    reason: format!("request to Twilio {kind}: {e}"),
-                    retry_after: None,
-                };
+                return Attempt::Final(SendError::Uncertain(format!(
+                    "request to Twilio {kind} after it was sent: {e}"
+                )));
             }
         };
 
@@ -204,12 +214,9 @@ impl TwilioProvider {
             Ok(b) => b,
             // A success we cannot read may still have been sent: do not send it twice.
             Err(e) if status.is_success() => {
-                return Attempt::Final(SendError::Permanent {
-                    code: None,
-                    message: format!(
-                        "Twilio answered {status} but the body could not be read: {e}"
-                    ),
-                });
+                return Attempt::Final(SendError::Uncertain(format!(
+                    "Twilio answered {status} but the body could not be read: {e}"
+                )));
             }
             Err(e) => {
                 return Attempt::Transient {
@@ -220,6 +227,50 @@ impl TwilioProvider {
         };
         classify(status, retry_after, &body)
     }
+
+    /// One page (the newest 50) of Twilio's texts to `to`, from our sender.
+    async fn recent_to(&self, to: &str) -> Result<Vec<ListedMessage>, SendError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            messages: Vec<ListedMessage>,
+        }
+        let mut query = vec![("To", to), ("PageSize", "50")];
+        if let Some(from) = self.config.from.as_deref().filter(|f| !f.trim().is_empty()) {
+            query.push(("From", from));
+        }
+        let unavailable =
+            |e: &dyn fmt::Display| SendError::Retryable(format!("listing Twilio messages: {e}"));
+        let response = self
+            .http
+            .get(&self.messages_url)
+            .basic_auth(&self.config.account_sid, Some(&self.config.auth_token))
+            .query(&query)
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let status = response.status();
+        if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
+            // The list cannot be read with these credentials (or at this address):
+            // nothing to learn there, so the text is sent again.
+            tracing::warn!(%status, "Twilio's message list cannot be read; resending without checking");
+            return Ok(Vec::new());
+        }
+        if !status.is_success() {
+            return Err(unavailable(&format!("Twilio answered {status}")));
+        }
+        let page: Page = response.json().await.map_err(|e| unavailable(&e))?;
+        Ok(page.messages)
+    }
+}
+
+/// A text in Twilio's message list (the fields reconciliation needs).
+#[derive(serde::Deserialize)]
+struct ListedMessage {
+    sid: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
 }
 
 /// Turns one HTTP answer into an [`Attempt`].
@@ -360,6 +411,24 @@ impl Provider for TwilioProvider {
         Err(SendError::Retryable(format!(
             "{last_reason} (after {max_attempts} attempts)"
         )))
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = "twilio", to = %sms.to))]
+    async fn find_sent(&self, sms: &OutboundSms) -> Result<Vec<String>, SendError> {
+        let found: Vec<String> = self
+            .recent_to(sms.to.as_str())
+            .await?
+            .into_iter()
+            // A text Twilio took and then failed was not sent: sending again is right.
+            .filter(|m| !matches!(m.status.as_deref(), Some("failed" | "canceled")))
+            .filter(|m| m.body.as_deref() == Some(sms.body.as_str()))
+            .map(|m| m.sid)
+            .collect();
+        tracing::info!(
+            matches = found.len(),
+            "asked Twilio what became of an uncertain send"
+        );
+        Ok(found)
     }
 }
 

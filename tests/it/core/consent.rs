@@ -2,7 +2,6 @@
 //! its source and exact words, exported for a day; flows only with express consent;
 //! nothing the business starts outside the contact's sending hours.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
@@ -23,16 +22,7 @@ async fn say(app: &TestApp, phone: &str, body: &str) {
 
 /// `textdesk consent export` through the real binary, on the app's database.
 fn export(app: &TestApp, since: &str, until: &str) -> Vec<csv::StringRecord> {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_textdesk"));
-    cmd.args(["consent", "export", "--since", since, "--until", until])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TEXTDESK_DATA_DIR", &app.config.data_dir)
-        .current_dir(&app.config.data_dir);
-    if let Some(url) = &app.config.database_url {
-        cmd.env("TEXTDESK_DATABASE_URL", url);
-    }
-    let output = cmd.output().expect("textdesk runs");
+    let output = app.cli(&["consent", "export", "--since", since, "--until", until]);
     assert!(
         output.status.success(),
         "{}",

@@ -6,11 +6,20 @@ use std::time::Duration;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use crate::support::fake_twilio::{FakeTwilio, Fault};
 use crate::support::{TestApp, sid};
 use textdesk::config::ProviderKind;
 use textdesk::store::Consent;
 
 async fn app_with_fake_twilio(twilio: &MockServer) -> TestApp {
+    app_with_fake_twilio_and(twilio, |_| {}).await
+}
+
+/// [`app_with_fake_twilio`] with more settings.
+async fn app_with_fake_twilio_and(
+    twilio: &MockServer,
+    more: impl FnOnce(&mut textdesk::config::Config) + Send + 'static,
+) -> TestApp {
     let api_base = twilio.uri();
     TestApp::spawn_with(move |config| {
         config.provider = ProviderKind::Twilio;
@@ -18,6 +27,7 @@ async fn app_with_fake_twilio(twilio: &MockServer) -> TestApp {
         config.twilio.from_number = Some("+15555550100".into());
         config.twilio.api_base = api_base;
         config.outbox.max_attempts = 4;
+        more(config);
     })
     .await
 }
@@ -168,4 +178,70 @@ async fn status_callbacks_update_delivery_and_never_go_backwards() {
         .await
         .unwrap();
     assert_eq!(unsigned.status(), 403);
+}
+
+#[tokio::test]
+async fn a_send_twilio_took_but_answered_late_is_not_sent_again() {
+    let twilio = MockServer::start().await;
+    // The first text is taken but answered long after textdesk stopped waiting.
+    FakeTwilio::mount(&twilio, |i| {
+        if i == 0 {
+            Fault::AcceptAfter(Duration::from_secs(2))
+        } else {
+            Fault::Accept
+        }
+    })
+    .await;
+    let app = app_with_fake_twilio_and(&twilio, |config| config.outbox.send_timeout_ms = 300).await;
+
+    let phone = "+15555550161";
+    app.text(phone, "hello there", &sid()).await;
+    app.settle().await;
+
+    let posts: Vec<_> = requests_to_messages(&twilio)
+        .await
+        .into_iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .collect();
+    assert_eq!(
+        posts.len(),
+        1,
+        "one text, sent once, although Twilio answered late"
+    );
+    let reply = &app.outbound(phone).await[0];
+    assert_eq!(reply.delivery_status, "sent");
+    // The id Twilio gave the text is recorded, so its status callbacks land.
+    let callback = [
+        ("MessageSid", "SMtaken00000000"),
+        ("MessageStatus", "delivered"),
+        ("AccountSid", "ACtest00000000000000000000000000"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    app.post_signed("/webhooks/twilio/status", &callback).await;
+    assert_eq!(app.outbound(phone).await[0].delivery_status, "delivered");
+}
+
+#[tokio::test]
+async fn a_send_that_timed_out_before_twilio_took_it_is_sent_once_more() {
+    let twilio = MockServer::start().await;
+    // The first POST hangs and is never taken; Twilio's list stays empty.
+    Mock::given(method("POST"))
+        .and(path_regex(r"/Messages\.json$"))
+        .respond_with(created("SMlost").set_delay(Duration::from_secs(2)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&twilio)
+        .await;
+    FakeTwilio::mount(&twilio, |_| Fault::Accept).await;
+    let app = app_with_fake_twilio_and(&twilio, |config| config.outbox.send_timeout_ms = 300).await;
+
+    let phone = "+15555550162";
+    app.text(phone, "hello there", &sid()).await;
+    app.settle().await;
+
+    let requests = requests_to_messages(&twilio).await;
+    let count = |m: &str| requests.iter().filter(|r| r.method.as_str() == m).count();
+    assert_eq!(count("GET"), 1, "asked Twilio once before resending");
+    assert_eq!(count("POST"), 2, "the text Twilio never took is sent again");
+    assert_eq!(app.outbound(phone).await[0].delivery_status, "sent");
 }

@@ -12,6 +12,7 @@ use textdesk::api::auth::{generate_token, hash_token};
 use textdesk::clock::ManualClock;
 use textdesk::store::Role;
 
+use crate::support::db_lock::WriteLock;
 use crate::support::process::{free_port, open_store, textdesk_command, wait_healthy};
 use crate::support::{TestApp, sid};
 
@@ -296,4 +297,40 @@ async fn a_text_that_can_never_be_processed_goes_to_a_person_with_an_acknowledge
     let out = app.outbound(phone).await;
     assert_eq!(out.len(), 2, "the customer is told a person will follow up");
     assert!(out[1].body.contains("get back to you"), "{}", out[1].body);
+}
+
+#[tokio::test]
+async fn a_text_the_database_cannot_take_is_kept_acknowledged_and_answered_later() {
+    let app = TestApp::spawn_with(|c| c.webhook.write_timeout_ms = 300).await;
+    app.wait_for_knowledge().await;
+    let phone = "+15555550181";
+    let lock = WriteLock::take(&app.config.database_url()).await;
+    // Acknowledged (text() asserts a 2xx) although the database cannot store it.
+    app.text(phone, "what are your hours?", &sid()).await;
+    let spool = app.config.data_dir.join("spool").join("inbound.jsonl");
+    let kept = std::fs::read_to_string(&spool).expect("the text is in the spool");
+    assert_eq!(kept.lines().count(), 1, "{kept}");
+    assert!(app.transcript(phone).await.is_empty());
+
+    lock.release().await;
+    let mut replies = Vec::new();
+    for _ in 0..400 {
+        replies = app.outbound(phone).await;
+        if !replies.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(replies.len(), 1, "answered once the database is back");
+    assert!(!spool.exists(), "the spool is emptied once replayed");
+    // Twilio's retry of the same text, had it made one, counts once.
+    app.text(phone, "what are your hours?", &kept_sid(&kept))
+        .await;
+    app.settle().await;
+    assert_eq!(app.outbound(phone).await.len(), 1);
+}
+
+fn kept_sid(line: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    value["sid"].as_str().unwrap().to_string()
 }

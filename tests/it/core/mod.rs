@@ -18,4 +18,5 @@ mod lookups;
 mod memory;
 mod ops;
 mod reload;
+mod retention;
 mod webhook;

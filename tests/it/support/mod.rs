@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod db_lock;
+pub mod fake_twilio;
 pub mod nginx;
 pub mod process;
 pub mod qdrant;
@@ -124,6 +126,20 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("the knowledge base was not indexed in time");
+    }
+
+    /// Runs a `textdesk` command (the real binary) on this app's data and database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_textdesk"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TEXTDESK_DATA_DIR", &self.config.data_dir)
+            .current_dir(&self.config.data_dir);
+        if let Some(url) = &self.config.database_url {
+            cmd.env("TEXTDESK_DATABASE_URL", url);
+        }
+        cmd.output().expect("textdesk runs")
     }
 
     pub fn store(&self) -> &Store {
