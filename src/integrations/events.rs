@@ -17,6 +17,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "contact.opted_out",
     "contact.opted_in",
     "message.delivery_failed",
+    "contact.erased",
 ];
 
 /// The public name of a log event, or `None` for kinds that stay inside (messages,

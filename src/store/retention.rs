@@ -162,7 +162,8 @@ impl Store {
 
     /// Erases what a contact wrote and what was written about them, keeping their
     /// number, consent and consent ledger. `None` when nobody has this number.
-    /// Appends `contact.erased` (no number, no words) naming who asked.
+    /// Appends `contact.erased` (the number and who asked; no words), which outbound
+    /// webhooks carry so the business's other systems can erase their copies.
     pub async fn erase_contact(
         &self,
         phone: &PhoneNumber,
@@ -189,7 +190,13 @@ impl Store {
                 kind: "contact.erased",
                 handoff_id: None,
                 conversation_id: None,
-                payload: json!({ "contact_id": contact_id, "by": actor, "erased": erased }),
+                // The number, which the contact keeps, so receivers can erase their copies.
+                payload: json!({
+                    "contact_id": contact_id,
+                    "phone": phone.as_str(),
+                    "by": actor,
+                    "erased": erased,
+                }),
             },
             now,
         )

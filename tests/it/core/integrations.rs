@@ -415,3 +415,34 @@ async fn a_completed_lead_flow_reaches_the_crm_with_its_three_answers_signed() {
     );
     assert_eq!(crm.all().len(), 1, "only the event the endpoint asked for");
 }
+
+#[tokio::test]
+async fn an_erasure_reaches_the_crm_so_it_can_erase_its_copy() {
+    let (crm, url) = Receiver::start(0).await;
+    let app = app_posting_to(&url, Some(&["contact.erased"])).await;
+    let root = app.add_agent("root", Role::Admin).await;
+    let phone = "+13035550171";
+    app.text(phone, "hi, my name is Jo", &sid()).await;
+    app.settle().await;
+
+    let forgotten = app
+        .api_post(
+            &root.token,
+            &format!(
+                "/api/v1/admin/contacts/{}/forget",
+                phone.replace('+', "%2B")
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(forgotten.status(), 200);
+    let erased = crm.wait_for("contact.erased").await;
+    assert!(erased.verified);
+    assert_eq!(erased.body["data"]["phone"], phone, "{:#}", erased.body);
+    assert_eq!(erased.body["data"]["by"], "root", "{:#}", erased.body);
+    assert_eq!(
+        erased.body["data"]["erased"]["messages"], 2,
+        "{:#}",
+        erased.body
+    );
+}

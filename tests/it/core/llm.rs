@@ -228,3 +228,48 @@ async fn a_text_the_llm_says_needs_a_person_is_handed_over_with_its_reason() {
     let sent = app.outbound(phone).await;
     assert_eq!(sent.len(), 1, "one handoff text, no bot answer: {sent:#?}");
 }
+
+#[tokio::test]
+async fn a_turn_slower_than_the_lease_is_thought_through_once() {
+    // Each LLM call takes longer than a worker's whole lease: without renewal, a
+    // sibling worker would take the text over and pay for the calls again.
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(wiremock::matchers::body_string_contains("json_schema"))
+        .respond_with(
+            chat_reply(r#"{"intent":"store_hours","sentiment":0.2,"needs_human":false,"reason":"asks opening hours"}"#)
+                .set_delay(Duration::from_millis(1_500)),
+        )
+        .mount(&llm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            chat_reply("We open at 9am on Saturdays.").set_delay(Duration::from_millis(1_500)),
+        )
+        .mount(&llm)
+        .await;
+    let base = format!("{}/v1", llm.uri());
+    let app = TestApp::spawn_with(move |config| {
+        config.llm.base_url = Some(base);
+        config.llm.api_key = Some("test-key".into());
+        config.llm.timeout_ms = 5_000;
+        config.worker.lease_secs = 1;
+        config.worker.concurrency = 3;
+    })
+    .await;
+    app.wait_for_knowledge().await;
+
+    let phone = "+15555550511";
+    app.text(phone, "when do you open saturday?", &sid()).await;
+    app.settle().await;
+    assert_eq!(
+        llm.received_requests().await.unwrap().len(),
+        2,
+        "one classification, one answer"
+    );
+    let replies = app.outbound(phone).await;
+    assert_eq!(replies.len(), 1, "{replies:#?}");
+    assert_eq!(replies[0].body, "We open at 9am on Saturdays.");
+}
