@@ -71,6 +71,17 @@ pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, UnknownZone> {
     jiff::tz::TimeZone::get(name).map_err(|_| unknown())
 }
 
+/// Epoch ms of a wall-clock time (`"2026-12-08T10:00"`) in the zone `tz`: for tests
+/// that pin a clock at a local time.
+#[cfg(test)]
+pub(crate) fn local_ms(wall: &str, tz: &str) -> i64 {
+    let dt: jiff::civil::DateTime = wall.parse().unwrap();
+    dt.to_zoned(jiff::tz::TimeZone::get(tz).unwrap())
+        .unwrap()
+        .timestamp()
+        .as_millisecond()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

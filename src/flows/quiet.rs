@@ -168,13 +168,7 @@ const AREA_CODES: &[(&[&str], &str)] = &[
 mod tests {
     use super::*;
 
-    fn at(s: &str, tz: &str) -> i64 {
-        let dt: jiff::civil::DateTime = s.parse().unwrap();
-        dt.to_zoned(TimeZone::get(tz).unwrap())
-            .unwrap()
-            .timestamp()
-            .as_millisecond()
-    }
+    use crate::clock::local_ms as at;
 
     #[test]
     fn area_codes_name_the_contacts_zone() {

@@ -182,13 +182,7 @@ impl SendingHours {
 mod tests {
     use super::*;
 
-    fn at(s: &str, tz: &str) -> i64 {
-        let dt: jiff::civil::DateTime = s.parse().unwrap();
-        dt.to_zoned(TimeZone::get(tz).unwrap())
-            .unwrap()
-            .timestamp()
-            .as_millisecond()
-    }
+    use crate::clock::local_ms as at;
 
     fn shipped() -> SendingHours {
         let path =
