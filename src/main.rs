@@ -55,6 +55,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             intents,
             threshold,
             eval,
+            report,
         } => {
             let intents = intents.unwrap_or_else(|| config.prompts_dir.join("intents.toml"));
             let embedder = textdesk::knowledge::embedder_from_config(&config);
@@ -64,13 +65,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             )?;
             let threshold = threshold.unwrap_or(config.brain.threshold);
             let (set, brain) =
-                textdesk::cli::classify::train(&intents, embedder, llm, threshold).await?;
+                textdesk::cli::classify::train(&intents, embedder.clone(), llm, threshold).await?;
             match eval {
-                Some(file) => {
-                    textdesk::cli::classify::eval(&set, &brain, &file, std::io::stdout().lock())
-                        .await
-                        .map(|_| ())
-                }
+                Some(file) => textdesk::cli::classify::eval(
+                    &set,
+                    &brain,
+                    embedder,
+                    &file,
+                    report.as_deref(),
+                    std::io::stdout().lock(),
+                )
+                .await
+                .map(|_| ()),
                 None => {
                     textdesk::cli::classify::run(
                         &brain,

@@ -98,6 +98,10 @@ pub struct IntentSet {
     /// classifier learns them as a background class, the way Rasa's `out_of_scope`
     /// intent works, so off-topic texts are not forced onto the nearest intent.
     pub out_of_scope_examples: Vec<String>,
+    /// Whether the classifier also learns textdesk's built-in off-topic texts
+    /// (`[out_of_scope] builtin_background`, default true), so a file with few or
+    /// no off-topic examples still refuses the weather and the football scores.
+    pub builtin_background: bool,
 }
 
 impl Action {
@@ -145,7 +149,9 @@ struct RawFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOutOfScope {
+    #[serde(default)]
     examples: Vec<String>,
+    builtin_background: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -345,6 +351,11 @@ impl IntentSet {
                 "no intents defined; add at least one [intents.<name>] table".into(),
             ));
         }
+        let builtin_background = raw
+            .out_of_scope
+            .as_ref()
+            .and_then(|o| o.builtin_background)
+            .unwrap_or(true);
         let out_of_scope_examples = raw
             .out_of_scope
             .map(|o| {
@@ -359,6 +370,7 @@ impl IntentSet {
             Ok(IntentSet {
                 intents,
                 out_of_scope_examples,
+                builtin_background,
             })
         } else {
             Err(problems)
@@ -387,6 +399,15 @@ action = "escalate"
 sensitive = true
 examples = ["this is terrible", "worst service ever"]
 "#;
+
+    #[test]
+    fn the_built_in_background_is_on_unless_turned_off() {
+        assert!(IntentSet::parse(GOOD).unwrap().builtin_background);
+        let off = format!("{GOOD}\n[out_of_scope]\nbuiltin_background = false\n");
+        let set = IntentSet::parse(&off).unwrap();
+        assert!(!set.builtin_background);
+        assert!(set.out_of_scope_examples.is_empty());
+    }
 
     #[test]
     fn parses_actions_in_file_order() {

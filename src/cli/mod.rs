@@ -7,6 +7,7 @@ pub mod chat;
 pub mod classify;
 pub mod consent;
 pub mod contact;
+pub mod eval_report;
 pub mod knowledge;
 pub mod report;
 pub mod segments;
@@ -78,6 +79,10 @@ pub enum Command {
         /// Score a labelled file ({"text","intent"} lines) instead of reading stdin.
         #[arg(long)]
         eval: Option<PathBuf>,
+        /// With --eval: also write an HTML page (confusion matrix, worst confusions,
+        /// threshold curve) to this file.
+        #[arg(long, requires = "eval")]
+        report: Option<PathBuf>,
     },
     /// Explain what the bot would do with a text: intent, retrieval, decision, reply.
     /// Nothing is stored or sent.

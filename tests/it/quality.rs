@@ -96,3 +96,86 @@ fn hybrid_retrieval_finds_the_right_file_in_the_top_three_for_nine_texts_in_ten(
     assert!(recall_at_3 >= 0.90, "hybrid recall@3 {recall_at_3}");
     assert!(mrr >= 0.75, "hybrid MRR {mrr}");
 }
+
+/// `(in-scope accuracy, off-topic recall)` of a `classify --eval` line.
+fn in_scope_and_off_topic_recall(line: &str) -> (f64, f64) {
+    (
+        number_after(line, "in-scope accuracy "),
+        number_after(line, "recall "),
+    )
+}
+
+fn line_starting<'a>(report: &'a str, prefix: &str) -> &'a str {
+    report
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{report}"))
+}
+
+/// tests/fixtures/fewshot/support: 20 intents with 10 examples each and no
+/// `[out_of_scope]` examples; 200 in-scope texts and 300 off-topic ones. The
+/// built-in background set is all the classifier knows about off-topic texts.
+#[test]
+fn off_topic_texts_are_refused_without_a_single_off_topic_example() {
+    let page = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("support-report.html");
+    let _ = std::fs::remove_file(&page);
+    let report = textdesk(
+        &[
+            "classify",
+            "--intents",
+            "tests/fixtures/fewshot/support/intents.toml",
+            "--eval",
+            "tests/fixtures/fewshot/support/test.jsonl",
+            "--report",
+            page.to_str().unwrap(),
+        ],
+        "quality-fewshot",
+    );
+    println!("{report}");
+    assert!(report.starts_with("500 labelled texts"), "{report}");
+    let (in_scope, off_topic) =
+        in_scope_and_off_topic_recall(line_starting(&report, "textdesk classifier"));
+    // Measured 0.950 and 0.947 (the floor: 0.92 and 0.90).
+    assert!(in_scope >= 0.93, "in-scope accuracy {in_scope}");
+    assert!(off_topic >= 0.92, "off-topic recall {off_topic}");
+    // The calibration table marks the default threshold.
+    assert!(
+        report.contains("  0.4  ") && report.contains("<- default"),
+        "{report}"
+    );
+    let html = std::fs::read_to_string(&page).expect("the report page is written");
+    for part in [
+        "Confusion matrix",
+        "Worst confusions",
+        "<polyline",
+        "off-topic recall",
+    ] {
+        assert!(html.contains(part), "{part:?} missing from the page");
+    }
+}
+
+/// tests/fixtures/fewshot/retail58: 58 fine-grained intents, 10 examples each, 580
+/// held-out texts. The plain baseline (the same MiniLM embeddings, logistic
+/// regression, p >= 0.4) keeps its best C for the file.
+#[test]
+fn fifty_eight_intents_from_ten_examples_each_beat_embeddings_and_logistic_regression() {
+    let report = textdesk(
+        &[
+            "classify",
+            "--intents",
+            "tests/fixtures/fewshot/retail58/intents.toml",
+            "--eval",
+            "tests/fixtures/fewshot/retail58/test.jsonl",
+        ],
+        "quality-fewshot",
+    );
+    println!("{report}");
+    let ours = number_after(line_starting(&report, "textdesk classifier"), "accuracy ");
+    let baseline = number_after(
+        line_starting(&report, "baseline MiniLM + logistic regression"),
+        "accuracy ",
+    );
+    // Measured 0.895 against 0.893 (best C 100).
+    assert!(ours >= 0.88, "accuracy {ours}");
+    assert!(ours >= baseline, "ours {ours} vs baseline {baseline}");
+}

@@ -51,10 +51,13 @@ pub struct SoftmaxModel {
 }
 
 impl SoftmaxModel {
-    /// Trains on `examples` labelled `labels[i] ∈ 0..classes`.
+    /// Trains on `examples` labelled `labels[i] ∈ 0..classes`, example `i` counting
+    /// `weights[i]` times (the built-in background set is many texts that together
+    /// weigh as much as one intent).
     pub fn train(
         examples: &[Example],
         labels: &[usize],
+        weights: &[f32],
         classes: usize,
         sparse_dims: usize,
         settings: &TrainSettings,
@@ -72,7 +75,7 @@ impl SoftmaxModel {
         if examples.is_empty() || classes == 0 {
             return model;
         }
-        let n = examples.len() as f32;
+        let n: f32 = weights.iter().sum();
         let (beta1, beta2, eps) = (0.9f32, 0.999f32, 1e-8f32);
         let mut m_w = vec![0.0f32; model.weights.len()];
         let mut v_w = vec![0.0f32; model.weights.len()];
@@ -84,10 +87,10 @@ impl SoftmaxModel {
         for epoch in 1..=settings.epochs {
             grad_w.iter_mut().for_each(|g| *g = 0.0);
             grad_b.iter_mut().for_each(|g| *g = 0.0);
-            for (example, &label) in examples.iter().zip(labels) {
+            for ((example, &label), &weight) in examples.iter().zip(labels).zip(weights) {
                 let probs = model.probabilities(example);
                 for (class, p) in probs.iter().enumerate() {
-                    let err = (p - if class == label { 1.0 } else { 0.0 }) / n;
+                    let err = (p - if class == label { 1.0 } else { 0.0 }) * weight / n;
                     grad_b[class] += err;
                     let row = class * width;
                     for &(i, x) in &example.sparse {
@@ -163,8 +166,23 @@ mod tests {
         };
         let examples = vec![ex(0), ex(1), ex(2), ex(0), ex(1), ex(2)];
         let labels = vec![0, 1, 2, 0, 1, 2];
-        let a = SoftmaxModel::train(&examples, &labels, 3, 3, &TrainSettings::default());
-        let b = SoftmaxModel::train(&examples, &labels, 3, 3, &TrainSettings::default());
+        let weights = vec![1.0; examples.len()];
+        let a = SoftmaxModel::train(
+            &examples,
+            &labels,
+            &weights,
+            3,
+            3,
+            &TrainSettings::default(),
+        );
+        let b = SoftmaxModel::train(
+            &examples,
+            &labels,
+            &weights,
+            3,
+            3,
+            &TrainSettings::default(),
+        );
         let p = a.probabilities(&ex(1));
         assert!(p[1] > 0.8, "{p:?}");
         assert_eq!(p, b.probabilities(&ex(1)));
