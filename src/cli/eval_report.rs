@@ -32,7 +32,7 @@ pub fn classification_page(report: &ClassificationReport) -> String {
         "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>textdesk classify: {}</title>\
          <style>body{{font:14px system-ui,sans-serif;margin:2rem;max-width:1100px}}\
          table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}\
-         th{{background:#f4f4f4}}td.t{{text-align:left}}.m td{{width:14px;height:14px;padding:0;font-size:9px;text-align:center}}\
+         th{{background:#f4f4f4;text-align:left}}td.t{{text-align:left}}.m td{{width:14px;height:14px;padding:0;font-size:9px;text-align:center}}\
          .m th{{font-size:10px;font-weight:normal}}.m th.c{{writing-mode:vertical-rl;transform:rotate(180deg)}}</style>\
          <h1>Intent classification</h1><p>{} labelled texts from <code>{}</code>; threshold {:.2}.</p>",
         escape(&report.source),
@@ -63,14 +63,16 @@ pub fn classification_page(report: &ClassificationReport) -> String {
 /// Off-topic precision and recall and in-scope accuracy against the threshold, as
 /// an SVG chart and the table it is drawn from.
 fn threshold_curve(html: &mut String, report: &ClassificationReport) {
-    let (w, h, pad) = (520.0f32, 260.0f32, 36.0f32);
+    // The plot is `w` wide; the legend sits to its right, clear of the lines.
+    let (w, h, pad, legend) = (520.0f32, 260.0f32, 36.0f32, 150.0f32);
     let x = |t: f32| pad + t * (w - 2.0 * pad);
     let y = |v: f64| h - pad - v as f32 * (h - 2.0 * pad);
     html.push_str("<h2>Threshold</h2><p>What each threshold would give (local classifier). Below the threshold, or when \"none of these\" is likelier, a text is off-topic.</p>");
     let _ = write!(
         html,
-        "<svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"precision and recall against threshold\">\
-         <rect x=\"{pad}\" y=\"{pad}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>",
+        "<svg width=\"{0}\" height=\"{h}\" viewBox=\"0 0 {0} {h}\" role=\"img\" aria-label=\"precision and recall against threshold\">\
+         <rect x=\"{pad}\" y=\"{pad}\" width=\"{1}\" height=\"{2}\" fill=\"none\" stroke=\"#999\"/>",
+        w + legend,
         w - 2.0 * pad,
         h - 2.0 * pad
     );
@@ -101,8 +103,8 @@ fn threshold_curve(html: &mut String, report: &ClassificationReport) {
             "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>\
              <text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"{colour}\">{label}</text>",
             points.join(" "),
-            pad + 6.0,
-            pad + 14.0 + 13.0 * i as f32
+            w - pad + 10.0,
+            pad + 10.0 + 14.0 * i as f32
         );
     }
     let _ = write!(
