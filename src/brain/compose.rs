@@ -49,29 +49,10 @@ pub fn compose(question: &str, source: Source<'_>, max_segments: u32) -> Compose
         };
     }
     let sentences = sentences(&plain_text(source.text));
-    let question_words = content_words(question);
-    // Rank by shared content words (prefix-matched so "returning" meets "return"),
-    // keeping the first sentences ahead on ties: passages usually lead with the answer.
-    let mut ranked: Vec<(usize, usize)> = sentences
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (i, overlap(&question_words, &content_words(s))))
-        .collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-
-    let mut chosen: Vec<usize> = Vec::new();
-    for (index, _) in ranked {
-        let mut candidate = chosen.clone();
-        candidate.push(index);
-        candidate.sort_unstable();
-        let text = join(&sentences, &candidate);
-        if fits(&text, max_segments) {
-            chosen = candidate;
-        } else if chosen.is_empty() {
-            // Even the best sentence alone is too long: fit it by words.
-            chosen = candidate;
-            break;
-        }
+    let mut chosen = most_relevant(question, &sentences, |t| fits(t, max_segments));
+    if chosen.is_empty() {
+        // Even the best sentence alone is too long: fit it by words.
+        chosen = ranked(question, &sentences).into_iter().take(1).collect();
     }
     let body = join(&sentences, &chosen);
     let with_link = match source.url {
@@ -89,6 +70,58 @@ pub fn compose(question: &str, source: Source<'_>, max_segments: u32) -> Compose
         used_sms_answer: false,
         shortened: fitted.shortened || chosen.len() < sentences.len(),
     }
+}
+
+/// One answer of several in a text (see [`super::questions`]): the sentences of the
+/// file's `sms` answer (the operator's wording, so it still leads), or else of the
+/// passage, that share the most words with this `question`, as many as `fits` allows,
+/// without the link. `None` when not even one sentence fits: the caller then answers
+/// fewer questions rather than cutting one short.
+pub fn compose_part(
+    question: &str,
+    source: Source<'_>,
+    fits: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let text = match source.sms.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(sms) => sms.to_string(),
+        None => plain_text(source.text),
+    };
+    let sentences = sentences(&text);
+    let chosen = most_relevant(question, &sentences, |t| fits(&segments::smart_encode(t)));
+    (!chosen.is_empty()).then(|| segments::smart_encode(&join(&sentences, &chosen)).into_owned())
+}
+
+/// The indices, in passage order, of the sentences that share the most content
+/// words with `question`, added best first while the joined text still `fits`;
+/// none when the best alone does not fit (a lesser sentence is no answer to it).
+fn most_relevant(question: &str, sentences: &[String], fits: impl Fn(&str) -> bool) -> Vec<usize> {
+    let mut chosen: Vec<usize> = Vec::new();
+    for index in ranked(question, sentences) {
+        if chosen.is_empty() && !fits(&sentences[index]) {
+            return chosen;
+        }
+        let mut candidate = chosen.clone();
+        candidate.push(index);
+        candidate.sort_unstable();
+        if fits(&join(sentences, &candidate)) {
+            chosen = candidate;
+        }
+    }
+    chosen
+}
+
+/// Sentence indices, most content words shared with `question` first (prefix-matched
+/// so "returning" meets "return"); ties keep the earlier sentence ahead: passages
+/// usually lead with the answer.
+fn ranked(question: &str, sentences: &[String]) -> Vec<usize> {
+    let question_words = content_words(question);
+    let mut ranked: Vec<(usize, usize)> = sentences
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, overlap(&question_words, &content_words(s))))
+        .collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.into_iter().map(|(i, _)| i).collect()
 }
 
 fn fit(text: &str, max_segments: u32) -> segments::Fitted {

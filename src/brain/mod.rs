@@ -13,6 +13,7 @@ pub mod compose;
 pub mod escalation;
 pub mod intents;
 pub mod language;
+pub mod questions;
 pub mod sentiment;
 pub mod state;
 pub mod summary;

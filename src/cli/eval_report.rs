@@ -21,6 +21,12 @@ pub struct ClassificationReport<'a> {
     pub threshold: f32,
 }
 
+/// The look shared by the evaluation pages: plain tables, a compact matrix.
+pub(super) const PAGE_STYLE: &str = "<style>body{font:14px system-ui,sans-serif;margin:2rem;max-width:1100px}\
+    table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}\
+    th{background:#f4f4f4;text-align:left}td.t{text-align:left}.m td{width:14px;height:14px;padding:0;font-size:9px;text-align:center}\
+    .m th{font-size:10px;font-weight:normal}.m th.c{writing-mode:vertical-rl;transform:rotate(180deg)}</style>";
+
 /// Worst confusions listed, each with up to this many texts.
 const WORST: usize = 15;
 const TEXTS_PER_CONFUSION: usize = 3;
@@ -29,11 +35,7 @@ pub fn classification_page(report: &ClassificationReport) -> String {
     let mut html = String::new();
     let _ = write!(
         html,
-        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>textdesk classify: {}</title>\
-         <style>body{{font:14px system-ui,sans-serif;margin:2rem;max-width:1100px}}\
-         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}\
-         th{{background:#f4f4f4;text-align:left}}td.t{{text-align:left}}.m td{{width:14px;height:14px;padding:0;font-size:9px;text-align:center}}\
-         .m th{{font-size:10px;font-weight:normal}}.m th.c{{writing-mode:vertical-rl;transform:rotate(180deg)}}</style>\
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>textdesk classify: {}</title>{PAGE_STYLE}\
          <h1>Intent classification</h1><p>{} labelled texts from <code>{}</code>; threshold {:.2}.</p>",
         escape(&report.source),
         report.texts.len(),
@@ -174,33 +176,41 @@ fn worst_confusions(html: &mut String, report: &ClassificationReport) {
 /// Rows are the expected labels, columns the predicted ones; hover a cell for its
 /// meaning.
 fn confusion_matrix(html: &mut String, report: &ClassificationReport) {
-    let labels: Vec<&str> = report
-        .texts
-        .iter()
-        .flat_map(|(_, e, p)| [*e, *p])
+    html.push_str(
+        "<h2>Confusion matrix</h2><p>Rows: the right label; columns: the label given.</p>",
+    );
+    matrix(html, report.texts.iter().map(|(_, e, p)| (*e, *p)));
+}
+
+/// A heat-map table of `(right, given)` pairs: one row per right value, one column
+/// per given one, green on the diagonal, red off it; hover a cell for its meaning.
+pub(super) fn matrix<'a>(html: &mut String, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
+    let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for pair in pairs {
+        *counts.entry(pair).or_default() += 1;
+    }
+    let labels: Vec<&str> = counts
+        .keys()
+        .flat_map(|(e, p)| [*e, *p])
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for (_, e, p) in &report.texts {
-        *counts.entry((e, p)).or_default() += 1;
-    }
     let max = counts.values().copied().max().unwrap_or(1) as f32;
-    html.push_str("<h2>Confusion matrix</h2><p>Rows: the right label; columns: the label given.</p><table class=m><tr><th></th>");
+    html.push_str("<table class=m><tr><th></th>");
     for l in &labels {
         let _ = write!(html, "<th class=c>{}</th>", escape(l));
     }
     html.push_str("</tr>");
     for expected in &labels {
         let _ = write!(html, "<tr><th>{}</th>", escape(expected));
-        for predicted in &labels {
-            let n = counts.get(&(*expected, *predicted)).copied().unwrap_or(0);
+        for given in &labels {
+            let n = counts.get(&(*expected, *given)).copied().unwrap_or(0);
             if n == 0 {
                 html.push_str("<td></td>");
                 continue;
             }
             let alpha = 0.15 + 0.85 * n as f32 / max;
-            let colour = if expected == predicted {
+            let colour = if expected == given {
                 "44,160,44"
             } else {
                 "214,39,40"
@@ -209,7 +219,7 @@ fn confusion_matrix(html: &mut String, report: &ClassificationReport) {
                 html,
                 "<td style=\"background:rgba({colour},{alpha:.2})\" title=\"{} \u{2192} {}: {n}\">{n}</td>",
                 escape(expected),
-                escape(predicted)
+                escape(given)
             );
         }
         html.push_str("</tr>");
@@ -217,7 +227,7 @@ fn confusion_matrix(html: &mut String, report: &ClassificationReport) {
     html.push_str("</table>");
 }
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

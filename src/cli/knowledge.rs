@@ -6,10 +6,16 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use anyhow::Context;
 use clap::Subcommand;
 
+use crate::app;
+use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::engine::policy::Policy;
+use crate::knowledge::embed::Embedder;
 use crate::knowledge::{self, Knowledge, KnowledgeDirs, SearchMode};
 
 #[derive(Debug, Subcommand)]
@@ -29,8 +35,17 @@ pub enum KnowledgeCommand {
         #[arg(long = "tag")]
         tags: Vec<String>,
     },
-    /// Retrieval quality over JSON lines {"text", "expected"}: recall@1, recall@3, MRR.
-    Eval { file: PathBuf },
+    /// Retrieval quality over JSON lines {"text", "expected"}: recall@1, recall@3, MRR
+    /// for each search mode and for what a turn retrieves ("answered": the text
+    /// classified, then searched with its intent; each question of a text that asks
+    /// several). `expected` is a file, or a list with one file per question.
+    Eval {
+        file: PathBuf,
+        /// Also write an HTML page (figures, recall at 1-10, the misses with what was
+        /// found instead, expected-vs-found matrix) to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 pub async fn run(
@@ -46,7 +61,7 @@ pub async fn run(
             mode,
             tags,
         } => {
-            let knowledge = open(config).await?;
+            let (knowledge, _) = open(config).await?;
             if mode == SearchMode::Hybrid && !knowledge.has_dense() {
                 eprintln!(
                     "note: no embedder configured; {mode} search runs on BM25 (run scripts/fetch-model.sh)"
@@ -80,45 +95,74 @@ pub async fn run(
             }
             Ok(())
         }
-        KnowledgeCommand::Eval { file } => {
+        KnowledgeCommand::Eval { file, report } => {
             let cases = knowledge::eval::read_cases(&file)?;
-            let knowledge = open(config).await?;
-            let modes: &[SearchMode] = if knowledge.has_dense() {
-                &[SearchMode::Bm25, SearchMode::Dense, SearchMode::Hybrid]
-            } else {
-                &[SearchMode::Bm25]
-            };
+            let (knowledge, embedder) = open(config).await?;
+            let mut scores = Vec::new();
+            let mut missing = Vec::new();
+            for mode in [SearchMode::Bm25, SearchMode::Dense, SearchMode::Hybrid] {
+                if mode == SearchMode::Bm25 || knowledge.has_dense() {
+                    scores.push(knowledge::eval::evaluate(&knowledge, &cases, mode).await?);
+                } else {
+                    missing.push(mode.to_string());
+                }
+            }
+            scores.push(answered(config, knowledge, embedder, &cases).await?);
+
             writeln!(out, "{} cases from {}", cases.len(), file.display())?;
             writeln!(
                 out,
-                "{:<8} {:>9} {:>9} {:>7}",
+                "{:<9} {:>9} {:>9} {:>7}",
                 "mode", "recall@1", "recall@3", "MRR"
             )?;
-            for mode in [SearchMode::Bm25, SearchMode::Dense, SearchMode::Hybrid] {
-                if modes.contains(&mode) {
-                    let s = knowledge::eval::evaluate(&knowledge, &cases, mode).await?;
-                    writeln!(
-                        out,
-                        "{:<8} {:>9.3} {:>9.3} {:>7.3}",
-                        mode.to_string(),
-                        s.recall_at_1,
-                        s.recall_at_3,
-                        s.mrr
-                    )?;
-                } else {
-                    writeln!(
-                        out,
-                        "{:<8} {:>9} {:>9} {:>7}   (no embedder: run scripts/fetch-model.sh)",
-                        mode.to_string(),
-                        "-",
-                        "-",
-                        "-"
-                    )?;
-                }
+            for s in &scores {
+                writeln!(
+                    out,
+                    "{:<9} {:>9.3} {:>9.3} {:>7.3}",
+                    s.label, s.recall_at_1, s.recall_at_3, s.mrr
+                )?;
+            }
+            for mode in &missing {
+                writeln!(
+                    out,
+                    "{mode:<9} {:>9} {:>9} {:>7}   (no embedder: run scripts/fetch-model.sh)",
+                    "-", "-", "-"
+                )?;
+            }
+            if let Some(path) = report {
+                let page =
+                    super::retrieval_report::retrieval_page(&file.display().to_string(), &scores);
+                std::fs::write(&path, page)
+                    .with_context(|| format!("cannot write the report to {}", path.display()))?;
+                writeln!(out, "report: {}", path.display())?;
             }
             Ok(())
         }
     }
+}
+
+/// What turns retrieve for the cases: the shipped brain (intents, classifier, the
+/// LLM when configured) over this knowledge base.
+async fn answered(
+    config: &Config,
+    knowledge: Arc<Knowledge>,
+    embedder: Option<Arc<dyn Embedder>>,
+    cases: &[knowledge::eval::EvalCase],
+) -> anyhow::Result<knowledge::eval::EvalScore> {
+    let policy = Policy::load(&config.prompts_dir)?;
+    let brain = app::open_brain(
+        config,
+        &policy,
+        embedder,
+        Some(knowledge),
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let mut rankings = Vec::with_capacity(cases.len());
+    for case in cases {
+        rankings.push(brain.retrieve_for_text(&case.text, 30).await);
+    }
+    Ok(knowledge::eval::score("answered", cases, &rankings))
 }
 
 fn check(config: &Config, mut out: impl Write) -> anyhow::Result<()> {
@@ -143,9 +187,9 @@ fn check(config: &Config, mut out: impl Write) -> anyhow::Result<()> {
 }
 
 /// Opens the index and syncs it with the files, reporting file errors on stderr.
-async fn open(config: &Config) -> anyhow::Result<std::sync::Arc<Knowledge>> {
+async fn open(config: &Config) -> anyhow::Result<(Arc<Knowledge>, Option<Arc<dyn Embedder>>)> {
     let embedder = knowledge::embedder_from_config(config);
-    let knowledge = Knowledge::open(&KnowledgeDirs::from_config(config), embedder).await?;
+    let knowledge = Knowledge::open(&KnowledgeDirs::from_config(config), embedder.clone()).await?;
     let report = knowledge.reindex().await?;
     for error in &report.errors {
         eprintln!(
@@ -153,5 +197,5 @@ async fn open(config: &Config) -> anyhow::Result<std::sync::Arc<Knowledge>> {
             config.knowledge_dir.display()
         );
     }
-    Ok(knowledge)
+    Ok((knowledge, embedder))
 }

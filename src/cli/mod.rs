@@ -10,6 +10,7 @@ pub mod contact;
 pub mod eval_report;
 pub mod knowledge;
 pub mod report;
+pub mod retrieval_report;
 pub mod segments;
 pub mod test;
 pub mod transcript;

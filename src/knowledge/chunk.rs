@@ -89,7 +89,7 @@ pub fn chunk_document(doc: &Document, budget: usize) -> Vec<Chunk> {
         }
     }
     let lines = LineIndex::new(&doc.body, doc.body_line_offset);
-    pieces
+    let mut chunks: Vec<Chunk> = pieces
         .into_iter()
         .enumerate()
         .map(|(ordinal, (headings, range))| {
@@ -111,7 +111,40 @@ pub fn chunk_document(doc: &Document, budget: usize) -> Vec<Chunk> {
                 tags: doc.meta.tags.clone(),
             }
         })
-        .collect()
+        .collect();
+    chunks.extend(summary_chunk(doc, chunks.len()));
+    chunks
+}
+
+/// The file's `sms` answer as a passage of its own, after the sections. The operator
+/// wrote it to answer the file's commonest question in a text, in the words customers
+/// use ("Standard shipping is free over $75…"), so it is often the best match for
+/// that question while the sections' tables and lists are not: without it, "how much
+/// is shipping" found the international file's "Cost and delivery time" section
+/// before the domestic table. Its lines are the front matter's.
+fn summary_chunk(doc: &Document, ordinal: usize) -> Option<Chunk> {
+    let sms = doc
+        .meta
+        .sms
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())?;
+    let hash = hex(&Sha256::digest(
+        index_text(doc.meta.title.as_deref(), &[], sms).as_bytes(),
+    ));
+    Some(Chunk {
+        file: doc.file.clone(),
+        ordinal,
+        headings: Vec::new(),
+        line_start: 1,
+        line_end: doc.body_line_offset.max(1),
+        text: sms.to_string(),
+        hash,
+        title: doc.meta.title.clone(),
+        url: doc.meta.url.clone(),
+        sms: doc.meta.sms.clone(),
+        tags: doc.meta.tags.clone(),
+    })
 }
 
 /// A heading section: its trail and the byte ranges of its top-level blocks (the
@@ -335,8 +368,12 @@ mod tests {
                 ("Returns > How to return".to_string(), 9, 12),
                 ("Returns > How to return > Labels".to_string(), 14, 16),
                 ("Returns > Refunds".to_string(), 18, 20),
+                // The `sms` answer, a passage of its own, on the front matter's lines.
+                (String::new(), 1, 4),
             ]
         );
+        assert_eq!(c[4].text, "Reply RETURN.");
+        assert_eq!(c[4].ordinal, 4);
         assert!(c[1].text.starts_with("## How to return"));
         assert!(
             c.iter().all(|c| c.sms.as_deref() == Some("Reply RETURN.")),
@@ -344,7 +381,7 @@ mod tests {
         );
         assert_eq!(
             c.iter().map(|c| c.ordinal).collect::<Vec<_>>(),
-            vec![0, 1, 2, 3]
+            vec![0, 1, 2, 3, 4]
         );
     }
 

@@ -312,8 +312,13 @@ impl Inbox {
         }
     }
 
+    /// Ends the browser session. Best effort: every assertion has run by now, and
+    /// a loaded 2-core CI machine has seen chromedriver drop the connection while
+    /// Chrome shuts down; the driver process is killed on drop either way.
     async fn close(self) {
-        self.client.close().await.unwrap();
+        if let Err(e) = self.client.close().await {
+            eprintln!("closing the browser session failed (ignored at teardown): {e}");
+        }
     }
 }
 

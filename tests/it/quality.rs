@@ -76,25 +76,42 @@ fn the_local_classifier_beats_tfidf_nearest_neighbour_and_catches_out_of_scope()
     );
 }
 
+/// tests/fixtures/retrieval_eval.jsonl: 147 texts, among them general questions
+/// whose topic also has a specific file ("how much is shipping": domestic, not
+/// international) and texts that ask two things (both files must lead). `answered`
+/// is what a turn retrieves: before the file ranking, the `sms` passages and the
+/// split questions it was 0.796 recall@1, 0.966 recall@3.
 #[test]
-fn hybrid_retrieval_finds_the_right_file_in_the_top_three_for_nine_texts_in_ten() {
+fn turns_find_the_file_the_customer_means_and_one_per_question() {
+    let page = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("retrieval-report.html");
     let report = textdesk(
-        &["knowledge", "eval", "tests/fixtures/retrieval_eval.jsonl"],
+        &[
+            "knowledge",
+            "eval",
+            "tests/fixtures/retrieval_eval.jsonl",
+            "--report",
+            page.to_str().unwrap(),
+        ],
         "quality-retrieval",
     );
     println!("{report}");
-    let hybrid = report
-        .lines()
-        .find(|l| l.starts_with("hybrid"))
-        .expect("hybrid line");
-    let columns: Vec<f64> = hybrid
-        .split_whitespace()
-        .skip(1)
-        .map(|c| c.parse().unwrap())
-        .collect();
-    let (recall_at_3, mrr) = (columns[1], columns[2]);
-    assert!(recall_at_3 >= 0.90, "hybrid recall@3 {recall_at_3}");
-    assert!(mrr >= 0.75, "hybrid MRR {mrr}");
+    let figures = |mode: &str| -> Vec<f64> {
+        line_starting(&report, &format!("{mode} "))
+            .split_whitespace()
+            .skip(1)
+            .map(|c| c.parse().unwrap())
+            .collect()
+    };
+    let hybrid = figures("hybrid");
+    assert!(hybrid[1] >= 0.90, "hybrid recall@3 {}", hybrid[1]);
+    assert!(hybrid[2] >= 0.75, "hybrid MRR {}", hybrid[2]);
+    let answered = figures("answered");
+    let (recall_at_1, recall_at_3) = (answered[0], answered[1]);
+    assert!(recall_at_1 >= 0.85, "answered recall@1 {recall_at_1}");
+    assert!(recall_at_3 >= 0.966, "answered recall@3 {recall_at_3}");
+    let html = std::fs::read_to_string(&page).expect("the report page is written");
+    assert!(html.contains("<h2>Misses"), "the page lists the misses");
+    assert!(html.contains("<polyline"), "the page draws recall at k");
 }
 
 /// `(in-scope accuracy, off-topic recall)` of a `classify --eval` line.

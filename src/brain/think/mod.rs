@@ -33,6 +33,9 @@ use crate::knowledge::{Hit, Knowledge, SearchMode};
 use crate::llm::{LlmClient, Passage, Turn};
 use crate::sms::segments;
 
+mod retrieve;
+mod several;
+
 /// The intents and the classifier trained on them; swapped whole on reload.
 pub struct IntentModel {
     pub set: IntentSet,
@@ -518,12 +521,14 @@ impl Brain {
         input: &TurnInput<'_>,
         understanding: &Understanding,
     ) -> (Option<(&'static str, String)>, Vec<Retrieved>) {
-        // The intent's description names the topic in the operator's words, which
-        // steers retrieval to the right document when the customer's words are vague
-        // ("send these back" → returns, not refunds).
-        let description = intent.map(|i| i.description.as_str()).unwrap_or("");
-        let query = format!("{question} {description}");
-        let hits = self.search(&query, SearchMode::Hybrid).await;
+        // A lookup's text is the business system's to answer; several questions
+        // around it are a person's.
+        if intent.is_none_or(|i| matches!(i.action, Action::Answer))
+            && let Some(answered) = self.answer_each(question, input, understanding).await
+        {
+            return answered;
+        }
+        let hits = self.retrieve(question, intent, 3).await;
         let retrieved = describe(&hits);
         let Some(top) = hits.first() else {
             return (None, retrieved);
@@ -587,11 +592,7 @@ impl Brain {
         if intent.is_some_and(|i| matches!(i.action, Action::Lookup(_))) {
             return (hand_over(), Vec::new());
         }
-        let description = intent.map(|i| i.description.as_str()).unwrap_or("");
-        let query = format!("{question} {description}");
-        let hits = self
-            .search_in(&query, RETRY_PASSAGES, SearchMode::Hybrid)
-            .await;
+        let hits = self.retrieve(question, intent, RETRY_PASSAGES).await;
         let retrieved = describe(&hits);
         let candidates: Vec<(&str, String)> = sources(&hits)
             .map(|(file, source)| {
@@ -636,10 +637,7 @@ impl Brain {
     pub async fn answer_earlier_question(&self, question: &str, intent: &str) -> Option<String> {
         let model = self.model();
         let intent = model.set.get(intent);
-        let description = intent.map(|i| i.description.as_str()).unwrap_or("");
-        let hits = self
-            .search(&format!("{question} {description}"), SearchMode::Hybrid)
-            .await;
+        let hits = self.retrieve(question, intent, 3).await;
         let top = hits.first()?;
         let source = Source {
             text: &top.chunk.text,
@@ -653,7 +651,7 @@ impl Brain {
         self.search_in(question, 3, mode).await
     }
 
-    async fn search_in(&self, question: &str, k: usize, mode: SearchMode) -> Vec<Hit> {
+    pub(super) async fn search_in(&self, question: &str, k: usize, mode: SearchMode) -> Vec<Hit> {
         let Some(knowledge) = &self.knowledge else {
             return Vec::new();
         };
@@ -685,7 +683,7 @@ impl Brain {
 
     /// Composes with the LLM when configured (falling back on any failure), else
     /// locally. `None` when the LLM read the passages and found no answer.
-    async fn compose(
+    pub(super) async fn compose(
         &self,
         question: &str,
         top: &Hit,
