@@ -639,11 +639,7 @@ impl Brain {
         let intent = model.set.get(intent);
         let hits = self.retrieve(question, intent, 3).await;
         let top = hits.first()?;
-        let source = Source {
-            text: &top.chunk.text,
-            sms: top.chunk.sms.as_deref(),
-            url: top.chunk.url.as_deref(),
-        };
+        let source = source_of(top);
         Some(self.fit(&compose::compose(question, source, self.settings.max_segments).text))
     }
 
@@ -727,11 +723,7 @@ impl Brain {
                 Err(e) => tracing::warn!(error = %e, "LLM answer failed; composing locally"),
             }
         }
-        let source = Source {
-            text: &top.chunk.text,
-            sms: top.chunk.sms.as_deref(),
-            url: top.chunk.url.as_deref(),
-        };
+        let source = source_of(top);
         (
             Some(compose::compose(question, source, self.settings.max_segments).text),
             "local",
@@ -836,13 +828,21 @@ fn sources(hits: &[Hit]) -> impl Iterator<Item = (&str, Source<'_>)> {
     hits.iter().flat_map(|hit| {
         [hit.chunk.sms.as_deref(), None].map(|sms| {
             let source = Source {
-                text: &hit.chunk.text,
                 sms,
-                url: hit.chunk.url.as_deref(),
+                ..source_of(hit)
             };
             (hit.chunk.file.as_str(), source)
         })
     })
+}
+
+/// A passage as the composer reads it.
+fn source_of(hit: &Hit) -> Source<'_> {
+    Source {
+        text: &hit.chunk.text,
+        sms: hit.chunk.sms.as_deref(),
+        url: hit.chunk.url.as_deref(),
+    }
 }
 
 /// A knowledge file's folder: its topic ("shipping/rates.md" → "shipping").

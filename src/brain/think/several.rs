@@ -4,8 +4,8 @@
 //! budget; when they do not, the first is answered and the customer is told what to
 //! ask next, rather than one answer silently dropping the other question.
 
-use super::{Brain, Retrieved, TurnInput, Understanding, describe};
-use crate::brain::compose::{self, Source};
+use super::{Brain, Retrieved, TurnInput, Understanding, describe, source_of};
+use crate::brain::compose;
 use crate::brain::intents::Action;
 use crate::brain::questions;
 use crate::knowledge::Hit;
@@ -14,7 +14,7 @@ use crate::sms::segments;
 /// Units of one concatenated GSM segment: the budget unit the parts share.
 const UNITS_PER_SEGMENT: usize = 153;
 
-/// One question of the text and the passages found for it, best first.
+/// One question of the text and the passages found for it, best first (never none).
 pub(super) struct Asked {
     pub question: String,
     pub hits: Vec<Hit>,
@@ -38,11 +38,11 @@ impl Brain {
                 .get(classification.intent.as_str())
                 .filter(|i| matches!(i.action, Action::Answer | Action::Lookup(_)));
             let hits = self.retrieve(&part, intent, k).await;
-            let file = hits.first().map(|h| h.chunk.file.clone());
-            match asked
-                .iter_mut()
-                .find(|a| a.hits.first().map(|h| &h.chunk.file) == file.as_ref() || file.is_none())
-            {
+            // A question nothing answers adds nothing to the reply.
+            let Some(file) = hits.first().map(|h| h.chunk.file.clone()) else {
+                continue;
+            };
+            match asked.iter_mut().find(|a| a.hits[0].chunk.file == file) {
                 Some(same) => {
                     same.question.push(' ');
                     same.question.push_str(&part);
@@ -89,7 +89,7 @@ impl Brain {
         let parts = asked
             .iter()
             .map(|a| {
-                compose::compose_part(&a.question, source(&a.hits[0]), |t| {
+                compose::compose_part(&a.question, source_of(&a.hits[0]), |t| {
                     segments::count(t).units as usize <= share
                 })
             })
@@ -113,7 +113,7 @@ impl Brain {
             others.join(" and ")
         );
         let max_segments = self.settings.max_segments;
-        let first = compose::compose_part(&asked[0].question, source(&asked[0].hits[0]), |t| {
+        let first = compose::compose_part(&asked[0].question, source_of(&asked[0].hits[0]), |t| {
             segments::count(&format!("{t}{tail}")).segments <= max_segments
         })?;
         Some(format!("{first}{tail}"))
@@ -127,12 +127,4 @@ pub(super) fn interleave(asked: &[Asked]) -> Vec<Hit> {
         .flat_map(|rank| asked.iter().filter_map(move |a| a.hits.get(rank)))
         .cloned()
         .collect()
-}
-
-fn source(hit: &Hit) -> Source<'_> {
-    Source {
-        text: &hit.chunk.text,
-        sms: hit.chunk.sms.as_deref(),
-        url: hit.chunk.url.as_deref(),
-    }
 }
