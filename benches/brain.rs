@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use textdesk::brain::classify::{Classifier, DEFAULT_THRESHOLD};
+use textdesk::brain::classify::Classifier;
 use textdesk::brain::intents::IntentSet;
 use textdesk::brain::state::ConversationState;
 use textdesk::brain::think::{Brain, BrainSettings, IntentModel, TurnInput};
@@ -32,7 +32,7 @@ fn brain(rt: &tokio::runtime::Runtime, data: &std::path::Path, dense: bool) -> B
     rt.block_on(async {
         let embedder = embedder_from_config(&config);
         let set = IntentSet::load(&repo("prompts")).expect("intents load");
-        let classifier = Classifier::train(&set, embedder.clone(), DEFAULT_THRESHOLD)
+        let classifier = Classifier::train(&set, embedder.clone(), None)
             .await
             .expect("classifier trains");
         let knowledge = Knowledge::open(&KnowledgeDirs::from_config(&config), embedder)

@@ -412,19 +412,13 @@ impl Default for EmbeddingsSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BrainConfig {
     /// Minimum classifier confidence for an intent; below it a text is out of scope.
-    pub threshold: f32,
-}
-
-impl Default for BrainConfig {
-    fn default() -> Self {
-        Self {
-            threshold: crate::brain::classify::DEFAULT_THRESHOLD,
-        }
-    }
+    /// Unset: 0.40, lower for sets of more than 30 intents
+    /// (`brain::classify::default_threshold`).
+    pub threshold: Option<f32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

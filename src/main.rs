@@ -63,7 +63,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 &config,
                 std::sync::Arc::new(textdesk::clock::SystemClock),
             )?;
-            let threshold = threshold.unwrap_or(config.brain.threshold);
+            let threshold = threshold.or(config.brain.threshold);
             let (set, brain) =
                 textdesk::cli::classify::train(&intents, embedder.clone(), llm, threshold).await?;
             match eval {

@@ -43,7 +43,7 @@ pub async fn train(
     intents: &Path,
     embedder: Option<Arc<dyn Embedder>>,
     llm: Option<Arc<LlmClient>>,
-    threshold: f32,
+    threshold: Option<f32>,
 ) -> anyhow::Result<(IntentSet, Brain)> {
     let set = IntentSet::load_file(intents)?;
     let classifier = Classifier::train(&set, embedder, threshold).await?;
@@ -124,7 +124,16 @@ pub async fn eval(
             .zip(&predicted)
             .map(|(l, p)| (l.intent.as_str(), p.as_str())),
     );
-    let calibration: Vec<(f32, Score)> = CALIBRATION_THRESHOLDS
+    // The table's steps, and the classifier's own threshold where it falls between them.
+    let mut thresholds = CALIBRATION_THRESHOLDS.to_vec();
+    if !thresholds
+        .iter()
+        .any(|t| (t - classifier.threshold()).abs() < 1e-6)
+    {
+        thresholds.push(classifier.threshold());
+        thresholds.sort_by(f32::total_cmp);
+    }
+    let calibration: Vec<(f32, Score)> = thresholds
         .iter()
         .map(|&t| {
             let preds: Vec<String> = local
@@ -215,7 +224,7 @@ pub async fn eval(
         };
         writeln!(
             out,
-            "  {t:.1}  {:.3}  {:.3}  {:.3}  {:.3}{mark}",
+            "  {t:.2}  {:.3}  {:.3}  {:.3}  {:.3}{mark}",
             s.in_scope_accuracy, s.oos_precision, s.oos_recall, s.accuracy
         )?;
     }

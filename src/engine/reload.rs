@@ -27,7 +27,7 @@ pub fn spawn(
     engine: Arc<Engine>,
     prompts_dir: PathBuf,
     embedder: Option<Arc<dyn Embedder>>,
-    threshold: f32,
+    threshold: Option<f32>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, notify::Error> {
     let mut folder = FolderWatch::start(&prompts_dir, true, is_prompt_file)?;
@@ -63,7 +63,7 @@ pub async fn reload(
     engine: &Engine,
     prompts_dir: &Path,
     embedder: Option<Arc<dyn Embedder>>,
-    threshold: f32,
+    threshold: Option<f32>,
 ) {
     match Policy::load(prompts_dir) {
         Ok(policy) => {

@@ -157,7 +157,7 @@ fn off_topic_texts_are_refused_without_a_single_off_topic_example() {
     assert!(off_topic >= 0.92, "off-topic recall {off_topic}");
     // The calibration table marks the default threshold.
     assert!(
-        report.contains("  0.4  ") && report.contains("<- default"),
+        report.contains("  0.40  ") && report.contains("<- default"),
         "{report}"
     );
     let html = std::fs::read_to_string(&page).expect("the report page is written");
@@ -192,7 +192,12 @@ fn fifty_eight_intents_from_ten_examples_each_beat_embeddings_and_logistic_regre
         line_starting(&report, "baseline MiniLM + logistic regression"),
         "accuracy ",
     );
-    // Measured 0.895 against 0.893 (best C 100).
-    assert!(ours >= 0.88, "accuracy {ours}");
-    assert!(ours >= baseline, "ours {ours} vs baseline {baseline}");
+    // Measured 0.924 against 0.893 (best C 100) at the set's default threshold,
+    // 12/58 = 0.21 (0.895 at a fixed 0.40). The bar: 3 points above.
+    assert!(ours >= 0.91, "accuracy {ours}");
+    assert!(
+        ours >= baseline + 0.03,
+        "ours {ours} vs baseline {baseline}: less than 3 points above"
+    );
+    assert!(report.contains("(threshold 0.21)"), "{report}");
 }
