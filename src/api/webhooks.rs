@@ -66,7 +66,7 @@ async fn inbound(
     };
     let stored = tokio::time::timeout(
         state.webhook_write_timeout,
-        state.engine.store.receive_inbound(&msg),
+        state.engine.intake.receive(msg.clone()),
     )
     .await
     .map_err(|_| format!("no answer within {:?}", state.webhook_write_timeout))

@@ -17,6 +17,7 @@ pub mod guard;
 pub mod handoff;
 pub mod holding;
 pub mod hours;
+pub mod intake;
 pub mod lookup;
 pub mod pipeline;
 pub mod policy;
@@ -71,6 +72,8 @@ pub struct Engine {
     pub instance_id: String,
     /// Inbound workers beat this on every turn of their loop; readiness reads it.
     pub heartbeat: Heartbeat,
+    /// Where webhooks hand their texts to be stored, group-committed.
+    pub intake: intake::Intake,
 }
 
 /// When a worker last showed it was alive, on a monotonic clock (the injected
@@ -115,6 +118,7 @@ impl Engine {
         brain: Option<Arc<Brain>>,
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
+        let intake = intake::Intake::start(store.clone());
         Arc::new(Self {
             store,
             clock,
@@ -131,6 +135,7 @@ impl Engine {
             events: events::channel(),
             instance_id: format!("td-{:016x}", rand::random::<u64>()),
             heartbeat: Heartbeat::default(),
+            intake,
         })
     }
 

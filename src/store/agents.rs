@@ -79,7 +79,7 @@ impl Store {
         token_hash: &str,
         now: i64,
     ) -> Result<Agent> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO agents (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (name) DO NOTHING RETURNING {COLUMNS}"
@@ -119,6 +119,7 @@ impl Store {
 
     /// Records that the agent used the API (at most one write a minute per agent).
     pub async fn touch_agent(&self, agent_id: i64, now: i64) -> Result<()> {
+        let _writing = self.writing().await;
         sqlx::query(
             "UPDATE agents SET last_seen_at = $2
              WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < $3)",
@@ -162,6 +163,7 @@ impl Store {
 
     /// Revokes an agent's token; `false` when no active agent has that name.
     pub async fn revoke_agent(&self, name: &str, now: i64) -> Result<bool> {
+        let _writing = self.writing().await;
         let done =
             sqlx::query("UPDATE agents SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL")
                 .bind(name)

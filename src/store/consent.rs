@@ -143,7 +143,7 @@ impl Store {
         change: &ConsentChange,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         Self::record_consent(&mut tx, contact_id, change, None, now).await?;
         tx.commit().await?;
         Ok(())
@@ -157,7 +157,7 @@ impl Store {
         change: &ConsentChange,
         now: i64,
     ) -> Result<Recorded> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         let created = sqlx::query(
             "INSERT INTO contacts (phone, consent, created_at, updated_at) VALUES ($1, 'implied', $2, $2)
              ON CONFLICT (phone) DO NOTHING",

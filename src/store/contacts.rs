@@ -76,6 +76,7 @@ impl Store {
         timezone: Option<&str>,
         now: i64,
     ) -> Result<Option<Contact>> {
+        let _writing = self.writing().await;
         sqlx::query("UPDATE contacts SET timezone = $2, updated_at = $3 WHERE phone = $1")
             .bind(phone.as_str())
             .bind(timezone)
@@ -93,7 +94,7 @@ impl Store {
         changes: &std::collections::BTreeMap<String, Option<String>>,
         now: i64,
     ) -> Result<Option<Contact>> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         let row = sqlx::query("SELECT attributes FROM contacts WHERE phone = $1")
             .bind(phone.as_str())
             .fetch_optional(&mut *tx)

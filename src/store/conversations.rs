@@ -220,7 +220,7 @@ impl Store {
         body: &str,
         now: i64,
     ) -> Result<Note> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         let touched = sqlx::query("UPDATE conversations SET updated_at = $2 WHERE id = $1")
             .bind(conversation_id)
             .bind(now)

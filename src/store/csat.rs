@@ -59,7 +59,7 @@ impl Store {
         thanks: &str,
         now: i64,
     ) -> Result<Option<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         // A write first (see the module docs), on the contact before the conversation.
         let row = sqlx::query(
             "UPDATE contacts SET updated_at = updated_at

@@ -78,7 +78,7 @@ impl Store {
         payload: serde_json::Value,
         now: i64,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         Self::one_event_writer_at_a_time(&mut tx).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO events (kind, handoff_id, conversation_id, payload, created_at)

@@ -138,7 +138,7 @@ impl Store {
         send_at: i64,
         now: i64,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO contacts (phone, consent, created_at, updated_at) VALUES ($1, 'implied', $2, $2)
              ON CONFLICT (phone) DO NOTHING",
@@ -203,6 +203,7 @@ impl Store {
 
     /// Gives up on a start (opted out meanwhile, flow removed).
     pub async fn cancel_flow_start(&self, id: i64, detail: &str, now: i64) -> Result<()> {
+        let _writing = self.writing().await;
         sqlx::query(
             "UPDATE flow_starts SET status = 'cancelled', detail = $2, done_at = $3
              WHERE id = $1 AND status = 'pending'",
@@ -225,7 +226,7 @@ impl Store {
         begin: impl FnOnce(Option<String>) -> Option<(String, NewOutbound)>,
         now: i64,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let (writing, mut tx) = self.begin_write().await?;
         let claimed = sqlx::query(
             "UPDATE flow_starts SET status = 'sent', done_at = $2 WHERE id = $1 AND status = 'pending'",
         )
@@ -247,6 +248,7 @@ impl Store {
         .await?;
         if consent == Consent::OptedOut.as_str() {
             tx.rollback().await?;
+            drop(writing); // cancel_flow_start takes its own turn
             self.cancel_flow_start(start.id, "the contact opted out", now)
                 .await?;
             return Ok(false);
@@ -265,6 +267,7 @@ impl Store {
             .is_some_and(|row| is_with_people(&row.get::<String, _>(2)))
         {
             tx.rollback().await?;
+            drop(writing); // cancel_flow_start takes its own turn
             self.cancel_flow_start(start.id, PEOPLE_HAVE_IT, now)
                 .await?;
             return Ok(false);

@@ -513,7 +513,7 @@ impl Store {
             payload,
             now,
         } = change;
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         let Some(row) = update.fetch_optional(&mut *tx).await? else {
             tx.rollback().await?;
             return Err(self.conflict(id, wanted).await);
@@ -570,7 +570,7 @@ impl Store {
         now: i64,
         send_at: i64,
     ) -> Result<QueuedOutbound> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         // Touch the conversation first: takes the write lock up front (see mod docs).
         let row = sqlx::query(
             "UPDATE conversations SET updated_at = $2 WHERE id = $1 RETURNING contact_id",
@@ -656,7 +656,7 @@ impl Store {
         .collect();
         let mut queued = 0;
         for (handoff_id, conversation_id, contact_id) in due {
-            let mut tx = self.pool.begin().await?;
+            let (_writing, mut tx) = self.begin_write().await?;
             let marked = sqlx::query(
                 "UPDATE handoffs SET holding_sent_at = $2, updated_at = $2
                  WHERE id = $1 AND holding_sent_at IS NULL AND first_response_at IS NULL

@@ -30,16 +30,47 @@ impl Store {
     /// provider always means the text is safe. A provider message id seen before is a
     /// no-op ([`Received::Duplicate`]).
     pub async fn receive_inbound(&self, msg: &NewInbound) -> Result<Received> {
-        let now = msg.received_at;
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
+        let received = Self::receive_in(&mut tx, msg).await?;
+        match received {
+            Received::Queued { .. } => tx.commit().await?,
+            Received::Duplicate { .. } => tx.rollback().await?,
+        }
+        Ok(received)
+    }
 
+    /// Stores and queues several texts in one transaction (group commit: one commit,
+    /// one turn at SQLite's write lock, for every webhook that arrived meanwhile).
+    /// The results are in the order of `msgs`; an error fails them all, and the
+    /// caller may then store them one by one to find the one that cannot be stored.
+    pub async fn receive_inbound_batch(&self, msgs: &[NewInbound]) -> Result<Vec<Received>> {
+        // Contacts are locked in phone order, so two batches on PostgreSQL cannot wait
+        // for each other; a stable sort keeps one contact's texts in arrival order.
+        let mut order: Vec<usize> = (0..msgs.len()).collect();
+        order.sort_by(|&a, &b| msgs[a].from.as_str().cmp(msgs[b].from.as_str()));
+        let (_writing, mut tx) = self.begin_write().await?;
+        let mut received = vec![None; msgs.len()];
+        for i in order {
+            received[i] = Some(Self::receive_in(&mut tx, &msgs[i]).await?);
+        }
+        tx.commit().await?;
+        Ok(received.into_iter().flatten().collect())
+    }
+
+    /// One text's rows: the contact, its open conversation, the message and its queue
+    /// row, and the burst's wait. Writes nothing for a provider id already stored.
+    async fn receive_in(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        msg: &NewInbound,
+    ) -> Result<Received> {
+        let now = msg.received_at;
         sqlx::query(
             "INSERT INTO contacts (phone, consent, created_at, updated_at) VALUES ($1, 'implied', $2, $2)
              ON CONFLICT (phone) DO NOTHING",
         )
         .bind(msg.from.as_str())
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         // Touching the contact row takes its row lock on PostgreSQL, so two texts from
         // one new contact cannot open two conversations at once.
@@ -47,16 +78,15 @@ impl Store {
             sqlx::query_scalar("UPDATE contacts SET updated_at = $2 WHERE phone = $1 RETURNING id")
                 .bind(msg.from.as_str())
                 .bind(now)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
 
         if let Some(message_id) =
             sqlx::query_scalar::<_, i64>("SELECT id FROM messages WHERE provider_message_id = $1")
                 .bind(&msg.provider_message_id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?
         {
-            tx.rollback().await?;
             return Ok(Received::Duplicate { message_id });
         }
 
@@ -65,7 +95,7 @@ impl Store {
              ORDER BY id DESC LIMIT 1",
         )
         .bind(contact_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?
         {
             Some(row) => (
@@ -80,7 +110,7 @@ impl Store {
                 )
                 .bind(contact_id)
                 .bind(now)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
                 (id, false)
             }
@@ -111,15 +141,15 @@ impl Store {
         .bind(i64::from(msg.units))
         .bind(media)
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         let Some(message_id) = inserted else {
-            // A concurrent request with the same id won the race.
-            tx.rollback().await?;
+            // A concurrent request with the same id won the race (on PostgreSQL, the
+            // insert waited for its commit), or the same text came twice in one batch.
             let message_id =
                 sqlx::query_scalar("SELECT id FROM messages WHERE provider_message_id = $1")
                     .bind(&msg.provider_message_id)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut **tx)
                     .await?;
             return Ok(Received::Duplicate { message_id });
         };
@@ -141,7 +171,7 @@ impl Store {
         .bind(conversation_id)
         .bind(ready_at)
         .bind(wait_ms * LONGEST_BURST_WINDOWS)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query(
             "INSERT INTO inbound_queue (message_id, conversation_id, status, created_at, ready_at)
@@ -151,14 +181,13 @@ impl Store {
         .bind(conversation_id)
         .bind(now)
         .bind(ready_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query("UPDATE conversations SET last_inbound_at = $2, updated_at = $2 WHERE id = $1")
             .bind(conversation_id)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        tx.commit().await?;
         Ok(Received::Queued {
             message_id,
             conversation_id,
@@ -175,6 +204,7 @@ impl Store {
         now: i64,
         lease_ms: i64,
     ) -> Result<Option<ClaimedInbound>> {
+        let _writing = self.writing().await;
         let sql = format!(
             "UPDATE inbound_queue SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
              WHERE id = (
@@ -311,7 +341,7 @@ impl Store {
         outcome: &InboundOutcome,
         now: i64,
     ) -> Result<Vec<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         // The contact's row lock first, the order `receive_inbound` takes them in
         // (contact, then the conversation's pending queue rows): on PostgreSQL the
         // opposite order deadlocks against a new text from the same contact arriving
@@ -460,7 +490,7 @@ impl Store {
         acknowledgement: &NewOutbound,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         // The contact first (see the module docs), then the queue row.
         let row = sqlx::query(
             "UPDATE contacts SET updated_at = updated_at
@@ -535,6 +565,7 @@ impl Store {
     /// Extends the claim's lease to `until` while it is still ours; `false` when
     /// another worker has taken the row over.
     pub async fn renew_inbound_lease(&self, claim: &ClaimedInbound, until: i64) -> Result<bool> {
+        let _writing = self.writing().await;
         let renewed = sqlx::query(
             "UPDATE inbound_queue SET lease_until = $3
              WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
@@ -555,6 +586,7 @@ impl Store {
         error: &str,
         retry_at: i64,
     ) -> Result<()> {
+        let _writing = self.writing().await;
         sqlx::query(
             "UPDATE inbound_queue SET last_error = $3, lease_until = $4
              WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",

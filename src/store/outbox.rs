@@ -114,6 +114,7 @@ impl Store {
         now: i64,
         lease_ms: i64,
     ) -> Result<Option<ClaimedOutbound>> {
+        let _writing = self.writing().await;
         let sql = format!(
             "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3,
                  in_flight_since = COALESCE(in_flight_since, $3)
@@ -183,7 +184,7 @@ impl Store {
         result: &DeliveryResult,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         let (status, next_at, error) = match result {
             DeliveryResult::Sent { .. } => ("sent", None, None),
             DeliveryResult::RetryAt { at, error } | DeliveryResult::Uncertain { at, error } => {
@@ -308,7 +309,7 @@ impl Store {
         if rank_of(&current) > rank_of(status) {
             return Ok(true);
         }
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         // Conditional on the status read above, so of two racing callbacks only one
         // turns the text into a failure (and announces it).
         let updated = sqlx::query(

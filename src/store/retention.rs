@@ -115,7 +115,7 @@ impl Store {
             messages_blanked: 0,
         };
         if let Some(before) = cutoffs.content {
-            let mut tx = self.pool.begin().await?;
+            let (_writing, mut tx) = self.begin_write().await?;
             pruned.messages_blanked += sqlx::query(
                 "UPDATE messages SET body = $2, media_urls = NULL, error_message = NULL
                  WHERE created_at < $1 AND body <> $2",
@@ -147,12 +147,15 @@ impl Store {
     async fn in_batches(&self, sql: &str, before: i64) -> Result<u64> {
         let mut total = 0;
         loop {
+            // Other writers get their turn between batches.
+            let writing = self.writing().await;
             let taken = sqlx::query(sql)
                 .bind(before)
                 .bind(BATCH)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
+            drop(writing);
             total += taken;
             if taken < BATCH as u64 {
                 return Ok(total);
@@ -170,7 +173,7 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<Option<Erased>> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         // Locks the contact first, as every writer of their conversation does.
         let Some(contact_id) = sqlx::query_scalar::<_, i64>(
             "UPDATE contacts SET display_name = NULL, attributes = NULL, timezone = NULL, updated_at = $2

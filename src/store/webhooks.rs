@@ -81,6 +81,7 @@ impl Store {
     /// written before `before` (event-log time): an endpoint added to a running
     /// installation hears about what happens from now on, not the whole history.
     pub async fn start_webhook_cursor(&self, endpoint: &str, before: i64, now: i64) -> Result<()> {
+        let _writing = self.writing().await;
         sqlx::query(
             "INSERT INTO webhook_cursors (endpoint, last_event_id, updated_at)
              VALUES ($1, (SELECT COALESCE(MAX(id), 0) FROM events WHERE created_at < $2), $3)
@@ -109,7 +110,7 @@ impl Store {
         select: impl Fn(&Event) -> Option<String>,
         render: impl Fn(&Event, &str, Option<&EventContact>) -> String,
     ) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         // The write first: it locks the cursor row (serialising instances) and reads it.
         let Some(cursor): Option<i64> = sqlx::query_scalar(
             "UPDATE webhook_cursors SET updated_at = $2 WHERE endpoint = $1 RETURNING last_event_id",
@@ -205,6 +206,7 @@ impl Store {
         now: i64,
         lease_ms: i64,
     ) -> Result<Option<ClaimedDelivery>> {
+        let _writing = self.writing().await;
         let sql = format!(
             "UPDATE webhook_deliveries
                 SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
@@ -243,6 +245,7 @@ impl Store {
         outcome: &DeliveryOutcome,
         now: i64,
     ) -> Result<()> {
+        let _writing = self.writing().await;
         let (status, next_at, code, error, delivered_at) = match outcome {
             DeliveryOutcome::Delivered { status_code } => {
                 ("delivered", None, Some(*status_code), None, Some(now))
@@ -329,6 +332,7 @@ impl Store {
         id: i64,
         now: i64,
     ) -> Result<Option<(String, DeliveryView)>> {
+        let _writing = self.writing().await;
         let requeued = sqlx::query(
             "UPDATE webhook_deliveries
                 SET status = 'pending', attempts = 0, next_attempt_at = $2, delivered_at = NULL,

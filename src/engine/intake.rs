@@ -1,0 +1,108 @@
+//! Group commit for the webhook: texts that arrive while a commit is in flight are
+//! stored together in the next transaction.
+//!
+//! A webhook's `200` must mean its text is stored, so each request waits for a commit.
+//! One transaction per request makes that commit (and on SQLite, the turn at the one
+//! write lock) the ceiling on acknowledgements per second. Here a request hands its
+//! text to the intake task and waits for the answer; the task takes every text that is
+//! waiting, stores them in one transaction ([`Store::receive_inbound_batch`]) and
+//! answers each. Nothing waits on purpose: a lone text is committed at once, and a
+//! burst shares commits as long as commits are the bottleneck.
+
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tracing::warn;
+
+use crate::store::{NewInbound, Received, Store, StoreError};
+
+/// The most texts one transaction stores: bounds how long one commit holds the
+/// write lock against the workers.
+const LARGEST_BATCH: usize = 256;
+
+/// Texts waiting for the intake task; beyond this a webhook waits to hand its text
+/// over (and its own timeout decides what happens next).
+const QUEUE: usize = 4096;
+
+type Reply = oneshot::Sender<Result<Received, StoreError>>;
+
+/// Hands texts to the intake task. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    texts: mpsc::Sender<(NewInbound, Reply)>,
+}
+
+impl Intake {
+    /// Starts the intake task on the current runtime. SQLite has one writer, so one
+    /// batch commits at a time; PostgreSQL takes a few at once.
+    pub fn start(store: Store) -> Self {
+        let (texts, waiting) = mpsc::channel(QUEUE);
+        let parallel = match store.dialect() {
+            crate::store::Dialect::Sqlite => 1,
+            crate::store::Dialect::Postgres => 4,
+        };
+        tokio::spawn(run(store, waiting, parallel));
+        Self { texts }
+    }
+
+    /// Stores and queues one text; returns once the transaction that holds it has
+    /// committed (or failed).
+    pub async fn receive(&self, msg: NewInbound) -> Result<Received, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.texts
+            .send((msg, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+async fn run(store: Store, mut waiting: mpsc::Receiver<(NewInbound, Reply)>, parallel: usize) {
+    let commits = Arc::new(Semaphore::new(parallel));
+    loop {
+        // Take a commit slot first: while every slot is busy, texts pile up and the
+        // next batch takes them all.
+        let Ok(slot) = Arc::clone(&commits).acquire_owned().await else {
+            return;
+        };
+        let Some(first) = waiting.recv().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < LARGEST_BATCH {
+            match waiting.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let store = store.clone();
+        tokio::spawn(async move {
+            commit(&store, batch).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn commit(store: &Store, batch: Vec<(NewInbound, Reply)>) {
+    let (msgs, replies): (Vec<NewInbound>, Vec<Reply>) = batch.into_iter().unzip();
+    match store.receive_inbound_batch(&msgs).await {
+        Ok(received) => {
+            for (reply, received) in replies.into_iter().zip(received) {
+                let _ = reply.send(Ok(received));
+            }
+        }
+        Err(e) if msgs.len() > 1 => {
+            // One text may be what the database refuses: store them one by one, so
+            // the others are not failed with it.
+            warn!(error = %e, texts = msgs.len(), "storing a batch of texts failed; storing them one by one");
+            for (msg, reply) in msgs.iter().zip(replies) {
+                let _ = reply.send(store.receive_inbound(msg).await);
+            }
+        }
+        Err(e) => {
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+}
