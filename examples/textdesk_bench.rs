@@ -44,11 +44,95 @@ struct Args {
     /// Stop waiting for replies after this long.
     #[arg(long, default_value_t = 120)]
     timeout_secs: u64,
+    /// Write `--messages` signed webhooks for the one `--url` to this file, one per line
+    /// as `signature<TAB>form body`, and exit (scripts/bench.sh feeds them to wrk).
+    #[arg(long)]
+    write_requests: Option<std::path::PathBuf>,
+    /// Post nothing: wait until `--database-url` has no text left to answer or send,
+    /// then exit (how scripts/bench.sh times replies).
+    #[arg(long)]
+    drain: bool,
+}
+
+/// The form Twilio would post for text `i` from `phone`, with its signature for `url`.
+fn signed_webhook(
+    token: &str,
+    url: &str,
+    phone: String,
+    i: usize,
+) -> (String, Vec<(String, String)>) {
+    let params: Vec<(String, String)> = vec![
+        (
+            "MessageSid".into(),
+            format!("SM{:032x}", rand::random::<u128>()),
+        ),
+        ("AccountSid".into(), "ACbench".into()),
+        ("From".into(), phone),
+        ("To".into(), "+15555550100".into()),
+        ("Body".into(), format!("bench text {i}: where is my order?")),
+        ("NumMedia".into(), "0".into()),
+    ];
+    (compute_signature(token, url, &params), params)
+}
+
+/// Waits until nothing is pending in the inbound queue or the outbox; false on timeout.
+async fn drained(store: &Store, timeout: Duration) -> anyhow::Result<bool> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let (inbound, _) = store.inbound_backlog(0).await?;
+        let outbound = store.outbox_backlog().await?;
+        if inbound == 0 && outbound == 0 {
+            return Ok(true);
+        }
+        if Instant::now() > deadline {
+            println!(
+                "replies: gave up after {} s with {inbound} inbound and {outbound} outbound pending",
+                timeout.as_secs()
+            );
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// `--write-requests`: pre-signed webhooks for wrk, each from its own contact.
+fn write_requests(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let [target] = args.url.as_slice() else {
+        anyhow::bail!(
+            "--write-requests needs exactly one --url (the server the signatures are for)"
+        );
+    };
+    let url = format!("{}/webhooks/twilio", target.trim_end_matches('/'));
+    let run_id: u32 = rand::random::<u32>() % 800;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for i in 0..args.messages {
+        let phone = format!("+1{:03}{:07}", 200 + run_id, i % 10_000_000);
+        let (signature, params) = signed_webhook(&args.auth_token, &url, phone, i);
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&params)
+            .finish();
+        writeln!(out, "{signature}\t{body}")?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(path) = &args.write_requests {
+        return write_requests(&args, path);
+    }
+    if args.drain {
+        let url = args
+            .database_url
+            .as_deref()
+            .context("--drain needs --database-url")?;
+        let store = Store::open(url).await?;
+        drained(&store, Duration::from_secs(args.timeout_secs)).await?;
+        return Ok(());
+    }
     let _dir;
     let mut _running = None;
     let (targets, store) = if args.url.is_empty() {
@@ -94,16 +178,7 @@ async fn main() -> anyhow::Result<()> {
         handles.push(tokio::spawn(async move {
             let _permit = permit;
             let url = format!("{target}/webhooks/twilio");
-            let sid = format!("SM{:032x}", rand::random::<u128>());
-            let params: Vec<(String, String)> = vec![
-                ("MessageSid".into(), sid),
-                ("AccountSid".into(), "ACbench".into()),
-                ("From".into(), phone),
-                ("To".into(), "+15555550100".into()),
-                ("Body".into(), format!("bench text {i}: where is my order?")),
-                ("NumMedia".into(), "0".into()),
-            ];
-            let signature = compute_signature(&token, &url, &params);
+            let (signature, params) = signed_webhook(&token, &url, phone, i);
             let sent = Instant::now();
             let ok = client
                 .post(&url)
@@ -155,21 +230,8 @@ async fn main() -> anyhow::Result<()> {
         println!("replies: not measured (pass --database-url)");
         return Ok(());
     };
-    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
-    loop {
-        let (inbound, _) = store.inbound_backlog(0).await?;
-        let outbound = store.outbox_backlog().await?;
-        if inbound == 0 && outbound == 0 {
-            break;
-        }
-        if Instant::now() > deadline {
-            println!(
-                "replies: gave up after {} s with {inbound} inbound and {outbound} outbound pending",
-                args.timeout_secs
-            );
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    if !drained(&store, Duration::from_secs(args.timeout_secs)).await? {
+        return Ok(());
     }
     let replied = started.elapsed();
     println!(

@@ -70,7 +70,7 @@ impl KnowledgeDirs {
 /// how to get them otherwise; `openai` uses the configured OpenAI-compatible endpoint.
 pub fn embedder_from_config(config: &Config) -> Option<Arc<dyn Embedder>> {
     use crate::config::EmbeddingsProvider;
-    use embed::{CachedEmbedder, LocalEmbedder, OpenAiEmbedder};
+    use embed::{CachedEmbedder, LocalEmbedder, OpenAiEmbedder, QueryBatcher};
     let settings = &config.embeddings;
     let cache_dir = settings
         .cache_dir
@@ -92,7 +92,7 @@ pub fn embedder_from_config(config: &Config) -> Option<Arc<dyn Embedder>> {
                 return None;
             }
             LocalEmbedder::load(&settings.model_dir)
-                .and_then(|e| CachedEmbedder::open(e, &cache_dir))
+                .and_then(|e| CachedEmbedder::open(QueryBatcher::new(e), &cache_dir))
                 .map(|e| Arc::new(e) as Arc<dyn Embedder>)
         }
         EmbeddingsProvider::Openai => {
@@ -111,7 +111,7 @@ pub fn embedder_from_config(config: &Config) -> Option<Arc<dyn Embedder>> {
                 settings.dimensions,
                 std::time::Duration::from_millis(config.llm.timeout_ms),
             )
-            .and_then(|e| CachedEmbedder::open(e, &cache_dir))
+            .and_then(|e| CachedEmbedder::open(QueryBatcher::new(e), &cache_dir))
             .map(|e| Arc::new(e) as Arc<dyn Embedder>)
         }
     };

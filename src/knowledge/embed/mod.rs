@@ -6,6 +6,8 @@
 //! - [`OpenAiEmbedder`] calls any OpenAI-compatible `/embeddings` endpoint.
 //! - [`CachedEmbedder`] wraps either with an on-disk cache so unchanged text is never
 //!   embedded twice.
+//! - [`QueryBatcher`], right around the model, embeds a customer's text once per turn
+//!   and concurrent customers' texts in one pass.
 //!
 //! Every embedder returns unit-length vectors, so [`cosine`] is a dot product in
 //! practice. This module does not chunk text or store vectors for search; the index
@@ -14,10 +16,12 @@
 pub mod cache;
 pub mod local;
 pub mod openai;
+pub mod queries;
 
 pub use cache::CachedEmbedder;
 pub use local::LocalEmbedder;
 pub use openai::OpenAiEmbedder;
+pub use queries::QueryBatcher;
 
 /// Turns texts into L2-normalised vectors of a fixed size.
 #[async_trait::async_trait]
