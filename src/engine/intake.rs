@@ -65,15 +65,10 @@ async fn run(store: Store, mut waiting: mpsc::Receiver<(NewInbound, Reply)>, par
         let Ok(slot) = Arc::clone(&commits).acquire_owned().await else {
             return;
         };
-        let Some(first) = waiting.recv().await else {
+        // Waits for one text, then takes every other one already waiting.
+        let mut batch = Vec::with_capacity(LARGEST_BATCH);
+        if waiting.recv_many(&mut batch, LARGEST_BATCH).await == 0 {
             return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < LARGEST_BATCH {
-            match waiting.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
         }
         let store = store.clone();
         tokio::spawn(async move {

@@ -77,15 +77,10 @@ async fn run<E: Embedder + 'static>(
         let Ok(pass) = Arc::clone(&passes).acquire_owned().await else {
             return;
         };
-        let Some(first) = waiting.recv().await else {
+        // Waits for one query, then takes every other one already waiting.
+        let mut batch = Vec::with_capacity(LARGEST_BATCH);
+        if waiting.recv_many(&mut batch, LARGEST_BATCH).await == 0 {
             return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < LARGEST_BATCH {
-            match waiting.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
         }
         let model = Arc::clone(&model);
         tokio::spawn(async move {
