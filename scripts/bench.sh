@@ -91,10 +91,13 @@ for database in $DATABASES; do
         data="$WORK/data-$database-$brain"
         mkdir -p "$data"
         if [[ "$database" == sqlite ]]; then
-            url="sqlite:$data/textdesk.db"
+            url="sqlite://$data/textdesk.db?mode=rwc"
         else
             if [[ -z "$PG_STARTED" ]]; then
-                export TEXTDESK_PG_DIR="$WORK/pg"
+                # Its own directory: the cluster runs as the postgres user, who cannot
+                # enter $WORK.
+                TEXTDESK_PG_DIR=$(mktemp -d /tmp/textdesk-bench-pg.XXXXXX)
+                export TEXTDESK_PG_DIR
                 PG_ADMIN=$(scripts/postgres.sh start)
                 PG_STARTED=1
             fi
