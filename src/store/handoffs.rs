@@ -12,7 +12,9 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::events::NewEvent;
-use super::{ConversationStatus, NewOutbound, QueuedOutbound, Result, Store, StoreError};
+use super::{
+    ConversationStatus, NewOutbound, QueuedOutbound, Result, Store, StoreError, USUAL_WAIT_FRESH_MS,
+};
 use crate::sms::PhoneNumber;
 
 #[derive(
@@ -629,6 +631,10 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        if handoff_id.is_some() {
+            // Maybe a first answer: the usual wait is read again on the next turn.
+            *self.usual_wait.lock().expect("usual wait cache") = None;
+        }
         Ok(queued)
     }
 
@@ -679,7 +685,22 @@ impl Store {
 
     /// The median time from handoff to first agent reply over recent handoffs (the
     /// last 50 answered within `window_ms`), or `None` with too little data.
+    ///
+    /// Every turn carries it (the expectation told to a customer being handed over),
+    /// but it moves only when an agent first answers: it is read again after
+    /// [`USUAL_WAIT_FRESH_MS`], or at once after an agent of this process answered.
     pub async fn median_first_response_ms(&self, window_ms: i64, now: i64) -> Result<Option<i64>> {
+        if let Some((at, median)) = *self.usual_wait.lock().expect("usual wait cache")
+            && (0..USUAL_WAIT_FRESH_MS).contains(&(now - at))
+        {
+            return Ok(median);
+        }
+        let median = self.read_median_first_response_ms(window_ms, now).await?;
+        *self.usual_wait.lock().expect("usual wait cache") = Some((now, median));
+        Ok(median)
+    }
+
+    async fn read_median_first_response_ms(&self, window_ms: i64, now: i64) -> Result<Option<i64>> {
         let mut waits: Vec<i64> = sqlx::query_scalar(
             "SELECT first_response_at - created_at FROM handoffs
              WHERE first_response_at IS NOT NULL AND created_at >= $1

@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::events::NewEvent;
 use super::{
-    ClaimedInbound, Consent, ConversationStatus, Direction, FollowingText, HandoffChange,
+    ClaimedInbound, Consent, ConversationStatus, Dialect, Direction, FollowingText, HandoffChange,
     HistoryEntry, InboundContext, InboundOutcome, NewHandoff, NewInbound, NewOutbound, Received,
     Result, Store, StoreError, model::Author,
 };
@@ -30,7 +30,8 @@ impl Store {
     /// provider always means the text is safe. A provider message id seen before is a
     /// no-op ([`Received::Duplicate`]).
     pub async fn receive_inbound(&self, msg: &NewInbound) -> Result<Received> {
-        let (_writing, mut tx) = self.begin_write().await?;
+        let _writing = self.writing_first().await;
+        let mut tx = self.pool.begin().await?;
         let received = Self::receive_in(&mut tx, msg).await?;
         match received {
             Received::Queued { .. } => tx.commit().await?,
@@ -48,7 +49,8 @@ impl Store {
         // for each other; a stable sort keeps one contact's texts in arrival order.
         let mut order: Vec<usize> = (0..msgs.len()).collect();
         order.sort_by(|&a, &b| msgs[a].from.as_str().cmp(msgs[b].from.as_str()));
-        let (_writing, mut tx) = self.begin_write().await?;
+        let _writing = self.writing_first().await;
+        let mut tx = self.pool.begin().await?;
         let mut received = vec![None; msgs.len()];
         for i in order {
             received[i] = Some(Self::receive_in(&mut tx, &msgs[i]).await?);
@@ -345,11 +347,14 @@ impl Store {
         // The contact's row lock first, the order `receive_inbound` takes them in
         // (contact, then the conversation's pending queue rows): on PostgreSQL the
         // opposite order deadlocks against a new text from the same contact arriving
-        // meanwhile, and the loser is that text's webhook. (SQLite has one writer.)
-        sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1")
-            .bind(ctx.contact_id)
-            .execute(&mut *tx)
-            .await?;
+        // meanwhile, and the loser is that text's webhook. SQLite has one writer, so
+        // no order to keep.
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1")
+                .bind(ctx.contact_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         let done = sqlx::query(
             "UPDATE inbound_queue SET status = 'done', done_at = $3, lease_owner = NULL, lease_until = NULL
              WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",

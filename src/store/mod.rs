@@ -110,10 +110,24 @@ pub struct Store {
     /// SQLite's one writer, taken in this process before SQLite is asked for its
     /// write lock ([`Store::writing`]).
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// Where every writer but the webhook's lines up for `writer`, one at a time
+    /// ([`Store::writing_first`]).
+    background: Arc<tokio::sync::Mutex<()>>,
+    /// The usual wait for a person and the time it was read for
+    /// ([`Store::median_first_response_ms`]).
+    usual_wait: Arc<std::sync::Mutex<Option<(i64, Option<i64>)>>>,
 }
 
-/// Held while this process writes to SQLite; `None` on PostgreSQL.
-type Writing = Option<tokio::sync::OwnedMutexGuard<()>>;
+/// How long (ms of the clock turns are processed by) a usual wait read from the
+/// handoffs serves before it is read again.
+const USUAL_WAIT_FRESH_MS: i64 = 60_000;
+
+/// Held while this process writes to SQLite; `None` on PostgreSQL. Drops the turn
+/// at the writer before the place in the background line.
+type Writing = Option<(
+    tokio::sync::OwnedMutexGuard<()>,
+    Option<tokio::sync::OwnedMutexGuard<()>>,
+)>;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -161,6 +175,8 @@ impl Store {
             pool,
             dialect,
             writer: Arc::default(),
+            background: Arc::default(),
+            usual_wait: Arc::default(),
         })
     }
 
@@ -194,9 +210,27 @@ impl Store {
     /// before `begin` and hold it until the commit; never call another writing
     /// method of the store while holding it. Other processes on the same file (the
     /// CLI) still meet the busy timeout.
+    ///
+    /// Background writers (workers, dispatchers, the desk) line up one behind the
+    /// other before they reach the writer, so the webhook ([`Store::writing_first`])
+    /// never waits for more than the one transaction in progress and the next.
     async fn writing(&self) -> Writing {
         match self.dialect {
-            Dialect::Sqlite => Some(Arc::clone(&self.writer).lock_owned().await),
+            Dialect::Sqlite => {
+                let in_line = Arc::clone(&self.background).lock_owned().await;
+                let turn = Arc::clone(&self.writer).lock_owned().await;
+                Some((turn, Some(in_line)))
+            }
+            Dialect::Postgres => None,
+        }
+    }
+
+    /// The turn to write for a customer's text arriving: ahead of the background
+    /// line ([`Store::writing`]), because a webhook is acknowledged only once its
+    /// text is committed, and a provider that waits too long sends it again.
+    async fn writing_first(&self) -> Writing {
+        match self.dialect {
+            Dialect::Sqlite => Some((Arc::clone(&self.writer).lock_owned().await, None)),
             Dialect::Postgres => None,
         }
     }

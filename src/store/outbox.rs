@@ -114,7 +114,7 @@ impl Store {
         now: i64,
         lease_ms: i64,
     ) -> Result<Option<ClaimedOutbound>> {
-        let _writing = self.writing().await;
+        let writing = self.writing().await;
         let sql = format!(
             "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3,
                  in_flight_since = COALESCE(in_flight_since, $3)
@@ -140,6 +140,8 @@ impl Store {
         else {
             return Ok(None);
         };
+        // The claim is written; what follows only reads.
+        drop(writing);
         let outbox_id: i64 = row.get(0);
         let message_id: i64 = row.get(1);
         let contact_id: i64 = row.get(2);
