@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use rand::Rng;
 use tokio::sync::watch;
 use tracing::{Instrument, error, info, info_span, warn};
@@ -35,6 +36,11 @@ pub struct DispatchSettings {
     pub status_callback: Option<String>,
 }
 
+/// Texts one dispatcher claims and sends at once. A provider's API answers in
+/// tens to hundreds of milliseconds; one text at a time, that latency, not the
+/// provider's capacity, would bound the texts sent per second.
+const TEXTS_AT_ONCE: usize = 16;
+
 pub async fn run(
     engine: Arc<Engine>,
     provider: Arc<dyn Provider>,
@@ -52,17 +58,30 @@ pub async fn run(
             return;
         }
         let now = engine.now_ms();
-        match engine.store.claim_due_outbound(&owner, now, lease_ms).await {
-            Ok(Some(claim)) => {
+        match engine
+            .store
+            .claim_due_outbound(&owner, now, lease_ms, TEXTS_AT_ONCE)
+            .await
+        {
+            Ok(claims) if !claims.is_empty() => {
                 error_backoff = Duration::from_millis(100);
+                if claims.len() == TEXTS_AT_ONCE {
+                    // Maybe more is due: an idle sibling takes the next ones meanwhile
+                    // instead of waiting for its poll.
+                    engine.outbound_ready.notify_one();
+                }
                 // A little before the lease lapses, so a sibling never sees it early.
                 let lease_ends = tokio::time::Instant::now() + lease - Duration::from_secs(1);
-                let span = info_span!("outbound", message_id = claim.message_id);
-                deliver(&engine, provider.as_ref(), &settings, claim, lease_ends)
-                    .instrument(span)
-                    .await;
+                // One text per contact, so sending them together keeps each
+                // contact's texts in order.
+                join_all(claims.into_iter().map(|claim| {
+                    let span = info_span!("outbound", message_id = claim.message_id);
+                    deliver(&engine, provider.as_ref(), &settings, claim, lease_ends)
+                        .instrument(span)
+                }))
+                .await;
             }
-            Ok(None) => {
+            Ok(_) => {
                 tokio::select! {
                     _ = engine.outbound_ready.notified() => {}
                     _ = tokio::time::sleep(settings.poll) => {}

@@ -66,22 +66,17 @@ impl Store {
         msg: &NewInbound,
     ) -> Result<Received> {
         let now = msg.received_at;
-        sqlx::query(
+        // Touching the contact row takes its row lock on PostgreSQL, so two texts from
+        // one new contact cannot open two conversations at once.
+        let contact_id: i64 = sqlx::query_scalar(
             "INSERT INTO contacts (phone, consent, created_at, updated_at) VALUES ($1, 'implied', $2, $2)
-             ON CONFLICT (phone) DO NOTHING",
+             ON CONFLICT (phone) DO UPDATE SET updated_at = excluded.updated_at
+             RETURNING id",
         )
         .bind(msg.from.as_str())
         .bind(now)
-        .execute(&mut **tx)
+        .fetch_one(&mut **tx)
         .await?;
-        // Touching the contact row takes its row lock on PostgreSQL, so two texts from
-        // one new contact cannot open two conversations at once.
-        let contact_id: i64 =
-            sqlx::query_scalar("UPDATE contacts SET updated_at = $2 WHERE phone = $1 RETURNING id")
-                .bind(msg.from.as_str())
-                .bind(now)
-                .fetch_one(&mut **tx)
-                .await?;
 
         if let Some(message_id) =
             sqlx::query_scalar::<_, i64>("SELECT id FROM messages WHERE provider_message_id = $1")
@@ -92,7 +87,7 @@ impl Store {
             return Ok(Received::Duplicate { message_id });
         }
 
-        let (conversation_id, with_people) = match sqlx::query(
+        let (conversation_id, with_people, new_conversation) = match sqlx::query(
             "SELECT id, status FROM conversations WHERE contact_id = $1 AND status <> 'resolved'
              ORDER BY id DESC LIMIT 1",
         )
@@ -104,17 +99,18 @@ impl Store {
                 row.get::<i64, _>(0),
                 ConversationStatus::parse(&row.get::<String, _>(1))
                     .is_some_and(|s| s.is_with_people()),
+                false,
             ),
             None => {
                 let id = sqlx::query_scalar(
-                    "INSERT INTO conversations (contact_id, status, created_at, updated_at)
-                     VALUES ($1, 'bot', $2, $2) RETURNING id",
+                    "INSERT INTO conversations (contact_id, status, created_at, updated_at, last_inbound_at)
+                     VALUES ($1, 'bot', $2, $2, $2) RETURNING id",
                 )
                 .bind(contact_id)
                 .bind(now)
                 .fetch_one(&mut **tx)
                 .await?;
-                (id, false)
+                (id, false, true)
             }
         };
 
@@ -165,16 +161,19 @@ impl Store {
         let ready_at = now + wait_ms;
         // Earlier texts of the burst wait with this one (never longer than
         // LONGEST_BURST_WINDOWS after their own arrival); a keyword reads them at once.
-        sqlx::query(
-            "UPDATE inbound_queue SET ready_at =
-                 CASE WHEN created_at + $3 < $2 THEN created_at + $3 ELSE $2 END
-             WHERE conversation_id = $1 AND status = 'pending' AND ready_at <> $2",
-        )
-        .bind(conversation_id)
-        .bind(ready_at)
-        .bind(wait_ms * LONGEST_BURST_WINDOWS)
-        .execute(&mut **tx)
-        .await?;
+        // A conversation opened by this text has none.
+        if !new_conversation {
+            sqlx::query(
+                "UPDATE inbound_queue SET ready_at =
+                     CASE WHEN created_at + $3 < $2 THEN created_at + $3 ELSE $2 END
+                 WHERE conversation_id = $1 AND status = 'pending' AND ready_at <> $2",
+            )
+            .bind(conversation_id)
+            .bind(ready_at)
+            .bind(wait_ms * LONGEST_BURST_WINDOWS)
+            .execute(&mut **tx)
+            .await?;
+        }
         sqlx::query(
             "INSERT INTO inbound_queue (message_id, conversation_id, status, created_at, ready_at)
              VALUES ($1, $2, 'pending', $3, $4)",
@@ -185,11 +184,15 @@ impl Store {
         .bind(ready_at)
         .execute(&mut **tx)
         .await?;
-        sqlx::query("UPDATE conversations SET last_inbound_at = $2, updated_at = $2 WHERE id = $1")
+        if !new_conversation {
+            sqlx::query(
+                "UPDATE conversations SET last_inbound_at = $2, updated_at = $2 WHERE id = $1",
+            )
             .bind(conversation_id)
             .bind(now)
             .execute(&mut **tx)
             .await?;
+        }
         Ok(Received::Queued {
             message_id,
             conversation_id,

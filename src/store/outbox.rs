@@ -2,6 +2,7 @@
 //! and delivery-status updates from the provider's callbacks.
 
 use serde_json::json;
+use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::events::NewEvent;
@@ -105,20 +106,22 @@ impl Store {
         })
     }
 
-    /// Claims the next due outbox row. Per contact, only the oldest unsent row is
-    /// claimable, so texts arrive in the order they were written (a text scheduled
-    /// for later and not yet tried is not in that line).
+    /// Claims up to `limit` due outbox rows, one per contact. Per contact, only the
+    /// oldest unsent row is claimable, so texts arrive in the order they were written
+    /// (a text scheduled for later and not yet tried is not in that line), and the
+    /// rows of one claim can be sent at the same time.
     pub async fn claim_due_outbound(
         &self,
         owner: &str,
         now: i64,
         lease_ms: i64,
-    ) -> Result<Option<ClaimedOutbound>> {
+        limit: usize,
+    ) -> Result<Vec<ClaimedOutbound>> {
         let writing = self.writing().await;
         let sql = format!(
             "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3,
                  in_flight_since = COALESCE(in_flight_since, $3)
-             WHERE id = (
+             WHERE id IN (
                  SELECT o.id FROM outbox o
                  WHERE o.status = 'pending' AND o.next_attempt_at <= $3
                    AND (o.lease_until IS NULL OR o.lease_until < $3)
@@ -126,22 +129,36 @@ impl Store {
                        SELECT 1 FROM outbox e
                        WHERE e.contact_id = o.contact_id AND e.status = 'pending' AND e.id < o.id
                          AND NOT (e.attempts = 0 AND e.next_attempt_at > $3))
-                 ORDER BY o.next_attempt_at, o.id LIMIT 1{skip})
+                 ORDER BY o.next_attempt_at, o.id LIMIT $4{skip})
                AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3)
              RETURNING id, message_id, contact_id, kind, attempts, in_flight_since",
             skip = self.skip_locked()
         );
-        let Some(row) = sqlx::query(&sql)
+        let rows = sqlx::query(&sql)
             .bind(owner)
             .bind(now + lease_ms)
             .bind(now)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
         // The claim is written; what follows only reads.
         drop(writing);
+        let mut claims = Vec::with_capacity(rows.len());
+        for row in rows {
+            claims.push(self.claimed_outbound(owner, now, &row).await?);
+        }
+        // RETURNING gives no order: the oldest first, as they were chosen.
+        claims.sort_by_key(|c| c.outbox_id);
+        Ok(claims)
+    }
+
+    /// What a claimed outbox row sends, and to whom.
+    async fn claimed_outbound(
+        &self,
+        owner: &str,
+        now: i64,
+        row: &AnyRow,
+    ) -> Result<ClaimedOutbound> {
         let outbox_id: i64 = row.get(0);
         let message_id: i64 = row.get(1);
         let contact_id: i64 = row.get(2);
@@ -158,7 +175,7 @@ impl Store {
         .await?;
         let phone: String = detail.get(1);
         let consent: String = detail.get(2);
-        Ok(Some(ClaimedOutbound {
+        Ok(ClaimedOutbound {
             outbox_id,
             message_id,
             contact_id,
@@ -176,7 +193,7 @@ impl Store {
             attempts,
             lease_owner: owner.to_string(),
             unsettled_since: (in_flight_since < now).then_some(in_flight_since),
-        }))
+        })
     }
 
     /// Records how a delivery attempt ended, on the outbox row and on the message.

@@ -163,16 +163,18 @@ async fn a_text_round_trips_through_queue_engine_outcome_and_outbox() {
     assert_eq!(store.outbox_backlog().await.unwrap(), 1);
     assert!(
         store
-            .claim_due_outbound("d1", T0 - 1, 10_000)
+            .claim_due_outbound("d1", T0 - 1, 10_000, 1)
             .await
             .unwrap()
+            .pop()
             .is_none(),
         "not due before its time"
     );
     let out = store
-        .claim_due_outbound("d1", T0 + 20, 10_000)
+        .claim_due_outbound("d1", T0 + 20, 10_000, 1)
         .await
         .unwrap()
+        .pop()
         .expect("the reply is due");
     assert_eq!(out.body, "It ships tomorrow.");
     assert_eq!(out.to.as_str(), phone);
@@ -248,9 +250,10 @@ async fn a_failed_send_records_the_carrier_error_code() {
         .await
         .unwrap();
     let out = store
-        .claim_due_outbound("d", T0, 1000)
+        .claim_due_outbound("d", T0, 1000, 1)
         .await
         .unwrap()
+        .pop()
         .unwrap();
     assert_eq!(out.kind, OutboundKind::Compliance);
     // A retry keeps the row pending with a later due time (a NULL-typed bind on the
@@ -268,15 +271,17 @@ async fn a_failed_send_records_the_carrier_error_code() {
         .unwrap();
     assert!(
         store
-            .claim_due_outbound("d", T0 + 1, 1000)
+            .claim_due_outbound("d", T0 + 1, 1000, 1)
             .await
             .unwrap()
+            .pop()
             .is_none()
     );
     let out = store
-        .claim_due_outbound("d", T0 + 5_000, 1000)
+        .claim_due_outbound("d", T0 + 5_000, 1000, 1)
         .await
         .unwrap()
+        .pop()
         .expect("due again after the backoff");
     assert_eq!(out.attempts, 2);
     store
@@ -594,4 +599,72 @@ async fn a_burst_that_never_ends_is_read_after_four_windows() {
     let ctx = store.inbound_context(&claim).await.unwrap();
     assert_eq!(ctx.body, "text 0");
     assert_eq!(ctx.following.len(), 7, "at most 8 texts make one turn");
+}
+
+/// A reply for `complete_inbound`.
+fn bot_reply(body: &str) -> NewOutbound {
+    NewOutbound {
+        author: Author::Bot,
+        kind: OutboundKind::Reply,
+        body: body.into(),
+        encoding: "GSM-7",
+        segments: 1,
+        units: body.len() as u32,
+    }
+}
+
+#[tokio::test]
+async fn a_claim_of_several_replies_takes_one_per_contact_oldest_first() {
+    let (store, _dir) = fresh_store().await;
+    for (phone, sid, replies) in [
+        ("+15555550131", "SM31", vec!["first to A", "second to A"]),
+        ("+15555550132", "SM32", vec!["only to B"]),
+    ] {
+        store
+            .receive_inbound(&inbound(phone, sid, "hi", T0))
+            .await
+            .unwrap();
+        let claim = store
+            .claim_next_inbound("w", T0, 1000)
+            .await
+            .unwrap()
+            .unwrap();
+        let ctx = store.inbound_context(&claim).await.unwrap();
+        let outcome = InboundOutcome {
+            replies: replies.into_iter().map(bot_reply).collect(),
+            ..Default::default()
+        };
+        store
+            .complete_inbound(&claim, &ctx, &outcome, T0)
+            .await
+            .unwrap();
+    }
+
+    let claims = store.claim_due_outbound("d", T0, 1000, 16).await.unwrap();
+    let bodies: Vec<&str> = claims.iter().map(|c| c.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        ["first to A", "only to B"],
+        "A's second waits for its first"
+    );
+    assert!(
+        store
+            .claim_due_outbound("d", T0, 1000, 16)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing more is claimable while those are in flight"
+    );
+    for claim in &claims {
+        let sent = DeliveryResult::Sent {
+            provider_message_id: format!("SMout{}", claim.outbox_id),
+        };
+        store.finish_outbound(claim, &sent, T0 + 1).await.unwrap();
+    }
+    let next = store
+        .claim_due_outbound("d", T0 + 1, 1000, 16)
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = next.iter().map(|c| c.body.as_str()).collect();
+    assert_eq!(bodies, ["second to A"]);
 }
