@@ -224,31 +224,15 @@ async fn a_text_round_trips_through_queue_engine_outcome_and_outbox() {
 async fn a_failed_send_records_the_carrier_error_code() {
     let (store, _dir) = fresh_store().await;
     let phone = "+15555550124";
-    store
-        .receive_inbound(&inbound(phone, "SM2", "hi", T0))
-        .await
-        .unwrap();
-    let claim = store
-        .claim_next_inbound("w", T0, 1000)
-        .await
-        .unwrap()
-        .unwrap();
-    let ctx = store.inbound_context(&claim).await.unwrap();
-    let outcome = InboundOutcome {
-        replies: vec![NewOutbound {
-            author: Author::Bot,
-            kind: OutboundKind::Compliance,
-            body: "Hello!".into(),
-            encoding: "GSM-7",
-            segments: 1,
-            units: 6,
-        }],
-        ..Default::default()
+    let hello = NewOutbound {
+        author: Author::Bot,
+        kind: OutboundKind::Compliance,
+        body: "Hello!".into(),
+        encoding: "GSM-7",
+        segments: 1,
+        units: 6,
     };
-    store
-        .complete_inbound(&claim, &ctx, &outcome, T0)
-        .await
-        .unwrap();
+    answer_with(&store, phone, "SM2", vec![hello]).await;
     let out = store
         .claim_due_outbound("d", T0, 1000, 1)
         .await
@@ -601,6 +585,29 @@ async fn a_burst_that_never_ends_is_read_after_four_windows() {
     assert_eq!(ctx.following.len(), 7, "at most 8 texts make one turn");
 }
 
+/// Stores a text from `phone` and commits the engine's answer to it at `T0`, as a
+/// worker would: the replies wait in the outbox.
+async fn answer_with(store: &Store, phone: &str, sid: &str, replies: Vec<NewOutbound>) {
+    store
+        .receive_inbound(&inbound(phone, sid, "hi", T0))
+        .await
+        .unwrap();
+    let claim = store
+        .claim_next_inbound("w", T0, 1000)
+        .await
+        .unwrap()
+        .unwrap();
+    let ctx = store.inbound_context(&claim).await.unwrap();
+    let outcome = InboundOutcome {
+        replies,
+        ..Default::default()
+    };
+    store
+        .complete_inbound(&claim, &ctx, &outcome, T0)
+        .await
+        .unwrap();
+}
+
 /// A reply for `complete_inbound`.
 fn bot_reply(body: &str) -> NewOutbound {
     NewOutbound {
@@ -620,24 +627,13 @@ async fn a_claim_of_several_replies_takes_one_per_contact_oldest_first() {
         ("+15555550131", "SM31", vec!["first to A", "second to A"]),
         ("+15555550132", "SM32", vec!["only to B"]),
     ] {
-        store
-            .receive_inbound(&inbound(phone, sid, "hi", T0))
-            .await
-            .unwrap();
-        let claim = store
-            .claim_next_inbound("w", T0, 1000)
-            .await
-            .unwrap()
-            .unwrap();
-        let ctx = store.inbound_context(&claim).await.unwrap();
-        let outcome = InboundOutcome {
-            replies: replies.into_iter().map(bot_reply).collect(),
-            ..Default::default()
-        };
-        store
-            .complete_inbound(&claim, &ctx, &outcome, T0)
-            .await
-            .unwrap();
+        answer_with(
+            &store,
+            phone,
+            sid,
+            replies.into_iter().map(bot_reply).collect(),
+        )
+        .await;
     }
 
     let claims = store.claim_due_outbound("d", T0, 1000, 16).await.unwrap();
