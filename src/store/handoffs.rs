@@ -12,10 +12,15 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::events::NewEvent;
-use super::{
-    ConversationStatus, NewOutbound, QueuedOutbound, Result, Store, StoreError, USUAL_WAIT_FRESH_MS,
-};
+use super::{ConversationStatus, NewOutbound, QueuedOutbound, Result, Store, StoreError};
 use crate::sms::PhoneNumber;
+
+/// How far back "the usual wait" for a human looks.
+const USUAL_WAIT_WINDOW_MS: i64 = 14 * 24 * 3600 * 1000;
+
+/// How long (ms of the clock turns are processed by) a usual wait read from the
+/// handoffs serves before it is read again.
+const USUAL_WAIT_FRESH_MS: i64 = 60_000;
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
@@ -684,29 +689,30 @@ impl Store {
     }
 
     /// The median time from handoff to first agent reply over recent handoffs (the
-    /// last 50 answered within `window_ms`), or `None` with too little data.
+    /// last 50 answered within [`USUAL_WAIT_WINDOW_MS`]), or `None` with too little
+    /// data.
     ///
     /// Every turn carries it (the expectation told to a customer being handed over),
     /// but it moves only when an agent first answers: it is read again after
     /// [`USUAL_WAIT_FRESH_MS`], or at once after an agent of this process answered.
-    pub async fn median_first_response_ms(&self, window_ms: i64, now: i64) -> Result<Option<i64>> {
+    pub async fn median_first_response_ms(&self, now: i64) -> Result<Option<i64>> {
         if let Some((at, median)) = *self.usual_wait.lock().expect("usual wait cache")
             && (0..USUAL_WAIT_FRESH_MS).contains(&(now - at))
         {
             return Ok(median);
         }
-        let median = self.read_median_first_response_ms(window_ms, now).await?;
+        let median = self.read_median_first_response_ms(now).await?;
         *self.usual_wait.lock().expect("usual wait cache") = Some((now, median));
         Ok(median)
     }
 
-    async fn read_median_first_response_ms(&self, window_ms: i64, now: i64) -> Result<Option<i64>> {
+    async fn read_median_first_response_ms(&self, now: i64) -> Result<Option<i64>> {
         let mut waits: Vec<i64> = sqlx::query_scalar(
             "SELECT first_response_at - created_at FROM handoffs
              WHERE first_response_at IS NOT NULL AND created_at >= $1
              ORDER BY created_at DESC LIMIT 50",
         )
-        .bind(now - window_ms)
+        .bind(now - USUAL_WAIT_WINDOW_MS)
         .fetch_all(&self.pool)
         .await?;
         // Fewer than three answered handoffs say more about luck than about the team.

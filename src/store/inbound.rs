@@ -15,9 +15,6 @@ use crate::sms::PhoneNumber;
 /// How many earlier messages the engine sees.
 const HISTORY_LIMIT: i64 = 30;
 
-/// How far back "the usual wait" for a human looks.
-const USUAL_WAIT_WINDOW_MS: i64 = 14 * 24 * 3600 * 1000;
-
 /// A burst is read at most this many burst windows after its first text, however
 /// many texts keep arriving: a chatty customer is answered, not postponed forever.
 const LONGEST_BURST_WINDOWS: i64 = 4;
@@ -30,8 +27,7 @@ impl Store {
     /// provider always means the text is safe. A provider message id seen before is a
     /// no-op ([`Received::Duplicate`]).
     pub async fn receive_inbound(&self, msg: &NewInbound) -> Result<Received> {
-        let _writing = self.writing_first().await;
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write_first().await?;
         let received = Self::receive_in(&mut tx, msg).await?;
         match received {
             Received::Queued { .. } => tx.commit().await?,
@@ -49,8 +45,7 @@ impl Store {
         // for each other; a stable sort keeps one contact's texts in arrival order.
         let mut order: Vec<usize> = (0..msgs.len()).collect();
         order.sort_by(|&a, &b| msgs[a].from.as_str().cmp(msgs[b].from.as_str()));
-        let _writing = self.writing_first().await;
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write_first().await?;
         let mut received = vec![None; msgs.len()];
         for i in order {
             received[i] = Some(Self::receive_in(&mut tx, &msgs[i]).await?);
@@ -326,9 +321,7 @@ impl Store {
             received_at,
             state_json,
             handoff: self.open_handoff_of(claim.conversation_id).await?,
-            usual_wait_ms: self
-                .median_first_response_ms(USUAL_WAIT_WINDOW_MS, received_at)
-                .await?,
+            usual_wait_ms: self.median_first_response_ms(received_at).await?,
             history,
             pending_survey: self.pending_survey_of(contact_id, received_at).await?,
             following,

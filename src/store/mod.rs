@@ -118,10 +118,6 @@ pub struct Store {
     usual_wait: Arc<std::sync::Mutex<Option<(i64, Option<i64>)>>>,
 }
 
-/// How long (ms of the clock turns are processed by) a usual wait read from the
-/// handoffs serves before it is read again.
-const USUAL_WAIT_FRESH_MS: i64 = 60_000;
-
 /// Held while this process writes to SQLite; `None` on PostgreSQL. Drops the turn
 /// at the writer before the place in the background line.
 type Writing = Option<(
@@ -239,6 +235,14 @@ impl Store {
     /// Bind the guard before the transaction so it is released after it.
     async fn begin_write(&self) -> Result<(Writing, sqlx::Transaction<'static, sqlx::Any>)> {
         let writing = self.writing().await;
+        let tx = self.pool.begin().await?;
+        Ok((writing, tx))
+    }
+
+    /// A write transaction ahead of the background line ([`Store::writing_first`]).
+    /// Bind the guard before the transaction so it is released after it.
+    async fn begin_write_first(&self) -> Result<(Writing, sqlx::Transaction<'static, sqlx::Any>)> {
+        let writing = self.writing_first().await;
         let tx = self.pool.begin().await?;
         Ok((writing, tx))
     }
