@@ -1,200 +1,24 @@
-//! The inbound side: storing a webhook's text (idempotently) and queueing it, then
-//! claiming queue rows one conversation at a time and committing the engine's outcome.
+//! The inbound queue: claiming its rows one conversation at a time and committing the
+//! engine's outcome. (Storing a webhook's text and queueing it is in [`super::receive`].)
 
 use serde_json::json;
 use sqlx::Row;
 
 use super::events::NewEvent;
 use super::{
-    ClaimedInbound, Consent, ConversationStatus, Dialect, Direction, FollowingText, HandoffChange,
-    HistoryEntry, InboundContext, InboundOutcome, NewHandoff, NewInbound, NewOutbound, Received,
-    Result, Store, StoreError, model::Author,
+    ClaimedInbound, Consent, Dialect, Direction, FollowingText, HandoffChange, HistoryEntry,
+    InboundContext, InboundOutcome, NewHandoff, NewOutbound, Result, Store, StoreError,
+    model::Author,
 };
 use crate::sms::PhoneNumber;
 
 /// How many earlier messages the engine sees.
 const HISTORY_LIMIT: i64 = 30;
 
-/// A burst is read at most this many burst windows after its first text, however
-/// many texts keep arriving: a chatty customer is answered, not postponed forever.
-const LONGEST_BURST_WINDOWS: i64 = 4;
-
 /// The most texts read as one turn; the rest of a longer burst is the next turn.
 const LONGEST_BURST_TEXTS: i64 = 8;
 
 impl Store {
-    /// Stores an inbound text and queues it, in one transaction, so that a `200` to the
-    /// provider always means the text is safe. A provider message id seen before is a
-    /// no-op ([`Received::Duplicate`]).
-    pub async fn receive_inbound(&self, msg: &NewInbound) -> Result<Received> {
-        let (_writing, mut tx) = self.begin_write_first().await?;
-        let received = Self::receive_in(&mut tx, msg).await?;
-        match received {
-            Received::Queued { .. } => tx.commit().await?,
-            Received::Duplicate { .. } => tx.rollback().await?,
-        }
-        Ok(received)
-    }
-
-    /// Stores and queues several texts in one transaction (group commit: one commit,
-    /// one turn at SQLite's write lock, for every webhook that arrived meanwhile).
-    /// The results are in the order of `msgs`; an error fails them all, and the
-    /// caller may then store them one by one to find the one that cannot be stored.
-    pub async fn receive_inbound_batch(&self, msgs: &[NewInbound]) -> Result<Vec<Received>> {
-        // Contacts are locked in phone order, so two batches on PostgreSQL cannot wait
-        // for each other; a stable sort keeps one contact's texts in arrival order.
-        let mut order: Vec<usize> = (0..msgs.len()).collect();
-        order.sort_by(|&a, &b| msgs[a].from.as_str().cmp(msgs[b].from.as_str()));
-        let (_writing, mut tx) = self.begin_write_first().await?;
-        let mut received = vec![None; msgs.len()];
-        for i in order {
-            received[i] = Some(Self::receive_in(&mut tx, &msgs[i]).await?);
-        }
-        tx.commit().await?;
-        Ok(received.into_iter().flatten().collect())
-    }
-
-    /// One text's rows: the contact, its open conversation, the message and its queue
-    /// row, and the burst's wait. Writes nothing for a provider id already stored.
-    async fn receive_in(
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        msg: &NewInbound,
-    ) -> Result<Received> {
-        let now = msg.received_at;
-        // Touching the contact row takes its row lock on PostgreSQL, so two texts from
-        // one new contact cannot open two conversations at once.
-        let contact_id: i64 = sqlx::query_scalar(
-            "INSERT INTO contacts (phone, consent, created_at, updated_at) VALUES ($1, 'implied', $2, $2)
-             ON CONFLICT (phone) DO UPDATE SET updated_at = excluded.updated_at
-             RETURNING id",
-        )
-        .bind(msg.from.as_str())
-        .bind(now)
-        .fetch_one(&mut **tx)
-        .await?;
-
-        if let Some(message_id) =
-            sqlx::query_scalar::<_, i64>("SELECT id FROM messages WHERE provider_message_id = $1")
-                .bind(&msg.provider_message_id)
-                .fetch_optional(&mut **tx)
-                .await?
-        {
-            return Ok(Received::Duplicate { message_id });
-        }
-
-        let (conversation_id, with_people, new_conversation) = match sqlx::query(
-            "SELECT id, status FROM conversations WHERE contact_id = $1 AND status <> 'resolved'
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(contact_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        {
-            Some(row) => (
-                row.get::<i64, _>(0),
-                ConversationStatus::parse(&row.get::<String, _>(1))
-                    .is_some_and(|s| s.is_with_people()),
-                false,
-            ),
-            None => {
-                let id = sqlx::query_scalar(
-                    "INSERT INTO conversations (contact_id, status, created_at, updated_at, last_inbound_at)
-                     VALUES ($1, 'bot', $2, $2, $2) RETURNING id",
-                )
-                .bind(contact_id)
-                .bind(now)
-                .fetch_one(&mut **tx)
-                .await?;
-                (id, false, true)
-            }
-        };
-
-        let media = if msg.media_urls.is_empty() {
-            None
-        } else {
-            Some(
-                serde_json::to_string(&msg.media_urls)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            )
-        };
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO messages (conversation_id, contact_id, direction, author, body,
-                 provider_message_id, encoding, segments, units, media_urls, delivery_status,
-                 created_at, updated_at)
-             VALUES ($1, $2, 'inbound', 'customer', $3, $4, $5, $6, $7, $8, 'received', $9, $9)
-             ON CONFLICT (provider_message_id) DO NOTHING
-             RETURNING id",
-        )
-        .bind(conversation_id)
-        .bind(contact_id)
-        .bind(&msg.body)
-        .bind(&msg.provider_message_id)
-        .bind(msg.encoding)
-        .bind(i64::from(msg.segments))
-        .bind(i64::from(msg.units))
-        .bind(media)
-        .bind(now)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let Some(message_id) = inserted else {
-            // A concurrent request with the same id won the race (on PostgreSQL, the
-            // insert waited for its commit), or the same text came twice in one batch.
-            let message_id =
-                sqlx::query_scalar("SELECT id FROM messages WHERE provider_message_id = $1")
-                    .bind(&msg.provider_message_id)
-                    .fetch_one(&mut **tx)
-                    .await?;
-            return Ok(Received::Duplicate { message_id });
-        };
-
-        // People read each text as it arrives; the bot waits for the rest of a burst.
-        let wait_ms = if with_people {
-            0
-        } else {
-            msg.burst_wait_ms.max(0)
-        };
-        let ready_at = now + wait_ms;
-        // Earlier texts of the burst wait with this one (never longer than
-        // LONGEST_BURST_WINDOWS after their own arrival); a keyword reads them at once.
-        // A conversation opened by this text has none.
-        if !new_conversation {
-            sqlx::query(
-                "UPDATE inbound_queue SET ready_at =
-                     CASE WHEN created_at + $3 < $2 THEN created_at + $3 ELSE $2 END
-                 WHERE conversation_id = $1 AND status = 'pending' AND ready_at <> $2",
-            )
-            .bind(conversation_id)
-            .bind(ready_at)
-            .bind(wait_ms * LONGEST_BURST_WINDOWS)
-            .execute(&mut **tx)
-            .await?;
-        }
-        sqlx::query(
-            "INSERT INTO inbound_queue (message_id, conversation_id, status, created_at, ready_at)
-             VALUES ($1, $2, 'pending', $3, $4)",
-        )
-        .bind(message_id)
-        .bind(conversation_id)
-        .bind(now)
-        .bind(ready_at)
-        .execute(&mut **tx)
-        .await?;
-        if !new_conversation {
-            sqlx::query(
-                "UPDATE conversations SET last_inbound_at = $2, updated_at = $2 WHERE id = $1",
-            )
-            .bind(conversation_id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-        }
-        Ok(Received::Queued {
-            message_id,
-            conversation_id,
-            ready_at,
-        })
-    }
-
     /// Claims the oldest pending inbound message whose conversation has nothing older
     /// pending, once it is ready (its burst is over), leasing it to `owner` until
     /// `now + lease_ms`. Rows whose lease expired (a crashed worker) are claimable again.

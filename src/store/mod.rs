@@ -43,6 +43,7 @@ pub use handoffs::*;
 mod inbound;
 pub mod model;
 mod outbox;
+mod receive;
 mod retention;
 pub use outbox::{DeliveryResult, QueuedOutbound};
 pub use retention::{ERASED, Erased, Pruned, RetentionCutoffs};

@@ -524,6 +524,102 @@ async fn a_burst_waits_for_its_last_text_and_is_claimed_whole() {
     );
 }
 
+/// The webhook's group commit stores a batch with multi-row statements in rounds of
+/// distinct phones: a contact's texts in one batch must still end up as if they had
+/// come one by one (one conversation, the burst pushed back, a retry a duplicate).
+#[tokio::test]
+async fn a_batch_stores_a_contacts_texts_as_if_they_came_one_by_one() {
+    let (store, _dir) = fresh_store().await;
+    let phone = "+15555550179";
+    let text = |sid: &str, body: &str, at: i64| NewInbound {
+        burst_wait_ms: 2000,
+        ..inbound(phone, sid, body, at)
+    };
+    let other = inbound("+15555550180", "SMo1", "hours?", T0 + 10);
+    let batch = [
+        text("SMc1", "hi", T0),
+        other.clone(),
+        text("SMc2", "my order", T0 + 1500),
+        text("SMc1", "hi", T0),
+        text("SMc3", "its late", T0 + 3000),
+    ];
+    let received = store.receive_inbound_batch(&batch).await.unwrap();
+    let queued: Vec<(i64, i64)> = received
+        .iter()
+        .filter_map(|r| match *r {
+            Received::Queued {
+                message_id,
+                conversation_id,
+                ..
+            } => Some((message_id, conversation_id)),
+            Received::Duplicate { .. } => None,
+        })
+        .collect();
+    assert_eq!(
+        queued.len(),
+        4,
+        "four distinct texts are queued: {received:?}"
+    );
+    assert_eq!(
+        received[3],
+        Received::Duplicate {
+            message_id: queued[0].0
+        },
+        "the retry in the same batch is the first text again"
+    );
+    assert_eq!(
+        queued[0].1, queued[2].1,
+        "one conversation for the contact's texts"
+    );
+    assert_eq!(queued[2].1, queued[3].1);
+    assert_ne!(queued[0].1, queued[1].1, "another contact has its own");
+    assert!(matches!(received[4], Received::Queued { ready_at, .. } if ready_at == T0 + 5000));
+
+    // The other contact's text (no burst wait) is ready first; the burst waits for its
+    // last text and is read whole, in arrival order.
+    let claim = store
+        .claim_next_inbound("w", T0 + 10, 10_000)
+        .await
+        .unwrap()
+        .expect("the other contact's text");
+    assert_eq!(store.inbound_context(&claim).await.unwrap().body, "hours?");
+    assert!(
+        store
+            .claim_next_inbound("w", T0 + 4999, 1000)
+            .await
+            .unwrap()
+            .is_none(),
+        "the burst's first text was pushed back by the later ones"
+    );
+    let claim = store
+        .claim_next_inbound("w", T0 + 5000, 10_000)
+        .await
+        .unwrap()
+        .expect("the burst once quiet");
+    let ctx = store.inbound_context(&claim).await.unwrap();
+    assert_eq!(ctx.body, "hi");
+    let following: Vec<_> = ctx.following.iter().map(|t| t.body.as_str()).collect();
+    assert_eq!(following, ["my order", "its late"]);
+
+    // A second batch for a contact with an open conversation continues it.
+    let later = store
+        .receive_inbound_batch(&[
+            other.clone(),
+            inbound("+15555550180", "SMo2", "thanks", T0 + 20),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        later[0],
+        Received::Duplicate {
+            message_id: queued[1].0
+        }
+    );
+    assert!(
+        matches!(later[1], Received::Queued { conversation_id, .. } if conversation_id == queued[1].1)
+    );
+}
+
 #[tokio::test]
 async fn a_keyword_is_read_at_once_and_so_is_the_burst_before_it() {
     let (store, _dir) = fresh_store().await;
