@@ -17,13 +17,18 @@ RUN cargo build --release --locked --bin textdesk
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --home /var/lib/textdesk --create-home textdesk
+    && useradd --system --home /var/lib/textdesk --create-home textdesk \
+    && install -d -o textdesk /var/lib/textdesk/data
 WORKDIR /var/lib/textdesk
 COPY --from=build /src/target/release/textdesk /usr/local/bin/textdesk
 COPY --from=model /src/models /usr/share/textdesk/models
 COPY prompts /etc/textdesk/prompts
 COPY knowledge /etc/textdesk/knowledge
 USER textdesk
+# The data directory exists, owned by textdesk, so a named volume mounted there (the
+# compose file's) starts with that owner: the embedding cache and the spool survive
+# the container.
+VOLUME /var/lib/textdesk/data
 ENV TEXTDESK_LISTEN=0.0.0.0:8080 \
     TEXTDESK_DATA_DIR=/var/lib/textdesk/data \
     TEXTDESK_PROMPTS_DIR=/etc/textdesk/prompts \
