@@ -185,8 +185,11 @@ pub async fn open_engine(
     match reload::spawn(
         engine.clone(),
         config.prompts_dir.clone(),
-        embedder,
-        config.brain.threshold,
+        reload::Training {
+            embedder,
+            threshold: config.brain.threshold,
+            model_dir: config.classifier_dir(),
+        },
         shutdown.clone(),
     ) {
         Ok(watcher) => {
@@ -260,9 +263,14 @@ pub async fn open_brain(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Brain> {
     let intents = IntentSet::load(&config.prompts_dir)?;
-    let classifier = Classifier::train(&intents, embedder, config.brain.threshold)
-        .await
-        .context("training the intent classifier")?;
+    let classifier = Classifier::train_cached(
+        &intents,
+        embedder,
+        config.brain.threshold,
+        &config.classifier_dir(),
+    )
+    .await
+    .context("training the intent classifier")?;
     let llm = open_llm(config, clock)?;
     let settings = BrainSettings {
         max_segments: policy.replies.max_segments,

@@ -860,6 +860,11 @@ impl Config {
         }
     }
 
+    /// Where the trained intent classifier is kept between starts.
+    pub fn classifier_dir(&self) -> PathBuf {
+        self.data_dir.join("classifier")
+    }
+
     /// The base URL Twilio calls; request paths are appended to it for signatures.
     pub fn public_base_url(&self) -> String {
         match &self.public_url {

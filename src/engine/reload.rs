@@ -22,12 +22,19 @@ use crate::brain::think::IntentModel;
 use crate::knowledge::embed::Embedder;
 use crate::watch::FolderWatch;
 
+/// How the classifier is retrained when `intents.toml` changes: as at the start.
+pub struct Training {
+    pub embedder: Option<Arc<dyn Embedder>>,
+    pub threshold: Option<f32>,
+    /// Where trained models are kept ([`Classifier::train_cached`]).
+    pub model_dir: PathBuf,
+}
+
 /// Watches `prompts_dir`; returns the task that applies changes until `shutdown`.
 pub fn spawn(
     engine: Arc<Engine>,
     prompts_dir: PathBuf,
-    embedder: Option<Arc<dyn Embedder>>,
-    threshold: Option<f32>,
+    training: Training,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, notify::Error> {
     let mut folder = FolderWatch::start(&prompts_dir, true, is_prompt_file)?;
@@ -41,7 +48,7 @@ pub fn spawn(
             if !changed {
                 break;
             }
-            reload(&engine, &prompts_dir, embedder.clone(), threshold).await;
+            reload(&engine, &prompts_dir, &training).await;
         }
     }))
 }
@@ -59,12 +66,7 @@ fn is_prompt_file(path: &Path) -> bool {
 }
 
 /// Re-reads both files; each one that validates replaces the one in use.
-pub async fn reload(
-    engine: &Engine,
-    prompts_dir: &Path,
-    embedder: Option<Arc<dyn Embedder>>,
-    threshold: Option<f32>,
-) {
+pub async fn reload(engine: &Engine, prompts_dir: &Path, training: &Training) {
     match Policy::load(prompts_dir) {
         Ok(policy) => {
             engine.set_policy(policy);
@@ -96,7 +98,14 @@ pub async fn reload(
     }
     let Some(brain) = &engine.brain else { return };
     match IntentSet::load(prompts_dir) {
-        Ok(set) => match Classifier::train(&set, embedder, threshold).await {
+        Ok(set) => match Classifier::train_cached(
+            &set,
+            training.embedder.clone(),
+            training.threshold,
+            &training.model_dir,
+        )
+        .await
+        {
             Ok(classifier) => {
                 let count = set.intents.len();
                 brain.set_model(IntentModel { set, classifier });

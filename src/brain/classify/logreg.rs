@@ -11,6 +11,9 @@
 
 use super::features::Sparse;
 
+/// The first bytes of a saved model.
+const MAGIC: &[u8] = b"textdesk softmax model 1\n";
+
 /// One training or query point.
 #[derive(Debug, Clone)]
 pub struct Example {
@@ -119,6 +122,44 @@ impl SoftmaxModel {
             }
         }
         model
+    }
+
+    /// The trained parameters, for [`super::model_cache`]: a magic line, then the
+    /// weights and the biases as little-endian `f32`s.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(MAGIC.len() + 4 * (self.weights.len() + self.bias.len()));
+        out.extend_from_slice(MAGIC);
+        for x in self.weights.iter().chain(&self.bias) {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out
+    }
+
+    /// A model saved by [`Self::to_bytes`] for this shape; `None` when the bytes are
+    /// not one (another shape, a truncated file, another format).
+    pub fn from_bytes(
+        bytes: &[u8],
+        classes: usize,
+        sparse_dims: usize,
+        dense_dims: usize,
+        settings: &TrainSettings,
+    ) -> Option<Self> {
+        let floats = bytes.strip_prefix(MAGIC)?;
+        let weights = classes * (sparse_dims + dense_dims);
+        if floats.len() != 4 * (weights + classes) {
+            return None;
+        }
+        let mut values = floats
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        Some(Self {
+            classes,
+            sparse_dims,
+            dense_dims,
+            dense_weight: settings.dense_weight,
+            weights: values.by_ref().take(weights).collect(),
+            bias: values.collect(),
+        })
     }
 
     /// Class probabilities for one point (they sum to 1).

@@ -14,7 +14,9 @@ pub mod baseline;
 pub mod eval;
 pub mod features;
 pub mod logreg;
+mod model_cache;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use features::Vectorizer;
@@ -112,6 +114,27 @@ impl Classifier {
         embedder: Option<Arc<dyn Embedder>>,
         threshold: Option<f32>,
     ) -> Result<Self, EmbedError> {
+        Self::train_in(set, embedder, threshold, None).await
+    }
+
+    /// [`Self::train`], keeping the trained model in `model_dir` and loading it from
+    /// there when the examples have not changed since (see [`model_cache`]): a
+    /// restart does not train again.
+    pub async fn train_cached(
+        set: &IntentSet,
+        embedder: Option<Arc<dyn Embedder>>,
+        threshold: Option<f32>,
+        model_dir: &Path,
+    ) -> Result<Self, EmbedError> {
+        Self::train_in(set, embedder, threshold, Some(model_dir)).await
+    }
+
+    async fn train_in(
+        set: &IntentSet,
+        embedder: Option<Arc<dyn Embedder>>,
+        threshold: Option<f32>,
+        model_dir: Option<&Path>,
+    ) -> Result<Self, EmbedError> {
         let threshold = threshold.unwrap_or_else(|| default_threshold(set.intents.len()));
         let mut texts = Vec::new();
         let mut labels = Vec::new();
@@ -184,7 +207,8 @@ impl Classifier {
                 dense: dense.get(i).cloned().unwrap_or_default(),
             })
             .collect();
-        let model = SoftmaxModel::train(
+        let model = model_cache::trained(
+            model_dir,
             &examples,
             &labels,
             &weights,
