@@ -193,10 +193,8 @@ impl IntentSet {
     /// Parses and validates; `Err` lists `(line, problem)` pairs.
     pub fn parse(text: &str) -> Result<Self, Vec<(usize, String)>> {
         let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-        let mut raw: RawFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(s.start)).unwrap_or(0);
-            vec![(line, e.message().trim().to_string())]
-        })?;
+        let mut raw: RawFile =
+            toml::from_str(text).map_err(|e| vec![crate::flows::file::toml_error_at(text, &e)])?;
 
         // Keep file order: BTreeMap sorts by name, spans remember where each table was.
         let mut entries: Vec<(String, Spanned<RawIntent>)> =

@@ -123,7 +123,7 @@ struct RawTurn {
 }
 
 // One reader of byte offsets as lines for every operator file: the flows' own.
-use crate::flows::file::line_of;
+use crate::flows::file::{line_of, toml_error_at};
 
 /// The `.toml` files at `path` (a file, or a folder read in name order).
 pub fn discover(path: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -148,10 +148,7 @@ impl ConversationFile {
 
     /// `index` makes the default phone number unique within a run.
     pub fn parse(path: &Path, text: &str, index: usize) -> Result<Self, (usize, String)> {
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-            (line, e.message().trim_end().to_string())
-        })?;
+        let raw: RawFile = toml::from_str(text).map_err(|e| toml_error_at(text, &e))?;
         let at = |span: std::ops::Range<usize>| line_of(text, span.start);
         let start = raw
             .start

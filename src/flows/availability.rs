@@ -18,7 +18,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::Deserialize;
 
-use super::file::{FlowError, line_of};
+use super::file::{FlowError, line_of, toml_error_at};
 
 #[derive(Debug, Clone, Default)]
 pub struct Availability {
@@ -94,10 +94,7 @@ impl Availability {
     }
 
     pub fn parse(text: &str) -> Result<Self, (usize, String)> {
-        let raw: RawAvailability = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-            (line, e.message().trim_end().to_string())
-        })?;
+        let raw: RawAvailability = toml::from_str(text).map_err(|e| toml_error_at(text, &e))?;
         let line_with = |needle: &str| {
             text.find(needle)
                 .map(|offset| line_of(text, offset))

@@ -266,13 +266,24 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// The line and the message of a TOML syntax error in `text`, for an operator's file.
+/// The parser leaves some messages empty (`a=`: a key without a value); the operator
+/// still gets a sentence that says what to check.
+pub(crate) fn toml_error_at(text: &str, error: &toml::de::Error) -> (usize, String) {
+    let line = error.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+    let message = error.message().trim();
+    let message = if message.is_empty() {
+        "not valid TOML here: check that each `key = value` has a value, text is in quotes and brackets are closed".to_string()
+    } else {
+        message.to_string()
+    };
+    (line, message)
+}
+
 impl Flow {
     /// Parses and validates one file; the error carries its line.
     pub fn parse(name: &str, text: &str) -> Result<Self, (usize, String)> {
-        let raw: RawFlow = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-            (line, e.message().trim_end().to_string())
-        })?;
+        let raw: RawFlow = toml::from_str(text).map_err(|e| toml_error_at(text, &e))?;
         let at = |span: std::ops::Range<usize>| line_of(text, span.start);
         if raw.steps.is_empty() {
             return Err((1, "a flow needs at least one `[[steps]]`".into()));
@@ -554,6 +565,14 @@ text = "You picked {{ pick }}."
         let (line, message) = Flow::parse("colors", &text).unwrap_err();
         assert_eq!(line, 6, "{message}");
         assert!(message.contains("dne"), "{message}");
+    }
+
+    #[test]
+    fn a_key_without_a_value_gets_a_message_not_an_empty_string() {
+        // The TOML parser's own message for this is empty (found by the property test).
+        let (line, message) = Flow::parse("broken", "[[steps]]\na=").unwrap_err();
+        assert_eq!(line, 2);
+        assert!(message.contains("value"), "{message}");
     }
 
     #[test]

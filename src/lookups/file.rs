@@ -231,7 +231,7 @@ impl LookupSet {
 }
 
 // One reader of byte offsets as lines for every operator file: the flows' own.
-use crate::flows::file::line_of;
+use crate::flows::file::{line_of, toml_error_at};
 
 impl Lookup {
     /// Parses and validates one file; the error carries its line.
@@ -240,10 +240,7 @@ impl Lookup {
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, (usize, String)> {
-        let raw: RawLookup = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-            (line, e.message().trim_end().to_string())
-        })?;
+        let raw: RawLookup = toml::from_str(text).map_err(|e| toml_error_at(text, &e))?;
         let at = |span: std::ops::Range<usize>| line_of(text, span.start);
 
         let mut slots = Vec::new();
