@@ -192,7 +192,8 @@ impl IntentSet {
 
     /// Parses and validates; `Err` lists `(line, problem)` pairs.
     pub fn parse(text: &str) -> Result<Self, Vec<(usize, String)>> {
-        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        // One reader of byte offsets as lines for every operator file: the flows' own.
+        let line_of = |offset: usize| crate::flows::file::line_of(text, offset);
         let mut raw: RawFile =
             toml::from_str(text).map_err(|e| vec![crate::flows::file::toml_error_at(text, &e)])?;
 

@@ -6,8 +6,9 @@
 //! write lock) the ceiling on acknowledgements per second. Here a request hands its
 //! text to the intake task and waits for the answer; the task takes every text that is
 //! waiting, stores them in one transaction with a few multi-row statements
-//! ([`Store::receive_inbound_batch`]) and answers each. Nothing waits on purpose: a lone text is committed at once, and a
-//! burst shares commits as long as commits are the bottleneck.
+//! ([`Store::receive_inbound_batch`]) and answers each. Nothing waits on purpose: a
+//! lone text is committed at once, and a burst shares commits as long as commits are
+//! the bottleneck.
 
 use std::sync::Arc;
 

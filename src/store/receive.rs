@@ -260,11 +260,7 @@ async fn upsert_contacts(tx: &mut Tx, round: &[&NewInbound]) -> Result<HashMap<S
             .bind(msg.received_at)
             .bind(msg.received_at);
     }
-    let rows = upsert.fetch_all(&mut **tx).await?;
-    Ok(rows
-        .iter()
-        .map(|row| (row.get::<String, _>(1), row.get::<i64, _>(0)))
-        .collect())
+    Ok(ids_by_key(&upsert.fetch_all(&mut **tx).await?, 1, 0))
 }
 
 /// The ids of messages already stored under these provider ids.
@@ -280,11 +276,7 @@ async fn stored_messages<'a>(
     for id in provider_ids {
         select = select.bind(id);
     }
-    let rows = select.fetch_all(&mut **tx).await?;
-    Ok(rows
-        .iter()
-        .map(|row| (row.get::<String, _>(0), row.get::<i64, _>(1)))
-        .collect())
+    Ok(ids_by_key(&select.fetch_all(&mut **tx).await?, 0, 1))
 }
 
 /// The newest unresolved conversation of each of these contacts that has one.
@@ -387,11 +379,14 @@ async fn insert_messages(
             .bind(msg.received_at)
             .bind(msg.received_at);
     }
-    let rows = insert.fetch_all(&mut **tx).await?;
-    Ok(rows
-        .iter()
-        .map(|row| (row.get::<String, _>(0), row.get::<i64, _>(1)))
-        .collect())
+    Ok(ids_by_key(&insert.fetch_all(&mut **tx).await?, 0, 1))
+}
+
+/// Rows of a text key (a phone, a provider message id) and an id, as a map.
+fn ids_by_key(rows: &[sqlx::any::AnyRow], key: usize, id: usize) -> HashMap<String, i64> {
+    rows.iter()
+        .map(|row| (row.get::<String, _>(key), row.get::<i64, _>(id)))
+        .collect()
 }
 
 /// `$1, $2, … $n`.

@@ -127,29 +127,24 @@ mod tests {
         let (examples, labels) = examples();
         let weights = vec![1.0; examples.len()];
         let settings = TrainSettings::default();
-        let first = trained(
-            Some(dir.path()),
-            &examples,
-            &labels,
-            &weights,
-            2,
-            2,
-            &settings,
-        );
+        let train = |examples: &[Example]| {
+            trained(
+                Some(dir.path()),
+                examples,
+                &labels,
+                &weights,
+                2,
+                2,
+                &settings,
+            )
+        };
+        let first = train(&examples);
         let saved: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
         assert_eq!(saved.len(), 1, "one model file");
 
         // A corrupted file with the right name is trained again, not trusted.
         std::fs::write(saved[0].path(), b"junk").unwrap();
-        let again = trained(
-            Some(dir.path()),
-            &examples,
-            &labels,
-            &weights,
-            2,
-            2,
-            &settings,
-        );
+        let again = train(&examples);
         assert_eq!(again.to_bytes(), first.to_bytes());
         let loaded =
             SoftmaxModel::from_bytes(&std::fs::read(saved[0].path()).unwrap(), 2, 2, 2, &settings)
@@ -159,7 +154,7 @@ mod tests {
         // Other examples: another model, and the old file is removed.
         let mut other = examples.clone();
         other[2].dense = vec![0.2, 0.8];
-        trained(Some(dir.path()), &other, &labels, &weights, 2, 2, &settings);
+        train(&other);
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .flatten()
