@@ -164,22 +164,31 @@ async fn sigterm_during_a_burst_loses_nothing_acknowledged() {
     let mut textdesk = start_textdesk(dir.path(), db.as_deref(), port, None);
     wait_healthy(port).await;
 
-    // Sixty customers text at once; SIGTERM lands in the middle of the burst.
+    // Sixty customers text at once; SIGTERM lands in the middle of the burst, as soon
+    // as the first text is acknowledged (a fixed delay would, on a loaded machine,
+    // arrive before any acknowledgement and prove nothing).
     let phones: Vec<String> = (0..60)
         .map(|i| format!("+1555556{:04}", 3000 + i))
         .collect();
+    let first_ack = std::sync::Arc::new(tokio::sync::Notify::new());
     let mut burst = tokio::task::JoinSet::new();
     for (i, phone) in phones.iter().enumerate() {
         let phone = phone.clone();
+        let first_ack = first_ack.clone();
         burst.spawn(async move {
             tokio::time::sleep(Duration::from_millis(5 * i as u64)).await;
             let acknowledged = post_webhook(port, &phone, "hello, is anyone there?", &sid())
                 .await
                 .is_ok_and(|status| status == 200);
+            if acknowledged {
+                first_ack.notify_one();
+            }
             (phone, acknowledged)
         });
     }
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    tokio::time::timeout(Duration::from_secs(30), first_ack.notified())
+        .await
+        .expect("a text of the burst is acknowledged");
     sigterm(&textdesk);
     let mut acknowledged = Vec::new();
     while let Some(result) = burst.join_next().await {

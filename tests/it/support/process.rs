@@ -72,9 +72,15 @@ pub fn textdesk_command(
     cmd
 }
 
+/// How long a test waits for a process to come up or for work to finish. Generous: CI
+/// runs a hundred of these tests at once on two cores, and a test that waits longer still
+/// passes as soon as the condition holds.
+const PATIENCE: Duration = Duration::from_secs(60);
+
 pub async fn wait_healthy(port: u16) {
     let client = crate::support::http_client();
-    for _ in 0..200 {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while tokio::time::Instant::now() < deadline {
         if let Ok(r) = client
             .get(format!("http://127.0.0.1:{port}/healthz"))
             .send()
@@ -86,7 +92,10 @@ pub async fn wait_healthy(port: u16) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("textdesk did not become healthy on port {port}");
+    panic!(
+        "textdesk did not become healthy on port {port} within {}s",
+        PATIENCE.as_secs()
+    );
 }
 
 pub async fn post_text(port: u16, from: &str, body: &str) -> reqwest::StatusCode {
@@ -130,11 +139,12 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..400 {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while tokio::time::Instant::now() < deadline {
         if check().await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("timed out waiting until {what}");
+    panic!("timed out after {}s waiting until {what}", PATIENCE.as_secs());
 }
