@@ -74,12 +74,16 @@ pub async fn run(
                 let lease_ends = tokio::time::Instant::now() + lease - Duration::from_secs(1);
                 // One text per contact, so sending them together keeps each
                 // contact's texts in order.
-                join_all(claims.into_iter().map(|claim| {
+                let results = join_all(claims.into_iter().map(|claim| {
                     let span = info_span!("outbound", message_id = claim.message_id);
-                    deliver(&engine, provider.as_ref(), &settings, claim, lease_ends)
-                        .instrument(span)
+                    async {
+                        let result = deliver(&engine, provider.as_ref(), &settings, &claim).await;
+                        (claim, result)
+                    }
+                    .instrument(span)
                 }))
                 .await;
+                record_all(&engine, &settings, results, lease_ends).await;
             }
             Ok(_) => {
                 tokio::select! {
@@ -100,14 +104,15 @@ pub async fn run(
     }
 }
 
+/// Sends one claimed text (or finds that it went, or must not go) and says how the
+/// attempt ended; [`record_all`] writes it down.
 async fn deliver(
     engine: &Engine,
     provider: &dyn Provider,
     settings: &DispatchSettings,
-    claim: ClaimedOutbound,
-    lease_ends: tokio::time::Instant,
-) {
-    let result = if claim.consent == Consent::OptedOut && claim.kind == OutboundKind::Reply {
+    claim: &ClaimedOutbound,
+) -> DeliveryResult {
+    if claim.consent == Consent::OptedOut && claim.kind == OutboundKind::Reply {
         info!(to = %claim.to, "contact opted out after this reply was queued; not sending");
         DeliveryResult::Canceled
     } else {
@@ -116,7 +121,7 @@ async fn deliver(
             body: claim.body.clone(),
             status_callback: settings.status_callback.clone(),
         };
-        match reconcile(engine, provider, settings, &claim, &sms).await {
+        match reconcile(engine, provider, settings, claim, &sms).await {
             Ok(Some(result)) => result,
             Ok(None) => {
                 let sent =
@@ -127,7 +132,7 @@ async fn deliver(
                             settings.send_timeout
                         ))),
                     };
-                classify(engine, settings, &claim, sent).await
+                classify(engine, settings, claim, sent).await
             }
             Err(error) if claim.attempts as u32 >= settings.max_attempts => {
                 error!(to = %claim.to, attempts = claim.attempts, %error, "giving up on this text: the provider never said whether it took it");
@@ -145,8 +150,35 @@ async fn deliver(
                 }
             }
         }
-    };
-    record(engine, settings, &claim, &result, lease_ends).await;
+    }
+}
+
+/// Records the results of one claim's sends in one transaction: under load the
+/// database's writer, not the provider, limits the texts sent per second. If that
+/// transaction fails, each result is recorded on its own ([`record`]).
+async fn record_all(
+    engine: &Engine,
+    settings: &DispatchSettings,
+    results: Vec<(ClaimedOutbound, DeliveryResult)>,
+    lease_ends: tokio::time::Instant,
+) {
+    match engine
+        .store
+        .finish_outbound_all(&results, engine.now_ms())
+        .await
+    {
+        Ok(lost) => {
+            for outbox_id in lost {
+                warn!(outbox_id, "the lease on this text was lost before its result was recorded; the new owner settles it");
+            }
+        }
+        Err(e) => {
+            warn!(error = %e, "recording the delivery results together failed; recording each");
+            for (claim, result) in &results {
+                record(engine, settings, claim, result, lease_ends).await;
+            }
+        }
+    }
 }
 
 /// Before sending a text whose earlier attempt never settled: did the provider take

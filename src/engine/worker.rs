@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use futures_util::future::join_all;
 use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
@@ -24,6 +25,12 @@ use crate::store::{ClaimedInbound, NewHandoff, OutboundKind, StoreError};
 /// After this many failed attempts a message is set aside for a person instead of
 /// blocking its conversation forever.
 const MAX_ATTEMPTS: i64 = 5;
+
+/// Texts one worker claims with one statement and works on together. Every claim is a
+/// turn at SQLite's single writer; taken one by one they, not the turns' work, bounded
+/// the texts answered per second under a flood. Small, so a worker never sits on many
+/// texts another worker could have started.
+const TEXTS_AT_ONCE: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -77,27 +84,32 @@ pub async fn run(
         let owner = format!("{}:{:016x}", engine.instance_id, rand::random::<u64>());
         let claimed = engine
             .store
-            .claim_next_inbound(&owner, now, settings.lease.as_millis() as i64)
+            .claim_inbound(&owner, now, settings.lease.as_millis() as i64, TEXTS_AT_ONCE)
             .await;
         // Alive means the loop turns and the database answers the claim.
         if claimed.is_ok() {
             engine.heartbeat.beat();
         }
         match claimed {
-            Ok(Some(claim)) => {
+            Ok(claims) if !claims.is_empty() => {
                 error_backoff = Duration::from_millis(100);
-                let span = info_span!(
-                    "inbound",
-                    conversation_id = claim.conversation_id,
-                    message_id = claim.message_id
-                );
-                let started = std::time::Instant::now();
-                process(&engine, claim, settings.lease)
+                // Each of another conversation, so they are independent turns.
+                join_all(claims.into_iter().map(|claim| {
+                    let span = info_span!(
+                        "inbound",
+                        conversation_id = claim.conversation_id,
+                        message_id = claim.message_id
+                    );
+                    async {
+                        let started = std::time::Instant::now();
+                        process(&engine, claim, settings.lease).await;
+                        crate::telemetry::processed(started.elapsed().as_secs_f64());
+                    }
                     .instrument(span)
-                    .await;
-                crate::telemetry::processed(started.elapsed().as_secs_f64());
+                }))
+                .await;
             }
-            Ok(None) => {
+            Ok(_) => {
                 tokio::select! {
                     _ = engine.inbound_ready.notified() => {}
                     _ = tokio::time::sleep(settings.poll) => {}

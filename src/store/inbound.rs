@@ -28,34 +28,59 @@ impl Store {
         now: i64,
         lease_ms: i64,
     ) -> Result<Option<ClaimedInbound>> {
+        Ok(self.claim_inbound(owner, now, lease_ms, 1).await?.pop())
+    }
+
+    /// [`Self::claim_next_inbound`] for up to `limit` texts in one statement (one turn
+    /// at SQLite's writer instead of `limit`), each of another conversation: a row is
+    /// claimable only when nothing older of its conversation is pending, so two rows of
+    /// one conversation are never in hand at once. Oldest first.
+    pub async fn claim_inbound(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ClaimedInbound>> {
         let _writing = self.writing().await;
+        // The rows are picked once, in a materialised CTE: PostgreSQL may run a
+        // `WHERE id IN (SELECT … LIMIT n)` subquery more than once in one UPDATE and
+        // claim more than n rows (seen in the store tests).
         let sql = format!(
-            "UPDATE inbound_queue SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
-             WHERE id = (
+            "WITH picked AS MATERIALIZED (
                  SELECT q.id FROM inbound_queue q
                  WHERE q.status = 'pending' AND q.ready_at <= $3
                    AND (q.lease_until IS NULL OR q.lease_until < $3)
                    AND NOT EXISTS (
                        SELECT 1 FROM inbound_queue e
                        WHERE e.conversation_id = q.conversation_id AND e.status = 'pending' AND e.id < q.id)
-                 ORDER BY q.id LIMIT 1{skip})
+                 ORDER BY q.id LIMIT $4{skip})
+             UPDATE inbound_queue SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM picked)
                AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3)
              RETURNING id, message_id, conversation_id, attempts",
             skip = self.skip_locked()
         );
-        let row = sqlx::query(&sql)
+        let rows = sqlx::query(&sql)
             .bind(owner)
             .bind(now + lease_ms)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
             .await?;
-        Ok(row.map(|r| ClaimedInbound {
-            queue_id: r.get(0),
-            message_id: r.get(1),
-            conversation_id: r.get(2),
-            attempts: r.get(3),
-            lease_owner: owner.to_string(),
-        }))
+        let mut claims: Vec<ClaimedInbound> = rows
+            .iter()
+            .map(|r| ClaimedInbound {
+                queue_id: r.get(0),
+                message_id: r.get(1),
+                conversation_id: r.get(2),
+                attempts: r.get(3),
+                lease_owner: owner.to_string(),
+            })
+            .collect();
+        // RETURNING gives no order: the oldest first, as they were chosen.
+        claims.sort_by_key(|c| c.queue_id);
+        Ok(claims)
     }
 
     /// Loads the message, its contact and recent history for the engine.

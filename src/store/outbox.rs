@@ -118,10 +118,10 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<ClaimedOutbound>> {
         let writing = self.writing().await;
+        // Picked once, in a materialised CTE: as a `WHERE id IN (SELECT … LIMIT n)`
+        // subquery PostgreSQL claimed more than n rows (see `claim_inbound`).
         let sql = format!(
-            "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3,
-                 in_flight_since = COALESCE(in_flight_since, $3)
-             WHERE id IN (
+            "WITH picked AS MATERIALIZED (
                  SELECT o.id FROM outbox o
                  WHERE o.status = 'pending' AND o.next_attempt_at <= $3
                    AND (o.lease_until IS NULL OR o.lease_until < $3)
@@ -130,6 +130,9 @@ impl Store {
                        WHERE e.contact_id = o.contact_id AND e.status = 'pending' AND e.id < o.id
                          AND NOT (e.attempts = 0 AND e.next_attempt_at > $3))
                  ORDER BY o.next_attempt_at, o.id LIMIT $4{skip})
+             UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3,
+                 in_flight_since = COALESCE(in_flight_since, $3)
+             WHERE id IN (SELECT id FROM picked)
                AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3)
              RETURNING id, message_id, contact_id, kind, attempts, in_flight_since",
             skip = self.skip_locked()
@@ -204,6 +207,41 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let (_writing, mut tx) = self.begin_write().await?;
+        if !Self::record_delivery(&mut tx, claim, result, now).await? {
+            tx.rollback().await?;
+            return Err(StoreError::LeaseLost(claim.outbox_id));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Self::finish_outbound`] for the texts of one claim, in one transaction (one
+    /// turn at SQLite's writer for all of them). A row whose lease was lost meanwhile
+    /// is left to its new owner and named in the answer; the others are recorded.
+    pub async fn finish_outbound_all(
+        &self,
+        results: &[(ClaimedOutbound, DeliveryResult)],
+        now: i64,
+    ) -> Result<Vec<i64>> {
+        let (_writing, mut tx) = self.begin_write().await?;
+        let mut lost = Vec::new();
+        for (claim, result) in results {
+            if !Self::record_delivery(&mut tx, claim, result, now).await? {
+                lost.push(claim.outbox_id);
+            }
+        }
+        tx.commit().await?;
+        Ok(lost)
+    }
+
+    /// Writes one attempt's result; false (and nothing written) when the lease on the
+    /// row is no longer the claim's.
+    async fn record_delivery(
+        tx: &mut Transaction<'static, Any>,
+        claim: &ClaimedOutbound,
+        result: &DeliveryResult,
+        now: i64,
+    ) -> Result<bool> {
         let (status, next_at, error) = match result {
             DeliveryResult::Sent { .. } => ("sent", None, None),
             DeliveryResult::RetryAt { at, error } | DeliveryResult::Uncertain { at, error } => {
@@ -229,11 +267,10 @@ impl Store {
         .bind(error)
         .bind(now)
         .bind(settled)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if updated.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Err(StoreError::LeaseLost(claim.outbox_id));
+            return Ok(false);
         }
         match result {
             DeliveryResult::Sent {
@@ -245,7 +282,7 @@ impl Store {
                 .bind(claim.message_id)
                 .bind(provider_message_id)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
             DeliveryResult::RetryAt { .. } | DeliveryResult::Uncertain { .. } => {}
@@ -258,10 +295,10 @@ impl Store {
                 .bind(*code)
                 .bind(error)
                 .bind(now)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
                 Self::append_delivery_failed(
-                    &mut tx,
+                    tx,
                     conversation_id,
                     json!({
                         "message_id": claim.message_id,
@@ -279,12 +316,11 @@ impl Store {
                 sqlx::query("UPDATE messages SET delivery_status = 'canceled', updated_at = $2 WHERE id = $1")
                     .bind(claim.message_id)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
         }
-        tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Whether a provider message id is already recorded on a message: when asking

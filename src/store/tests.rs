@@ -760,3 +760,93 @@ async fn a_claim_of_several_replies_takes_one_per_contact_oldest_first() {
     let bodies: Vec<&str> = next.iter().map(|c| c.body.as_str()).collect();
     assert_eq!(bodies, ["second to A"]);
 }
+
+#[tokio::test]
+async fn one_claim_takes_the_oldest_text_of_several_conversations_never_two_of_one() {
+    let (store, _dir) = fresh_store().await;
+    // Three contacts, two texts each, stored A1 B1 C1 A2 B2 C2.
+    for n in 0..2 {
+        for contact in 0..3 {
+            store
+                .receive_inbound(&inbound(
+                    &format!("+1555555{:04}", 4000 + contact),
+                    &format!("SMb{contact}x{n}"),
+                    &format!("text {n} of contact {contact}"),
+                    T0 + n,
+                ))
+                .await
+                .unwrap();
+        }
+    }
+    let first = store.claim_inbound("w1", T0 + 10, 10_000, 2).await.unwrap();
+    let second = store.claim_inbound("w2", T0 + 10, 10_000, 10).await.unwrap();
+    let mut bodies = Vec::new();
+    for claim in first.iter().chain(&second) {
+        bodies.push(store.inbound_context(claim).await.unwrap().body);
+    }
+    assert_eq!(
+        bodies,
+        ["text 0 of contact 0", "text 0 of contact 1", "text 0 of contact 2"],
+        "the limit is kept, oldest first, and a conversation's second text waits for its first"
+    );
+    assert!(first.iter().all(|c| c.lease_owner == "w1"));
+    assert!(
+        store
+            .claim_inbound("w3", T0 + 10, 10_000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing is claimable while every conversation has a text in hand"
+    );
+}
+
+#[tokio::test]
+async fn results_recorded_together_leave_a_lost_lease_to_its_new_owner() {
+    let (store, _dir) = fresh_store().await;
+    for (phone, sid) in [("+15555550141", "SM41"), ("+15555550142", "SM42")] {
+        answer_with(&store, phone, sid, vec![bot_reply("on its way")]).await;
+    }
+    // One dispatcher holds both texts, leased until T0+1000 and T0+1500.
+    let mut claims = store.claim_due_outbound("d1", T0, 1000, 1).await.unwrap();
+    claims.extend(store.claim_due_outbound("d1", T0 + 500, 1000, 1).await.unwrap());
+    assert_eq!(claims.len(), 2);
+    // The first lease lapses and another dispatcher takes that text over.
+    let taken_over = store
+        .claim_due_outbound("d2", T0 + 1200, 1000, 16)
+        .await
+        .unwrap();
+    assert_eq!(
+        taken_over.iter().map(|c| c.outbox_id).collect::<Vec<_>>(),
+        [claims[0].outbox_id]
+    );
+    let sent = |claim: ClaimedOutbound, by: &str| {
+        let result = DeliveryResult::Sent {
+            provider_message_id: format!("SM{by}x{}", claim.outbox_id),
+        };
+        (claim, result)
+    };
+    let lost_id = claims[0].outbox_id;
+    let results: Vec<_> = claims.into_iter().map(|c| sent(c, "d1")).collect();
+    let lost = store.finish_outbound_all(&results, T0 + 1201).await.unwrap();
+    assert_eq!(lost, [lost_id], "the lapsed one is left to its new owner");
+    assert_eq!(store.outbox_backlog().await.unwrap(), 1, "the other is recorded");
+
+    let results: Vec<_> = taken_over.into_iter().map(|c| sent(c, "d2")).collect();
+    assert!(
+        store
+            .finish_outbound_all(&results, T0 + 1202)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+    for phone in ["+15555550141", "+15555550142"] {
+        let transcript = store.transcript(phone, None).await.unwrap();
+        let sent: Vec<_> = transcript
+            .iter()
+            .filter(|e| e.direction == Direction::Outbound)
+            .map(|e| e.delivery_status.as_str())
+            .collect();
+        assert_eq!(sent, ["sent"], "{phone}");
+    }
+}
