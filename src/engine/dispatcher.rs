@@ -169,7 +169,10 @@ async fn record_all(
     {
         Ok(lost) => {
             for outbox_id in lost {
-                warn!(outbox_id, "the lease on this text was lost before its result was recorded; the new owner settles it");
+                warn!(
+                    outbox_id,
+                    "the lease on this text was lost before its result was recorded; the new owner settles it"
+                );
             }
         }
         Err(e) => {

@@ -84,7 +84,12 @@ pub async fn run(
         let owner = format!("{}:{:016x}", engine.instance_id, rand::random::<u64>());
         let claimed = engine
             .store
-            .claim_inbound(&owner, now, settings.lease.as_millis() as i64, TEXTS_AT_ONCE)
+            .claim_inbound(
+                &owner,
+                now,
+                settings.lease.as_millis() as i64,
+                TEXTS_AT_ONCE,
+            )
             .await;
         // Alive means the loop turns and the database answers the claim.
         if claimed.is_ok() {

@@ -779,14 +779,21 @@ async fn one_claim_takes_the_oldest_text_of_several_conversations_never_two_of_o
         }
     }
     let first = store.claim_inbound("w1", T0 + 10, 10_000, 2).await.unwrap();
-    let second = store.claim_inbound("w2", T0 + 10, 10_000, 10).await.unwrap();
+    let second = store
+        .claim_inbound("w2", T0 + 10, 10_000, 10)
+        .await
+        .unwrap();
     let mut bodies = Vec::new();
     for claim in first.iter().chain(&second) {
         bodies.push(store.inbound_context(claim).await.unwrap().body);
     }
     assert_eq!(
         bodies,
-        ["text 0 of contact 0", "text 0 of contact 1", "text 0 of contact 2"],
+        [
+            "text 0 of contact 0",
+            "text 0 of contact 1",
+            "text 0 of contact 2"
+        ],
         "the limit is kept, oldest first, and a conversation's second text waits for its first"
     );
     assert!(first.iter().all(|c| c.lease_owner == "w1"));
@@ -808,7 +815,12 @@ async fn results_recorded_together_leave_a_lost_lease_to_its_new_owner() {
     }
     // One dispatcher holds both texts, leased until T0+1000 and T0+1500.
     let mut claims = store.claim_due_outbound("d1", T0, 1000, 1).await.unwrap();
-    claims.extend(store.claim_due_outbound("d1", T0 + 500, 1000, 1).await.unwrap());
+    claims.extend(
+        store
+            .claim_due_outbound("d1", T0 + 500, 1000, 1)
+            .await
+            .unwrap(),
+    );
     assert_eq!(claims.len(), 2);
     // The first lease lapses and another dispatcher takes that text over.
     let taken_over = store
@@ -827,9 +839,16 @@ async fn results_recorded_together_leave_a_lost_lease_to_its_new_owner() {
     };
     let lost_id = claims[0].outbox_id;
     let results: Vec<_> = claims.into_iter().map(|c| sent(c, "d1")).collect();
-    let lost = store.finish_outbound_all(&results, T0 + 1201).await.unwrap();
+    let lost = store
+        .finish_outbound_all(&results, T0 + 1201)
+        .await
+        .unwrap();
     assert_eq!(lost, [lost_id], "the lapsed one is left to its new owner");
-    assert_eq!(store.outbox_backlog().await.unwrap(), 1, "the other is recorded");
+    assert_eq!(
+        store.outbox_backlog().await.unwrap(),
+        1,
+        "the other is recorded"
+    );
 
     let results: Vec<_> = taken_over.into_iter().map(|c| sent(c, "d2")).collect();
     assert!(

@@ -146,5 +146,8 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("timed out after {}s waiting until {what}", PATIENCE.as_secs());
+    panic!(
+        "timed out after {}s waiting until {what}",
+        PATIENCE.as_secs()
+    );
 }
