@@ -24,6 +24,7 @@ COPY --from=build /src/target/release/textdesk /usr/local/bin/textdesk
 COPY --from=model /src/models /usr/share/textdesk/models
 COPY prompts /etc/textdesk/prompts
 COPY knowledge /etc/textdesk/knowledge
+COPY seed /usr/share/textdesk/seed
 USER textdesk
 # The data directory exists, owned by textdesk, so a named volume mounted there (the
 # compose file's) starts with that owner: the embedding cache and the spool survive
@@ -33,7 +34,8 @@ ENV TEXTDESK_LISTEN=0.0.0.0:8080 \
     TEXTDESK_DATA_DIR=/var/lib/textdesk/data \
     TEXTDESK_PROMPTS_DIR=/etc/textdesk/prompts \
     TEXTDESK_KNOWLEDGE_DIR=/etc/textdesk/knowledge \
-    TEXTDESK_MODEL_DIR=/usr/share/textdesk/models/all-MiniLM-L6-v2
+    TEXTDESK_MODEL_DIR=/usr/share/textdesk/models/all-MiniLM-L6-v2 \
+    TEXTDESK_SEED_DIR=/usr/share/textdesk/seed
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["textdesk"]

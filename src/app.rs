@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use crate::api::connections::CappedListener;
 use crate::api::{self, AppState};
-use crate::brain::classify::Classifier;
+use crate::brain::classify::{Classifier, ModelDirs};
 use crate::brain::intents::IntentSet;
 use crate::brain::think::{Brain, BrainSettings, IntentModel};
 use crate::clock::{Clock, SystemClock};
@@ -188,7 +188,7 @@ pub async fn open_engine(
         reload::Training {
             embedder,
             threshold: config.brain.threshold,
-            model_dir: config.classifier_dir(),
+            models: classifier_models(config),
         },
         shutdown.clone(),
     ) {
@@ -254,6 +254,14 @@ pub fn check_flow_lookups(flows: &crate::flows::FlowSet, lookups: &crate::lookup
     }
 }
 
+/// Where the intent classifier's trained models are saved, and the shipped one.
+fn classifier_models(config: &Config) -> ModelDirs {
+    ModelDirs {
+        saved: config.classifier_dir(),
+        seed: Some(config.seed_dir.join("classifier")),
+    }
+}
+
 /// Trains the classifier on `intents.toml` and connects the optional LLM.
 pub async fn open_brain(
     config: &Config,
@@ -267,7 +275,7 @@ pub async fn open_brain(
         &intents,
         embedder,
         config.brain.threshold,
-        &config.classifier_dir(),
+        &classifier_models(config),
     )
     .await
     .context("training the intent classifier")?;

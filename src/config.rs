@@ -31,6 +31,7 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
     ("TEXTDESK_DATA_DIR", "data_dir", Text),
     ("TEXTDESK_PROMPTS_DIR", "prompts_dir", Text),
     ("TEXTDESK_KNOWLEDGE_DIR", "knowledge_dir", Text),
+    ("TEXTDESK_SEED_DIR", "seed_dir", Text),
     ("TEXTDESK_PUBLIC_URL", "public_url", Text),
     (
         "TEXTDESK_SHUTDOWN_GRACE_SECS",
@@ -67,6 +68,7 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
         "embeddings.cache_dir",
         Text,
     ),
+    ("TEXTDESK_EMBEDDINGS_SEED_DIR", "embeddings.seed_dir", Text),
     ("TEXTDESK_EMBEDDINGS_MODEL", "embeddings.model", Text),
     (
         "TEXTDESK_EMBEDDINGS_DIMENSIONS",
@@ -161,6 +163,12 @@ pub struct Config {
     pub prompts_dir: PathBuf,
     /// Operator-owned knowledge base (Markdown).
     pub knowledge_dir: PathBuf,
+    /// Read-only state shipped with the demo prompts and knowledge, which a fresh
+    /// data directory starts from instead of computing it: the vectors of the
+    /// knowledge and intent examples (`embeddings/`) and the trained intent model
+    /// (`classifier/`). Written by `scripts/seed-vectors.sh`; used only where it
+    /// matches the files exactly.
+    pub seed_dir: PathBuf,
     /// The public base URL Twilio calls (what it signs), e.g. `https://sms.example.com`.
     /// Defaults to `http://{listen}`.
     pub public_url: Option<String>,
@@ -541,6 +549,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             prompts_dir: PathBuf::from("./prompts"),
             knowledge_dir: PathBuf::from("./knowledge"),
+            seed_dir: PathBuf::from("./seed"),
             public_url: None,
             database_url: None,
             provider: ProviderKind::Log,

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::Engine;
 use super::policy::Policy;
-use crate::brain::classify::Classifier;
+use crate::brain::classify::{Classifier, ModelDirs};
 use crate::brain::intents::IntentSet;
 use crate::brain::think::IntentModel;
 use crate::knowledge::embed::Embedder;
@@ -27,7 +27,7 @@ pub struct Training {
     pub embedder: Option<Arc<dyn Embedder>>,
     pub threshold: Option<f32>,
     /// Where trained models are kept ([`Classifier::train_cached`]).
-    pub model_dir: PathBuf,
+    pub models: ModelDirs,
 }
 
 /// Watches `prompts_dir`; returns the task that applies changes until `shutdown`.
@@ -102,7 +102,7 @@ pub async fn reload(engine: &Engine, prompts_dir: &Path, training: &Training) {
             &set,
             training.embedder.clone(),
             training.threshold,
-            &training.model_dir,
+            &training.models,
         )
         .await
         {

@@ -64,7 +64,8 @@ impl KnowledgeDirs {
 
 /// The embedder for knowledge chunks and the classifier, from the configuration;
 /// `None` means BM25 and words only. Chunk and example vectors are cached on disk
-/// under `embeddings.cache_dir`; customer texts never are.
+/// under `embeddings.cache_dir` (a new cache starts from the vectors shipped under
+/// `{seed_dir}/embeddings`); customer texts never are.
 ///
 /// `local` (the default) uses all-MiniLM-L6-v2 when its files are present and says
 /// how to get them otherwise; `openai` uses the configured OpenAI-compatible endpoint.
@@ -76,6 +77,8 @@ pub fn embedder_from_config(config: &Config) -> Option<Arc<dyn Embedder>> {
         .cache_dir
         .clone()
         .unwrap_or_else(|| config.data_dir.join("embeddings"));
+    let seed_dir = config.seed_dir.join("embeddings");
+    let seed = Some(seed_dir.as_path());
     let result: Result<Arc<dyn Embedder>, EmbedError> = match settings.provider {
         EmbeddingsProvider::None => {
             tracing::info!(
@@ -92,7 +95,7 @@ pub fn embedder_from_config(config: &Config) -> Option<Arc<dyn Embedder>> {
                 return None;
             }
             LocalEmbedder::load(&settings.model_dir)
-                .and_then(|e| CachedEmbedder::open(QueryBatcher::new(e), &cache_dir))
+                .and_then(|e| CachedEmbedder::open_seeded(QueryBatcher::new(e), &cache_dir, seed))
                 .map(|e| Arc::new(e) as Arc<dyn Embedder>)
         }
         EmbeddingsProvider::Openai => {
@@ -111,7 +114,7 @@ pub fn embedder_from_config(config: &Config) -> Option<Arc<dyn Embedder>> {
                 settings.dimensions,
                 std::time::Duration::from_millis(config.llm.timeout_ms),
             )
-            .and_then(|e| CachedEmbedder::open(QueryBatcher::new(e), &cache_dir))
+            .and_then(|e| CachedEmbedder::open_seeded(QueryBatcher::new(e), &cache_dir, seed))
             .map(|e| Arc::new(e) as Arc<dyn Embedder>)
         }
     };

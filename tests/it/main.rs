@@ -13,6 +13,7 @@
 //! - `embeddings_reference`, `quality`: the real local model against references and gates.
 //! - `llm_client`, `twilio_provider`: the outbound clients against fakes on loopback.
 //! - `segments_table`: segment arithmetic, case by case.
+//! - `startup`: a fresh data directory starts from the shipped `seed/`.
 //! - `edge_properties`: the edge's parsers under thousands of generated inputs.
 
 mod knowledge_cases;
@@ -31,4 +32,5 @@ mod qdrant_server;
 mod quality;
 mod scale;
 mod segments_table;
+mod startup;
 mod twilio_provider;

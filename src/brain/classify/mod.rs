@@ -16,7 +16,8 @@ pub mod features;
 pub mod logreg;
 mod model_cache;
 
-use std::path::Path;
+pub use model_cache::ModelDirs;
+
 use std::sync::Arc;
 
 use features::Vectorizer;
@@ -117,23 +118,23 @@ impl Classifier {
         Self::train_in(set, embedder, threshold, None).await
     }
 
-    /// [`Self::train`], keeping the trained model in `model_dir` and loading it from
-    /// there when the examples have not changed since (see [`model_cache`]): a
-    /// restart does not train again.
+    /// [`Self::train`], keeping the trained model in `models.saved` and loading it
+    /// from there (or from the shipped `models.seed`) when the examples have not
+    /// changed since (see [`model_cache`]): a restart does not train again.
     pub async fn train_cached(
         set: &IntentSet,
         embedder: Option<Arc<dyn Embedder>>,
         threshold: Option<f32>,
-        model_dir: &Path,
+        models: &ModelDirs,
     ) -> Result<Self, EmbedError> {
-        Self::train_in(set, embedder, threshold, Some(model_dir)).await
+        Self::train_in(set, embedder, threshold, Some(models)).await
     }
 
     async fn train_in(
         set: &IntentSet,
         embedder: Option<Arc<dyn Embedder>>,
         threshold: Option<f32>,
-        model_dir: Option<&Path>,
+        models: Option<&ModelDirs>,
     ) -> Result<Self, EmbedError> {
         let threshold = threshold.unwrap_or_else(|| default_threshold(set.intents.len()));
         let mut texts = Vec::new();
@@ -208,7 +209,7 @@ impl Classifier {
             })
             .collect();
         let model = model_cache::trained(
-            model_dir,
+            models,
             &examples,
             &labels,
             &weights,

@@ -7,6 +7,11 @@
 //! inputs (the examples' features and vectors, labels, weights and the training
 //! settings): the same inputs load the same model, any edit trains a new one. A file
 //! that is missing, unreadable or of the wrong size is trained again, never trusted.
+//!
+//! The repository ships the model of its demo intents under `seed/classifier/`
+//! (`scripts/seed-vectors.sh`), read when `{data_dir}` has none: a fresh data
+//! directory is ready in about a second instead of training first. Its name is the
+//! same fingerprint, so it is only used for exactly the inputs it was trained on.
 
 use std::path::{Path, PathBuf};
 
@@ -20,10 +25,20 @@ const TRAINING_VERSION: &str = "softmax-adam-1";
 
 const FILE_PREFIX: &str = "intent-model-";
 
-/// The model for these inputs: loaded from `dir` when it was trained before, else
-/// trained and saved there (a failure to save is logged, the model still served).
+/// Where trained intent models are kept, and where shipped ones are read from.
+#[derive(Debug, Clone)]
+pub struct ModelDirs {
+    /// Written: `{data_dir}/classifier`.
+    pub saved: PathBuf,
+    /// Only read: models shipped with the demo's intents (`seed/classifier`).
+    pub seed: Option<PathBuf>,
+}
+
+/// The model for these inputs: loaded from `dirs` when it was trained before (or
+/// shipped), else trained and saved there (a failure to save is logged, the model
+/// still served).
 pub fn trained(
-    dir: Option<&Path>,
+    dirs: Option<&ModelDirs>,
     examples: &[Example],
     labels: &[usize],
     weights: &[f32],
@@ -32,19 +47,25 @@ pub fn trained(
     settings: &TrainSettings,
 ) -> SoftmaxModel {
     let train = || SoftmaxModel::train(examples, labels, weights, classes, sparse_dims, settings);
-    let Some(dir) = dir else { return train() };
+    let Some(dirs) = dirs else { return train() };
     let key = fingerprint(examples, labels, weights, classes, sparse_dims, settings);
-    let path = dir.join(format!("{FILE_PREFIX}{key}.bin"));
+    let name = format!("{FILE_PREFIX}{key}.bin");
+    let path = dirs.saved.join(&name);
     let dense_dims = examples.first().map_or(0, |e| e.dense.len());
-    if let Ok(bytes) = std::fs::read(&path) {
+    let shipped = dirs.seed.as_ref().map(|seed| seed.join(&name));
+    for candidate in std::iter::once(&path).chain(shipped.as_ref()) {
+        let Ok(bytes) = std::fs::read(candidate) else {
+            continue;
+        };
         if let Some(model) =
             SoftmaxModel::from_bytes(&bytes, classes, sparse_dims, dense_dims, settings)
         {
-            tracing::info!(path = %path.display(), "intent classifier loaded (trained before on the same examples)");
+            tracing::info!(path = %candidate.display(), "intent classifier loaded (trained before on the same examples)");
             return model;
         }
-        tracing::warn!(path = %path.display(), "a saved intent model does not match its examples; training again");
+        tracing::warn!(path = %candidate.display(), "a saved intent model does not match its examples; training again");
     }
+    let dir = &dirs.saved;
     let model = train();
     if let Err(e) = save(dir, &path, &model.to_bytes()) {
         tracing::warn!(path = %path.display(), error = %e, "could not save the trained intent model; the next start trains again");
@@ -127,16 +148,12 @@ mod tests {
         let (examples, labels) = examples();
         let weights = vec![1.0; examples.len()];
         let settings = TrainSettings::default();
+        let dirs = ModelDirs {
+            saved: dir.path().to_path_buf(),
+            seed: None,
+        };
         let train = |examples: &[Example]| {
-            trained(
-                Some(dir.path()),
-                examples,
-                &labels,
-                &weights,
-                2,
-                2,
-                &settings,
-            )
+            trained(Some(&dirs), examples, &labels, &weights, 2, 2, &settings)
         };
         let first = train(&examples);
         let saved: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
@@ -162,5 +179,47 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 1);
         assert_ne!(names[0], saved[0].path());
+    }
+
+    #[test]
+    fn a_shipped_model_is_read_when_none_was_saved_and_never_written() {
+        let (examples, labels) = examples();
+        let weights = vec![1.0; examples.len()];
+        let settings = TrainSettings::default();
+        let seed = tempfile::tempdir().unwrap();
+        let in_seed = |examples: &[Example]| {
+            let dirs = ModelDirs {
+                saved: seed.path().to_path_buf(),
+                seed: None,
+            };
+            trained(Some(&dirs), examples, &labels, &weights, 2, 2, &settings)
+        };
+        let trained_here = in_seed(&examples);
+        // Under the fingerprint of `examples`, a model that training on them would
+        // not give: only reading the file returns it.
+        let mut other = examples.clone();
+        other[1].dense = vec![0.7, 0.3];
+        let marker = SoftmaxModel::train(&other, &labels, &weights, 2, 2, &settings);
+        assert_ne!(marker.to_bytes(), trained_here.to_bytes());
+        let shipped = std::fs::read_dir(seed.path())
+            .unwrap()
+            .flatten()
+            .next()
+            .unwrap();
+        std::fs::write(shipped.path(), marker.to_bytes()).unwrap();
+
+        let data = tempfile::tempdir().unwrap();
+        let dirs = ModelDirs {
+            saved: data.path().join("classifier"),
+            seed: Some(seed.path().to_path_buf()),
+        };
+        let loaded = trained(Some(&dirs), &examples, &labels, &weights, 2, 2, &settings);
+        assert_eq!(loaded.to_bytes(), marker.to_bytes(), "read from the seed");
+        assert!(!dirs.saved.exists(), "nothing trained, nothing saved");
+
+        // Other inputs have no shipped model: trained and saved in the data folder.
+        let retrained = trained(Some(&dirs), &other, &labels, &weights, 2, 2, &settings);
+        assert_eq!(retrained.to_bytes(), marker.to_bytes());
+        assert_eq!(std::fs::read_dir(&dirs.saved).unwrap().count(), 1);
     }
 }

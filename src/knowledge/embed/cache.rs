@@ -52,9 +52,36 @@ impl<E: Embedder> CachedEmbedder<E> {
     /// Opens (or creates) the cache for `inner`'s model under `root`, e.g.
     /// `data/embeddings`, and loads every intact entry.
     pub fn open(inner: E, root: &Path) -> Result<Self, EmbedError> {
+        Self::open_seeded(inner, root, None)
+    }
+
+    /// Opens the cache like [`CachedEmbedder::open`]; a cache that does not exist yet
+    /// starts as a copy of the same model's file under `seed_root` when there is one.
+    /// The repository ships the vectors of its demo knowledge and intent examples
+    /// there (`scripts/seed-vectors.sh`): embedding them all on a 2-core machine takes
+    /// about a minute, and a fresh data directory would wait that long to be ready.
+    /// The seed is read like any cache file, so a torn or foreign one costs time only.
+    pub fn open_seeded(
+        inner: E,
+        root: &Path,
+        seed_root: Option<&Path>,
+    ) -> Result<Self, EmbedError> {
         let dir = root.join(slug(inner.model_id()));
         std::fs::create_dir_all(&dir).map_err(|e| cache_err(&dir, e))?;
         let path = dir.join(FILE_NAME);
+        if let Some(seed) = seed_root.map(|r| r.join(slug(inner.model_id())).join(FILE_NAME))
+            && seed.is_file()
+            && !path.exists()
+        {
+            match std::fs::copy(&seed, &path) {
+                Ok(bytes) => {
+                    tracing::info!(seed = %seed.display(), bytes, "embedding cache started from the shipped vectors")
+                }
+                Err(e) => {
+                    tracing::warn!(seed = %seed.display(), error = %e, "could not copy the shipped vectors; embedding everything afresh")
+                }
+            }
+        }
         let (vectors, file) = load(&path, inner.dimensions())?;
         tracing::info!(
             path = %path.display(),
@@ -387,6 +414,51 @@ mod tests {
         cache.embed(&strings(&["b", "a"])).await.unwrap();
         cache.embed(&[]).await.unwrap();
         assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_new_cache_starts_from_the_seed_and_an_existing_one_keeps_its_own() {
+        let seed = tempfile::tempdir().unwrap();
+        let shipped = strings(&["what are your hours", "where is my order"]);
+        {
+            let cache = CachedEmbedder::open(CountingFake::new("fake:v1"), seed.path()).unwrap();
+            cache.embed(&shipped).await.unwrap();
+        }
+
+        // A fresh data directory: the shipped texts are read, only a new one is embedded.
+        let fresh = tempfile::tempdir().unwrap();
+        let fake = CountingFake::new("fake:v1");
+        let cache =
+            CachedEmbedder::open_seeded(fake.clone(), fresh.path(), Some(seed.path())).unwrap();
+        assert_eq!(cache.len(), 2);
+        let mut texts = shipped.clone();
+        texts.push("do you ship to Canada".into());
+        cache.embed(&texts).await.unwrap();
+        assert_eq!(fake.texts_embedded(), 1, "only the text the seed lacks");
+        drop(cache);
+
+        // The seed never replaces a cache that exists, and is not written to.
+        let cache = CachedEmbedder::open_seeded(
+            CountingFake::new("fake:v1"),
+            fresh.path(),
+            Some(seed.path()),
+        )
+        .unwrap();
+        assert_eq!(cache.len(), 3);
+        let seed_len = std::fs::metadata(cache_file(seed.path(), "fake:v1"))
+            .unwrap()
+            .len();
+        assert_eq!(seed_len as usize, HEADER_LEN + 2 * record_len(3));
+
+        // Another model's seed is not this model's: nothing is copied.
+        let other = tempfile::tempdir().unwrap();
+        let cache = CachedEmbedder::open_seeded(
+            CountingFake::new("fake:v2"),
+            other.path(),
+            Some(seed.path()),
+        )
+        .unwrap();
+        assert!(cache.is_empty());
     }
 
     #[tokio::test]
