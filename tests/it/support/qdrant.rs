@@ -79,12 +79,21 @@ impl QdrantProcess {
             if let Some(key) = &self.api_key {
                 request = request.header("api-key", key);
             }
-            if matches!(request.send().await, Ok(r) if r.status().is_success()) {
+            // textdesk talks gRPC, which qdrant binds apart from HTTP and may bind
+            // later: a test that connected on HTTP's readiness alone was refused.
+            if matches!(request.send().await, Ok(r) if r.status().is_success())
+                && tokio::net::TcpStream::connect(("127.0.0.1", self.grpc_port))
+                    .await
+                    .is_ok()
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("qdrant did not become ready on port {}", self.http_port);
+        panic!(
+            "qdrant did not become ready on ports {} (HTTP) and {} (gRPC)",
+            self.http_port, self.grpc_port
+        );
     }
 }
 
