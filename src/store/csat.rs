@@ -6,6 +6,7 @@
 //! opted-out contact. An answer is recorded at most once per survey
 //! (`csat_responses.survey_id` is unique).
 
+use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{InboundContext, NewOutbound, Result, Store};
@@ -29,6 +30,31 @@ impl SurveyTrigger {
             SurveyTrigger::Bot => "bot",
         }
     }
+}
+
+/// Joins, as `s`, the latest survey of the contact `c` still unanswered and recent when
+/// the message `m` arrived (NULLs when there is none); [`pending_survey_from`] reads it.
+pub(super) fn pending_survey_join() -> String {
+    format!(
+        "LEFT JOIN csat_surveys s ON s.id = (
+             SELECT p.id FROM csat_surveys p
+             WHERE p.contact_id = c.id AND p.sent_at >= m.created_at - {SURVEY_REPLY_WINDOW_MS}
+               AND NOT EXISTS (SELECT 1 FROM csat_responses r WHERE r.survey_id = p.id)
+             ORDER BY p.id DESC LIMIT 1)"
+    )
+}
+
+/// The columns [`pending_survey_from`] reads.
+pub(super) const PENDING_SURVEY_COLUMNS: &str = "s.id, s.conversation_id, s.thanks";
+
+/// The survey in [`PENDING_SURVEY_COLUMNS`] starting at column `first`, if any.
+pub(super) fn pending_survey_from(row: &AnyRow, first: usize) -> Option<PendingSurvey> {
+    let id = row.get::<Option<i64>, _>(first)?;
+    Some(PendingSurvey {
+        id,
+        conversation_id: row.get(first + 1),
+        thanks: row.get(first + 2),
+    })
 }
 
 /// A survey the contact has not answered yet.
@@ -108,29 +134,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(survey_id)
-    }
-
-    /// The contact's latest survey that is unanswered and still recent at `now`.
-    pub async fn pending_survey_of(
-        &self,
-        contact_id: i64,
-        now: i64,
-    ) -> Result<Option<PendingSurvey>> {
-        let row = sqlx::query(
-            "SELECT s.id, s.conversation_id, s.thanks FROM csat_surveys s
-             WHERE s.contact_id = $1 AND s.sent_at >= $2
-               AND NOT EXISTS (SELECT 1 FROM csat_responses r WHERE r.survey_id = s.id)
-             ORDER BY s.id DESC LIMIT 1",
-        )
-        .bind(contact_id)
-        .bind(now - SURVEY_REPLY_WINDOW_MS)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| PendingSurvey {
-            id: r.get(0),
-            conversation_id: r.get(1),
-            thanks: r.get(2),
-        }))
     }
 
     /// Records an answer inside the inbound text's transaction; a second answer to

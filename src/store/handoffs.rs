@@ -85,6 +85,26 @@ pub struct OpenHandoff {
     pub reason: String,
 }
 
+/// The columns [`open_handoff_from`] reads, of a handoff aliased `h` (NULL from a
+/// LEFT JOIN that found none).
+pub(super) const OPEN_HANDOFF_COLUMNS: &str = "h.id, h.status, h.assignee_id, h.rule, h.reason";
+
+/// The open handoff in [`OPEN_HANDOFF_COLUMNS`] starting at column `first`, if any.
+pub(super) fn open_handoff_from(row: &AnyRow, first: usize) -> Result<Option<OpenHandoff>> {
+    let Some(id) = row.get::<Option<i64>, _>(first) else {
+        return Ok(None);
+    };
+    let status: String = row.get(first + 1);
+    Ok(Some(OpenHandoff {
+        id,
+        status: HandoffStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("handoff status {status:?}")))?,
+        assignee_id: row.get(first + 2),
+        rule: row.get(first + 3),
+        reason: row.get(first + 4),
+    }))
+}
+
 /// The last customer text of a handoff, for the queue view.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct LastMessage {
@@ -291,25 +311,17 @@ impl Store {
 
     /// The conversation's open handoff, if any.
     pub async fn open_handoff_of(&self, conversation_id: i64) -> Result<Option<OpenHandoff>> {
-        let row = sqlx::query(
-            "SELECT id, status, assignee_id, rule, reason FROM handoffs
-             WHERE conversation_id = $1 AND status <> 'resolved'",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {OPEN_HANDOFF_COLUMNS} FROM handoffs h
+             WHERE h.conversation_id = $1 AND h.status <> 'resolved'"
+        ))
         .bind(conversation_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            let status: String = r.get(1);
-            Ok(OpenHandoff {
-                id: r.get(0),
-                status: HandoffStatus::parse(&status)
-                    .ok_or_else(|| StoreError::Corrupt(format!("handoff status {status:?}")))?,
-                assignee_id: r.get(2),
-                rule: r.get(3),
-                reason: r.get(4),
-            })
-        })
-        .transpose()
+        match row {
+            Some(row) => open_handoff_from(&row, 0),
+            None => Ok(None),
+        }
     }
 
     /// Handoffs in one status (all when `None`): most urgent first, then oldest.

@@ -4,7 +4,9 @@
 use serde_json::json;
 use sqlx::Row;
 
+use super::csat::{PENDING_SURVEY_COLUMNS, pending_survey_from, pending_survey_join};
 use super::events::NewEvent;
+use super::handoffs::{OPEN_HANDOFF_COLUMNS, open_handoff_from};
 use super::{
     ClaimedInbound, Consent, Dialect, Direction, FollowingText, HandoffChange, HistoryEntry,
     InboundContext, InboundOutcome, NewHandoff, NewOutbound, Result, Store, StoreError,
@@ -58,7 +60,11 @@ impl Store {
              UPDATE inbound_queue SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
              WHERE id IN (SELECT id FROM picked)
                AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3)
-             RETURNING id, message_id, conversation_id, attempts",
+             RETURNING id, message_id, conversation_id, attempts,
+                 CASE WHEN EXISTS (
+                     SELECT 1 FROM inbound_queue l
+                     WHERE l.conversation_id = inbound_queue.conversation_id
+                       AND l.status = 'pending' AND l.id > inbound_queue.id) THEN 1 ELSE 0 END",
             skip = self.skip_locked()
         );
         let rows = sqlx::query(&sql)
@@ -76,6 +82,7 @@ impl Store {
                 conversation_id: r.get(2),
                 attempts: r.get(3),
                 lease_owner: owner.to_string(),
+                later_texts_pending: r.get::<i64, _>(4) != 0,
             })
             .collect();
         // RETURNING gives no order: the oldest first, as they were chosen.
@@ -83,14 +90,22 @@ impl Store {
         Ok(claims)
     }
 
-    /// Loads the message, its contact and recent history for the engine.
+    /// Loads the message, its contact, its conversation's open handoff, a survey
+    /// awaiting an answer, recent history and the rest of its burst for the engine.
+    /// Few statements on purpose: on SQLite each one is a hand-off to the connection's
+    /// thread and back, and a turn that read everything separately spent more time
+    /// switching threads than reading.
     pub async fn inbound_context(&self, claim: &ClaimedInbound) -> Result<InboundContext> {
-        let row = sqlx::query(
-            "SELECT m.body, m.media_urls, m.created_at, c.id, c.phone, c.consent, v.state, c.attributes
+        let row = sqlx::query(&format!(
+            "SELECT m.body, m.media_urls, m.created_at, c.id, c.phone, c.consent, v.state, c.attributes,
+                 {OPEN_HANDOFF_COLUMNS}, {PENDING_SURVEY_COLUMNS}
              FROM messages m JOIN contacts c ON c.id = m.contact_id
              JOIN conversations v ON v.id = m.conversation_id
+             LEFT JOIN handoffs h ON h.conversation_id = m.conversation_id AND h.status <> 'resolved'
+             {survey}
              WHERE m.id = $1",
-        )
+            survey = pending_survey_join(),
+        ))
         .bind(claim.message_id)
         .fetch_optional(&self.pool)
         .await?
@@ -107,6 +122,8 @@ impl Store {
         let state_json: Option<String> = row.get(6);
         let attributes =
             super::contacts::attributes_from(row.get::<Option<String>, _>(7).as_deref())?;
+        let handoff = open_handoff_from(&row, 8)?;
+        let pending_survey = pending_survey_from(&row, 13);
 
         let mut history: Vec<HistoryEntry> = sqlx::query(
             "SELECT id, direction, author, body, created_at, intent FROM messages
@@ -133,7 +150,39 @@ impl Store {
         .collect();
         history.reverse();
 
-        let following = sqlx::query(
+        let following = if claim.later_texts_pending {
+            self.rest_of_burst(claim).await?
+        } else {
+            Vec::new()
+        };
+
+        Ok(InboundContext {
+            message_id: claim.message_id,
+            conversation_id: claim.conversation_id,
+            contact_id,
+            phone: PhoneNumber::parse(&phone)
+                .map_err(|e| StoreError::Corrupt(format!("contact {contact_id} phone: {e}")))?,
+            attributes,
+            consent: Consent::parse(&consent).ok_or_else(|| {
+                StoreError::Corrupt(format!("contact {contact_id} consent {consent:?}"))
+            })?,
+            body,
+            media_urls: media_from(media)?,
+            received_at,
+            state_json,
+            handoff,
+            usual_wait_ms: self.median_first_response_ms(received_at).await?,
+            history,
+            pending_survey,
+            following,
+            folded: Vec::new(),
+        })
+    }
+
+    /// The texts of the claim's conversation queued after it, oldest first: with it,
+    /// at most [`LONGEST_BURST_TEXTS`].
+    async fn rest_of_burst(&self, claim: &ClaimedInbound) -> Result<Vec<FollowingText>> {
+        sqlx::query(
             "SELECT q.id, m.id, m.body, m.media_urls FROM inbound_queue q
              JOIN messages m ON m.id = q.message_id
              WHERE q.conversation_id = $1 AND q.status = 'pending' AND q.id > $2
@@ -153,29 +202,7 @@ impl Store {
                 media_urls: media_from(r.get(3))?,
             })
         })
-        .collect::<Result<Vec<_>>>()?;
-
-        Ok(InboundContext {
-            message_id: claim.message_id,
-            conversation_id: claim.conversation_id,
-            contact_id,
-            phone: PhoneNumber::parse(&phone)
-                .map_err(|e| StoreError::Corrupt(format!("contact {contact_id} phone: {e}")))?,
-            attributes,
-            consent: Consent::parse(&consent).ok_or_else(|| {
-                StoreError::Corrupt(format!("contact {contact_id} consent {consent:?}"))
-            })?,
-            body,
-            media_urls: media_from(media)?,
-            received_at,
-            state_json,
-            handoff: self.open_handoff_of(claim.conversation_id).await?,
-            usual_wait_ms: self.median_first_response_ms(received_at).await?,
-            history,
-            pending_survey: self.pending_survey_of(contact_id, received_at).await?,
-            following,
-            folded: Vec::new(),
-        })
+        .collect()
     }
 
     /// Commits the engine's outcome: marks the queue row done, applies a consent change

@@ -161,6 +161,9 @@ pub struct ClaimedInbound {
     pub conversation_id: i64,
     pub attempts: i64,
     pub lease_owner: String,
+    /// Later texts of its conversation were pending when it was claimed: the rest of
+    /// a burst, read with it. When none were, the turn does not look for them.
+    pub later_texts_pending: bool,
 }
 
 /// Everything the engine reads to decide about one inbound message.

@@ -134,7 +134,10 @@ impl Store {
                  in_flight_since = COALESCE(in_flight_since, $3)
              WHERE id IN (SELECT id FROM picked)
                AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3)
-             RETURNING id, message_id, contact_id, kind, attempts, in_flight_since",
+             RETURNING id, message_id, contact_id, kind, attempts, in_flight_since,
+                 (SELECT body FROM messages WHERE id = outbox.message_id),
+                 (SELECT phone FROM contacts WHERE id = outbox.contact_id),
+                 (SELECT consent FROM contacts WHERE id = outbox.contact_id)",
             skip = self.skip_locked()
         );
         let rows = sqlx::query(&sql)
@@ -144,59 +147,14 @@ impl Store {
             .bind(limit as i64)
             .fetch_all(&self.pool)
             .await?;
-        // The claim is written; what follows only reads.
         drop(writing);
-        let mut claims = Vec::with_capacity(rows.len());
-        for row in rows {
-            claims.push(self.claimed_outbound(owner, now, &row).await?);
-        }
+        let mut claims = rows
+            .iter()
+            .map(|row| claimed_outbound(owner, now, row))
+            .collect::<Result<Vec<_>>>()?;
         // RETURNING gives no order: the oldest first, as they were chosen.
         claims.sort_by_key(|c| c.outbox_id);
         Ok(claims)
-    }
-
-    /// What a claimed outbox row sends, and to whom.
-    async fn claimed_outbound(
-        &self,
-        owner: &str,
-        now: i64,
-        row: &AnyRow,
-    ) -> Result<ClaimedOutbound> {
-        let outbox_id: i64 = row.get(0);
-        let message_id: i64 = row.get(1);
-        let contact_id: i64 = row.get(2);
-        let kind: String = row.get(3);
-        let attempts: i64 = row.get(4);
-        // Set by this claim (now), or left by an attempt that never settled.
-        let in_flight_since: i64 = row.get(5);
-
-        let detail = sqlx::query(
-            "SELECT m.body, c.phone, c.consent FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE m.id = $1",
-        )
-        .bind(message_id)
-        .fetch_one(&self.pool)
-        .await?;
-        let phone: String = detail.get(1);
-        let consent: String = detail.get(2);
-        Ok(ClaimedOutbound {
-            outbox_id,
-            message_id,
-            contact_id,
-            to: PhoneNumber::parse(&phone)
-                .map_err(|e| StoreError::Corrupt(format!("contact {contact_id} phone: {e}")))?,
-            consent: Consent::parse(&consent).ok_or_else(|| {
-                StoreError::Corrupt(format!("contact {contact_id} consent {consent:?}"))
-            })?,
-            kind: if kind == "compliance" {
-                OutboundKind::Compliance
-            } else {
-                OutboundKind::Reply
-            },
-            body: detail.get(0),
-            attempts,
-            lease_owner: owner.to_string(),
-            unsettled_since: (in_flight_since < now).then_some(in_flight_since),
-        })
     }
 
     /// Records how a delivery attempt ended, on the outbox row and on the message.
@@ -428,4 +386,37 @@ impl Store {
         .fetch_one(&self.pool)
         .await?)
     }
+}
+
+/// What a claimed outbox row sends, and to whom (read by the claim itself: one
+/// statement for the whole claim, not one more per text).
+fn claimed_outbound(owner: &str, now: i64, row: &AnyRow) -> Result<ClaimedOutbound> {
+    let outbox_id: i64 = row.get(0);
+    let message_id: i64 = row.get(1);
+    let contact_id: i64 = row.get(2);
+    let kind: String = row.get(3);
+    let attempts: i64 = row.get(4);
+    // Set by this claim (now), or left by an attempt that never settled.
+    let in_flight_since: i64 = row.get(5);
+    let phone: String = row.get(7);
+    let consent: String = row.get(8);
+    Ok(ClaimedOutbound {
+        outbox_id,
+        message_id,
+        contact_id,
+        to: PhoneNumber::parse(&phone)
+            .map_err(|e| StoreError::Corrupt(format!("contact {contact_id} phone: {e}")))?,
+        consent: Consent::parse(&consent).ok_or_else(|| {
+            StoreError::Corrupt(format!("contact {contact_id} consent {consent:?}"))
+        })?,
+        kind: if kind == "compliance" {
+            OutboundKind::Compliance
+        } else {
+            OutboundKind::Reply
+        },
+        body: row.get(6),
+        attempts,
+        lease_owner: owner.to_string(),
+        unsettled_since: (in_flight_since < now).then_some(in_flight_since),
+    })
 }

@@ -805,6 +805,36 @@ async fn one_claim_takes_the_oldest_text_of_several_conversations_never_two_of_o
             .is_empty(),
         "nothing is claimable while every conversation has a text in hand"
     );
+    assert!(
+        first.iter().chain(&second).all(|c| c.later_texts_pending),
+        "each claim knows its conversation has a later text waiting"
+    );
+    for claim in first.iter().chain(&second) {
+        let ctx = store.inbound_context(claim).await.unwrap();
+        assert_eq!(
+            ctx.following.len(),
+            1,
+            "the later text is the rest of its burst"
+        );
+        store
+            .complete_inbound(claim, &ctx, &InboundOutcome::default(), T0 + 20)
+            .await
+            .unwrap();
+    }
+    let last = store
+        .claim_inbound("w4", T0 + 30, 10_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(last.len(), 3);
+    for claim in &last {
+        assert!(
+            !claim.later_texts_pending,
+            "nothing follows a conversation's last text"
+        );
+        let ctx = store.inbound_context(claim).await.unwrap();
+        assert!(ctx.body.starts_with("text 1 of contact"));
+        assert!(ctx.following.is_empty());
+    }
 }
 
 #[tokio::test]
