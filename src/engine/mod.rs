@@ -6,6 +6,7 @@
 //! The engine talks to the database only through [`crate::store`] and to carriers only
 //! through [`crate::sms::providers`]; it knows nothing about HTTP.
 
+pub mod booked;
 pub mod burst;
 pub mod consent;
 pub mod csat;
@@ -229,7 +230,8 @@ impl Engine {
         *guard = Arc::new(lookups);
     }
 
-    /// The flows and the appointment times booked from today on, for the pipeline.
+    /// The appointment times booked from today on (a turn reads them through
+    /// [`booked::BookedSlots`], only when a flow needs them).
     pub async fn booked_slots(
         &self,
     ) -> Result<std::collections::HashSet<String>, crate::store::StoreError> {

@@ -75,7 +75,7 @@ pub async fn preview(
         folded: Vec::new(),
     };
     let flows = engine.flows();
-    let booked = engine.booked_slots().await?;
+    let booked = super::booked::BookedSlots::new(engine);
     let lookups = engine.lookups();
     let playbook = pipeline::Playbook {
         flows: &flows,

@@ -252,7 +252,7 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
     super::burst::read_as_one(&mut ctx, engine.burst_window(), &policy);
     let now = engine.now_ms();
     let flows = engine.flows();
-    let booked = engine.booked_slots().await?;
+    let booked = super::booked::BookedSlots::new(engine);
     let lookups = engine.lookups();
     let playbook = pipeline::Playbook {
         flows: &flows,

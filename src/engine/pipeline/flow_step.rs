@@ -13,7 +13,7 @@ use super::{Decision, Playbook, Reason, reply};
 use crate::engine::lookup;
 
 /// What the flow step machine needs, from the context, the policy and the store.
-pub(super) fn flow_env<'a>(
+pub(super) async fn flow_env<'a>(
     ctx: &'a InboundContext,
     policy: &'a Policy,
     playbook: &'a Playbook<'a>,
@@ -23,7 +23,7 @@ pub(super) fn flow_env<'a>(
         now_ms: now,
         tz: business_zone(policy, playbook.flows),
         availability: &playbook.flows.availability,
-        booked: playbook.booked,
+        booked: playbook.booked.get().await,
         contact: ctx.phone.as_str(),
         business: &policy.business.name,
         escalation: &policy.escalation,
@@ -56,7 +56,7 @@ pub(super) async fn through_lookups(
     state: &ConversationState,
     now: i64,
 ) -> FlowTurn {
-    let env = flow_env(ctx, policy, playbook, now);
+    let env = flow_env(ctx, policy, playbook, now).await;
     let lookups = lookup_context(ctx, policy, playbook, now);
     for _ in 0..LOOKUPS_PER_TURN {
         let FlowTurn::Lookup {

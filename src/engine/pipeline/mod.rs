@@ -43,6 +43,7 @@ use lookup_step::{LookupAsked, lookup_context, lookup_turn};
 use crate::brain::escalation::{Escalation, Rule};
 use crate::brain::state::ConversationState;
 use crate::brain::think::{Brain, Decision as BrainDecision, Thought, TurnInput};
+use crate::engine::booked::BookedSlots;
 use crate::engine::guard::{self, Guarded, MachineSign};
 use crate::engine::lookup::{self, LookupEnd};
 use crate::engine::policy::Policy;
@@ -61,7 +62,7 @@ use crate::store::{
 /// appointment times already booked (the flow step), and the lookups (the lookup step).
 pub struct Playbook<'a> {
     pub flows: &'a FlowSet,
-    pub booked: &'a std::collections::HashSet<String>,
+    pub booked: &'a BookedSlots<'a>,
     pub lookups: &'a LookupSet,
     pub caller: &'a LookupCaller,
 }
@@ -307,7 +308,7 @@ pub async fn decide(
     if let Some(running) = state.flow.clone() {
         match playbook.and_then(|p| p.flows.get(&running.name).map(|flow| (p, flow))) {
             Some((playbook, flow)) => {
-                let env = flow_env(ctx, policy, playbook, now);
+                let env = flow_env(ctx, policy, playbook, now).await;
                 let turn = flows::run::advance(flow, &running, &ctx.body, &env);
                 let turn = through_lookups(turn, flow, ctx, policy, playbook, &state, now).await;
                 return flow_turn(ctx, policy, brain, state, turn, None, now).await;
@@ -533,7 +534,7 @@ async fn think(
     if let BrainDecision::Flow { flow: name, .. } = &thought.decision {
         match playbook.and_then(|p| p.flows.get(name).map(|flow| (p, flow))) {
             Some((playbook, flow)) => {
-                let env = flow_env(ctx, policy, playbook, now);
+                let env = flow_env(ctx, policy, playbook, now).await;
                 let turn = flows::run::start(flow, &env);
                 let turn =
                     through_lookups(turn, flow, ctx, policy, playbook, &thought.state, now).await;
