@@ -465,16 +465,20 @@ fn amplifiers(mood: &Mood, settings: &EscalationSettings) -> String {
 
 /// The mood over the last few customer texts (this one included) is low and falling.
 fn trend(score: f32, history: &[Turn], settings: &EscalationSettings) -> Option<String> {
-    let earlier: Vec<f32> = history
+    let wanted = settings.trend_texts.saturating_sub(1);
+    // Only the texts in the window are scored: the history holds up to 30 texts and
+    // VADER reads each one word by word.
+    let mut window: Vec<f32> = history
         .iter()
+        .rev()
         .filter(|t| t.role == TurnRole::Customer)
+        .take(wanted)
         .map(|t| sentiment::compound(&t.text))
         .collect();
-    let wanted = settings.trend_texts.saturating_sub(1);
-    if earlier.len() < wanted || wanted == 0 {
+    if window.len() < wanted || wanted == 0 {
         return None;
     }
-    let mut window = earlier[earlier.len() - wanted..].to_vec();
+    window.reverse();
     window.push(score);
     let mean = window.iter().sum::<f32>() / window.len() as f32;
     let first = window[0];
