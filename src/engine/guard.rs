@@ -5,8 +5,9 @@
 //! restarts and across several textdesk processes:
 //! - a machine quotes our last reply back, sends a text it already got an answer to
 //!   again within seconds, or keeps texting at machine speed once the bot has sent its
-//!   cap of replies in the window. Machines get silence (the engine opens a silent
-//!   handoff so a person can look);
+//!   cap of replies in the window. Machines get silence. An echo or a repeat already
+//!   has its answer; a flood past the cap also opens a silent handoff, so a person
+//!   can look;
 //! - a person (texts at human pace) gets an answer to every text, up to a ceiling per
 //!   window; past it a person takes over, and the customer is told so.
 //!

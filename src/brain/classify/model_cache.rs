@@ -65,9 +65,8 @@ pub fn trained(
         }
         tracing::warn!(path = %candidate.display(), "a saved intent model does not match its examples; training again");
     }
-    let dir = &dirs.saved;
     let model = train();
-    if let Err(e) = save(dir, &path, &model.to_bytes()) {
+    if let Err(e) = save(&dirs.saved, &path, &model.to_bytes()) {
         tracing::warn!(path = %path.display(), error = %e, "could not save the trained intent model; the next start trains again");
     }
     model

@@ -14,9 +14,10 @@
 //!    answering "1" and then "1" again, or five quick answers in a row, is what a
 //!    flow asks for, and a flow cannot loop (each step moves on, re-asks once, or
 //!    hands over);
-//! 3. guards: machines (echoes, repeats and floods at machine speed) get silence and a
-//!    silent handoff; a person gets answers up to a ceiling per window, then a person
-//!    takes over and the customer is told (see [`guard`]);
+//! 3. guards: machines (echoes, repeats and floods at machine speed) get silence, a
+//!    flood past the bot's cap also a silent handoff; a person gets answers up to a
+//!    ceiling per window, then a person takes over and the customer is told (see
+//!    [`guard`]);
 //! 4. pictures: the bot cannot read them and says so;
 //! 5a. a slot the bot asked for (`lookup_step.rs`): a text holding it takes the
 //!    lookup on without the brain;
