@@ -8,6 +8,7 @@
 
 pub mod booked;
 pub mod burst;
+pub mod completions;
 pub mod consent;
 pub mod csat;
 pub mod desk;
@@ -75,6 +76,8 @@ pub struct Engine {
     pub heartbeat: Heartbeat,
     /// Where webhooks hand their texts to be stored, group-committed.
     pub intake: intake::Intake,
+    /// Where workers hand their outcomes to be committed, group-committed on SQLite.
+    pub completions: completions::Completions,
 }
 
 /// When a worker last showed it was alive, on a monotonic clock (the injected
@@ -120,6 +123,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
         let intake = intake::Intake::start(store.clone());
+        let completions = completions::Completions::start(store.clone());
         Arc::new(Self {
             store,
             clock,
@@ -137,6 +141,7 @@ impl Engine {
             instance_id: format!("td-{:016x}", rand::random::<u64>()),
             heartbeat: Heartbeat::default(),
             intake,
+            completions,
         })
     }
 

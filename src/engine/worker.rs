@@ -20,7 +20,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use super::Engine;
 use super::pipeline;
 use crate::brain::escalation::Rule;
-use crate::store::{ClaimedInbound, NewHandoff, OutboundKind, StoreError};
+use crate::store::{ClaimedInbound, Completion, NewHandoff, OutboundKind, StoreError};
 
 /// After this many failed attempts a message is set aside for a person instead of
 /// blocking its conversation forever.
@@ -276,17 +276,23 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
         consent_change = decision.outcome.consent_change.as_ref().map(|c| c.to.as_str()),
         "processed inbound text"
     );
+    let llm_fallback = decision.outcome.llm_fallback;
+    let wrote_events = ctx.handoff.is_some()
+        || decision.outcome.handoff.is_some()
+        || decision.outcome.flow_completed.is_some();
     let ids = engine
-        .store
-        .complete_inbound(claim, &ctx, &decision.outcome, now)
+        .completions
+        .commit(Completion {
+            claim: claim.clone(),
+            ctx,
+            outcome: decision.outcome,
+            now,
+        })
         .await?;
-    if decision.outcome.llm_fallback {
+    if llm_fallback {
         crate::telemetry::llm_fallback();
     }
-    if ctx.handoff.is_some()
-        || decision.outcome.handoff.is_some()
-        || decision.outcome.flow_completed.is_some()
-    {
+    if wrote_events {
         engine.events_ready.notify_one();
     }
     Ok(ids.len())

@@ -2,15 +2,15 @@
 //! engine's outcome. (Storing a webhook's text and queueing it is in [`super::receive`].)
 
 use serde_json::json;
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
 use super::csat::{PENDING_SURVEY_COLUMNS, pending_survey_from, pending_survey_join};
 use super::events::NewEvent;
 use super::handoffs::{OPEN_HANDOFF_COLUMNS, open_handoff_from};
 use super::{
-    ClaimedInbound, Consent, Dialect, Direction, FollowingText, HandoffChange, HistoryEntry,
-    InboundContext, InboundOutcome, NewHandoff, NewOutbound, Result, Store, StoreError,
-    model::Author,
+    ClaimedInbound, Completion, Consent, Dialect, Direction, FollowingText, HandoffChange,
+    HistoryEntry, InboundContext, InboundOutcome, NewHandoff, NewOutbound, Result, Store,
+    StoreError, model::Author,
 };
 use crate::sms::PhoneNumber;
 
@@ -216,6 +216,54 @@ impl Store {
         now: i64,
     ) -> Result<Vec<i64>> {
         let (_writing, mut tx) = self.begin_write().await?;
+        match self
+            .write_completion(&mut tx, claim, ctx, outcome, now)
+            .await?
+        {
+            Some(outbox_ids) => {
+                tx.commit().await?;
+                Ok(outbox_ids)
+            }
+            None => {
+                tx.rollback().await?;
+                Err(StoreError::LeaseLost(claim.queue_id))
+            }
+        }
+    }
+
+    /// [`Self::complete_inbound`] for several texts in one transaction (the workers'
+    /// group commit: one turn at SQLite's writer and one commit for all of them).
+    /// A text whose lease was lost is [`StoreError::LeaseLost`] in the answer and
+    /// nothing of it is written; the others are. Any other error fails them all, and
+    /// the caller may then commit them one by one. For SQLite: on PostgreSQL the texts
+    /// would take their contacts' locks in no set order, and transactions run side by
+    /// side there anyway.
+    pub async fn complete_inbound_all(
+        &self,
+        texts: &[Completion],
+    ) -> Result<Vec<Result<Vec<i64>>>> {
+        let (_writing, mut tx) = self.begin_write().await?;
+        let mut results = Vec::with_capacity(texts.len());
+        for text in texts {
+            let written = self
+                .write_completion(&mut tx, &text.claim, &text.ctx, &text.outcome, text.now)
+                .await?;
+            results.push(written.ok_or(StoreError::LeaseLost(text.claim.queue_id)));
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    /// Writes one text's outcome in `tx`; `None`, with nothing written, when the
+    /// claim's lease is no longer ours.
+    async fn write_completion(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        claim: &ClaimedInbound,
+        ctx: &InboundContext,
+        outcome: &InboundOutcome,
+        now: i64,
+    ) -> Result<Option<Vec<i64>>> {
         // The contact's row lock first, the order `receive_inbound` takes them in
         // (contact, then the conversation's pending queue rows): on PostgreSQL the
         // opposite order deadlocks against a new text from the same contact arriving
@@ -224,7 +272,7 @@ impl Store {
         if self.dialect == Dialect::Postgres {
             sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1")
                 .bind(ctx.contact_id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         let done = sqlx::query(
@@ -234,11 +282,10 @@ impl Store {
         .bind(claim.queue_id)
         .bind(&claim.lease_owner)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if done.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Err(StoreError::LeaseLost(claim.queue_id));
+            return Ok(None);
         }
         // The rest of the burst was read with it. Nobody else can hold these rows: a
         // conversation's later texts are not claimable while an earlier one is pending.
@@ -250,7 +297,7 @@ impl Store {
             .bind(text.queue_id)
             .bind(ctx.conversation_id)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
 
@@ -265,26 +312,25 @@ impl Store {
             .bind(understood.sentiment)
             .bind(outcome.understood_by)
             .bind(i64::from(outcome.llm_fallback))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         if let Some(change) = &outcome.consent_change {
-            Self::record_consent(&mut tx, ctx.contact_id, change, Some(ctx.message_id), now)
-                .await?;
+            Self::record_consent(tx, ctx.contact_id, change, Some(ctx.message_id), now).await?;
         }
         if let Some(state) = &outcome.state_json {
             sqlx::query("UPDATE conversations SET state = $2, updated_at = $3 WHERE id = $1")
                 .bind(ctx.conversation_id)
                 .bind(state)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
 
         match &outcome.handoff {
             Some(HandoffChange::Open(new)) => {
                 Self::open_handoff(
-                    &mut tx,
+                    tx,
                     ctx.conversation_id,
                     ctx.contact_id,
                     ctx.message_id,
@@ -299,7 +345,7 @@ impl Store {
                 summary_by,
             }) => {
                 Self::refresh_summary(
-                    &mut tx,
+                    tx,
                     *handoff_id,
                     ctx.conversation_id,
                     summary,
@@ -311,12 +357,12 @@ impl Store {
             None => {}
         }
         if let Some(done) = &outcome.flow_completed {
-            Self::complete_flow(&mut tx, ctx, done, now).await?;
+            Self::complete_flow(tx, ctx, done, now).await?;
         }
         // Agents see every customer text of a conversation they own, as it arrives.
         if let Some(handoff) = &ctx.handoff {
             Self::append_event(
-                &mut tx,
+                tx,
                 NewEvent {
                     kind: "message.inbound",
                     handoff_id: Some(handoff.id),
@@ -335,24 +381,17 @@ impl Store {
         }
 
         if let Some(answer) = &outcome.csat {
-            Self::record_csat(&mut tx, ctx, answer, now).await?;
+            Self::record_csat(tx, ctx, answer, now).await?;
         }
 
         let mut outbox_ids = Vec::with_capacity(outcome.replies.len());
         for reply in &outcome.replies {
-            let queued = Self::queue_outbound(
-                &mut tx,
-                ctx.conversation_id,
-                ctx.contact_id,
-                reply,
-                None,
-                now,
-            )
-            .await?;
+            let queued =
+                Self::queue_outbound(tx, ctx.conversation_id, ctx.contact_id, reply, None, now)
+                    .await?;
             outbox_ids.push(queued.outbox_id);
         }
-        tx.commit().await?;
-        Ok(outbox_ids)
+        Ok(Some(outbox_ids))
     }
 
     /// Gives up on an inbound message that failed too often: it stays stored (with

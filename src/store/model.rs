@@ -166,6 +166,16 @@ pub struct ClaimedInbound {
     pub later_texts_pending: bool,
 }
 
+/// A claimed text with what the engine decided about it, ready to be committed
+/// ([`super::Store::complete_inbound_all`]).
+#[derive(Debug)]
+pub struct Completion {
+    pub claim: ClaimedInbound,
+    pub ctx: InboundContext,
+    pub outcome: InboundOutcome,
+    pub now: i64,
+}
+
 /// Everything the engine reads to decide about one inbound message.
 #[derive(Debug, Clone)]
 pub struct InboundContext {

@@ -899,3 +899,66 @@ async fn results_recorded_together_leave_a_lost_lease_to_its_new_owner() {
         assert_eq!(sent, ["sent"], "{phone}");
     }
 }
+
+/// The workers' group commit: outcomes committed together are each written once, and
+/// one whose lease was taken over meanwhile is left to its new owner, nothing of it
+/// written.
+#[tokio::test]
+async fn outcomes_committed_together_leave_a_lost_lease_to_its_new_owner() {
+    let (store, _dir) = fresh_store().await;
+    for (phone, sid) in [("+15555550141", "SM41"), ("+15555550142", "SM42")] {
+        store
+            .receive_inbound(&inbound(phone, sid, "where is my order?", T0))
+            .await
+            .unwrap();
+    }
+    let claims = store.claim_inbound("w1", T0, 1000, 2).await.unwrap();
+    assert_eq!(claims.len(), 2);
+    let mut texts = Vec::new();
+    for claim in claims {
+        let ctx = store.inbound_context(&claim).await.unwrap();
+        let outcome = InboundOutcome {
+            replies: vec![bot_reply(&format!("answer to {}", ctx.phone.as_str()))],
+            ..Default::default()
+        };
+        texts.push(Completion {
+            claim,
+            ctx,
+            outcome,
+            now: T0 + 10,
+        });
+    }
+    // The first text's lease ran out and another worker claimed it.
+    assert!(
+        store
+            .renew_inbound_lease(&texts[0].claim, T0 + 5)
+            .await
+            .unwrap()
+    );
+    let taken = store.claim_inbound("w2", T0 + 6, 1000, 2).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].queue_id, texts[0].claim.queue_id);
+
+    let results = store.complete_inbound_all(&texts).await.unwrap();
+    assert!(
+        matches!(results[0], Err(StoreError::LeaseLost(id)) if id == texts[0].claim.queue_id),
+        "{:?}",
+        results[0]
+    );
+    assert_eq!(results[1].as_ref().unwrap().len(), 1);
+    let due = store
+        .claim_due_outbound("d", T0 + 20, 1000, 10)
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = due.iter().map(|c| c.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        ["answer to +15555550142"],
+        "only the outcome whose lease held was written"
+    );
+    assert_eq!(
+        store.inbound_backlog(T0 + 20).await.unwrap().0,
+        1,
+        "the taken-over text is still its new owner's to finish"
+    );
+}
