@@ -16,6 +16,7 @@ const state = {
   selected: null, // handoff id
   conversation: null,
   events: null,
+  replies: [], // GET /api/v1/replies?conversation_id=…: saved replies filled in for it
 };
 
 class ApiError extends Error {
@@ -64,7 +65,7 @@ async function signIn(token) {
   $("signout").hidden = false;
   $("whoami").textContent = `Signed in as ${state.me.name}${state.me.role === "admin" ? " (admin)" : ""}`;
   $("send-csat").checked = state.me.team.csat_on_resolve;
-  await Promise.all([loadQueue(), loadColleagues()]);
+  await Promise.all([loadQueue(), loadColleagues(), loadLabelsInUse()]);
   connectEvents();
 }
 
@@ -129,6 +130,12 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+// The card's second line: what the customer wants, from the summary (its "Why:" line
+// says what the headline above it already says).
+function gist(summary) {
+  return (summary || "").split("\n").find((line) => !line.startsWith("Why:")) ?? "";
+}
+
 function renderList(list, items, emptyText) {
   list.replaceChildren();
   if (items.length === 0) {
@@ -149,12 +156,13 @@ function renderList(list, items, emptyText) {
         el("span", { className: "phone", textContent: h.phone_masked }),
         waitNode,
       ),
-      el("div", { className: "reason", textContent: h.reason }),
-      el("div", { className: "gist muted", textContent: (h.summary || "").split("\n")[0] }),
+      el("div", { className: "reason", textContent: h.headline }),
+      ...(h.labels?.length ? [chips(h.labels)] : []),
+      el("div", { className: "gist muted", textContent: gist(h.summary) }),
     );
     li.dataset.handoffId = h.id;
     li.setAttribute("role", "button");
-    li.setAttribute("aria-label", `${PRIORITY[h.priority] ?? ""} ${h.reason}, ${h.phone_masked}`);
+    li.setAttribute("aria-label", `${PRIORITY[h.priority] ?? ""} ${h.headline}, ${h.phone_masked}`);
     li.addEventListener("click", () => openHandoff(h.id));
     list.append(li);
   }
@@ -197,7 +205,7 @@ function connectEvents() {
   source.onopen = () => ($("live").textContent = "· live");
   source.onerror = () => ($("live").textContent = "· reconnecting…");
   const refreshQueue = () => loadQueue().catch(() => {});
-  for (const kind of ["handoff.created", "handoff.updated", "handoff.claimed", "handoff.released", "handoff.transferred", "handoff.resolved"]) {
+  for (const kind of ["handoff.created", "handoff.updated", "handoff.claimed", "handoff.released", "handoff.transferred", "handoff.resolved", "conversation.labeled", "conversation.unlabeled"]) {
     source.addEventListener(kind, () => {
       refreshQueue();
       if (state.conversation) refreshConversation();
@@ -241,6 +249,7 @@ async function openHandoff(id) {
 async function loadConversation(conversationId) {
   state.conversation = await api("GET", `/api/v1/conversations/${conversationId}`);
   renderConversation();
+  loadReplies(conversationId).catch(() => {});
 }
 
 function refreshConversation() {
@@ -264,6 +273,7 @@ function renderConversation() {
   $("conv-title").textContent = `Conversation with ${c.phone_masked}`;
   $("conv-status").textContent = describeStatus(h);
   $("summary").textContent = h ? h.summary : "No handoff.";
+  renderLabels(c.labels ?? []);
 
   const entries = [
     ...c.messages.map((m) => ({ at: m.created_at, kind: m.author, m })),
@@ -314,6 +324,120 @@ function renderConversation() {
   $("send-csat").disabled = !mayAct || optedOut;
   updateCounter();
 }
+
+// ---- search ---------------------------------------------------------------------------
+
+$("search-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const q = $("search").value.trim();
+  const list = $("search-results");
+  if (!q) {
+    list.hidden = true;
+    return;
+  }
+  let page;
+  try {
+    page = await api("GET", `/api/v1/search?q=${encodeURIComponent(q)}&limit=20`);
+  } catch (e) {
+    list.replaceChildren(el("li", { className: "empty", textContent: `Search failed: ${e.message}` }));
+    list.hidden = false;
+    return;
+  }
+  list.hidden = false;
+  if (page.hits.length === 0) {
+    list.replaceChildren(el("li", { className: "empty", textContent: `Nothing says "${q}".` }));
+    return;
+  }
+  list.replaceChildren(
+    ...page.hits.map((hit) => {
+      const who = hit.kind === "note" ? `Note by ${hit.author}` : hit.author;
+      const item = el(
+        "li",
+        { tabIndex: 0, className: "hit" },
+        el("div", { className: "top" }, el("span", { className: "phone", textContent: hit.phone_masked }), el("span", { className: "muted", textContent: `${who} · ${time(hit.created_at)}` })),
+        el("div", { className: "gist", textContent: hit.body }),
+      );
+      item.dataset.conversationId = hit.conversation_id;
+      item.setAttribute("role", "button");
+      item.addEventListener("click", () => openConversation(hit.conversation_id));
+      item.addEventListener("keydown", (e) => {
+        if (e.key === "Enter") openConversation(hit.conversation_id);
+      });
+      return item;
+    }),
+  );
+});
+
+$("search").addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape") {
+    $("search").value = "";
+    $("search-results").hidden = true;
+  }
+});
+
+// A conversation found by search, whether or not it is in the queue.
+async function openConversation(conversationId) {
+  const queued = allHandoffs().find((h) => h.conversation_id === conversationId);
+  if (queued) return openHandoff(queued.id);
+  state.selected = null;
+  renderQueue();
+  $("app-view").classList.add("open");
+  $("no-conversation").hidden = true;
+  $("conversation-pane").hidden = false;
+  $("action-error").textContent = "";
+  $("send-error").textContent = "";
+  await loadConversation(conversationId);
+}
+
+// ---- labels ---------------------------------------------------------------------------
+
+function chips(labels) {
+  return el("ul", { className: "chips" }, ...labels.map((l) => el("li", { textContent: l })));
+}
+
+function renderLabels(labels) {
+  const list = $("labels");
+  list.replaceChildren();
+  for (const label of labels) {
+    const remove = el("button", { type: "button", className: "chip-remove", textContent: "×" });
+    remove.setAttribute("aria-label", `Remove label ${label}`);
+    remove.addEventListener("click", () => changeLabel("DELETE", label));
+    list.append(el("li", {}, label, remove));
+  }
+}
+
+async function loadLabelsInUse() {
+  const labels = await api("GET", "/api/v1/labels");
+  $("labels-in-use").replaceChildren(...labels.map((l) => el("option", { value: l.label })));
+}
+
+async function changeLabel(method, label) {
+  const c = state.conversation;
+  if (!c) return;
+  $("label-error").textContent = "";
+  try {
+    const path = `/api/v1/conversations/${c.id}/labels`;
+    const result =
+      method === "DELETE"
+        ? await api("DELETE", `${path}/${encodeURIComponent(label)}`)
+        : await api("POST", path, { label });
+    c.labels = result.labels;
+    renderLabels(c.labels);
+    loadQueue().catch(() => {});
+    loadLabelsInUse().catch(() => {});
+  } catch (e) {
+    $("label-error").textContent = `Could not change the label: ${e.message}`;
+  }
+}
+
+$("label-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const input = $("label-input");
+  const label = input.value.trim();
+  if (!label) return;
+  await changeLabel("POST", label);
+  if (!$("label-error").textContent) input.value = "";
+});
 
 function describeStatus(h) {
   if (!h) return "The bot has this conversation.";
@@ -385,13 +509,73 @@ function updateCounter() {
   $("smart").disabled = smartEncode(text) === text;
 }
 
-$("reply").addEventListener("input", updateCounter);
+$("reply").addEventListener("input", () => {
+  updateCounter();
+  renderSuggestions();
+});
+
+// ---- saved replies: "/" + shortcut, Tab inserts ------------------------------------------
+
+async function loadReplies(conversationId) {
+  const result = await api("GET", `/api/v1/replies?conversation_id=${conversationId}`);
+  if (state.conversation?.id === conversationId) state.replies = result.replies;
+}
+
+// The "/shortc" being typed just before the caret, if any.
+function slashToken() {
+  const box = $("reply");
+  const before = box.value.slice(0, box.selectionStart);
+  const m = before.match(/(?:^|\s)\/([\w-]*)$/);
+  return m ? { word: m[1].toLowerCase(), start: before.length - m[1].length - 1, end: before.length } : null;
+}
+
+function matchingReplies() {
+  const token = slashToken();
+  if (!token) return [];
+  return state.replies.filter((r) => r.shortcut.startsWith(token.word));
+}
+
+function renderSuggestions() {
+  const list = $("reply-suggestions");
+  const matches = matchingReplies();
+  list.hidden = matches.length === 0;
+  list.replaceChildren(
+    ...matches.map((r, i) => {
+      const item = el("li", { role: "option", textContent: `/${r.shortcut} · ${r.title}` });
+      item.setAttribute("aria-selected", i === 0 ? "true" : "false");
+      item.dataset.shortcut = r.shortcut;
+      item.addEventListener("mousedown", (ev) => {
+        ev.preventDefault(); // keep the caret in the box
+        insertReply(r);
+      });
+      return item;
+    }),
+  );
+}
+
+function insertReply(reply) {
+  const token = slashToken();
+  if (!token) return;
+  const box = $("reply");
+  const text = reply.text ?? reply.template;
+  box.value = box.value.slice(0, token.start) + text + box.value.slice(token.end);
+  const caret = token.start + text.length;
+  box.setSelectionRange(caret, caret);
+  updateCounter();
+  renderSuggestions();
+}
 $("smart").addEventListener("click", () => {
   $("reply").value = smartEncode($("reply").value);
   updateCounter();
   $("reply").focus();
 });
 $("reply").addEventListener("keydown", (ev) => {
+  const matches = matchingReplies();
+  if (matches.length > 0 && (ev.key === "Tab" || (ev.key === "Enter" && !ev.shiftKey))) {
+    ev.preventDefault();
+    insertReply(matches[0]);
+    return;
+  }
   if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
     ev.preventDefault();
     $("reply-form").requestSubmit();
@@ -441,6 +625,12 @@ document.addEventListener("keydown", (ev) => {
   else if (ev.key === "r" && state.conversation) {
     ev.preventDefault();
     $("reply").focus();
+  } else if (ev.key === "/") {
+    ev.preventDefault();
+    $("search").focus();
+  } else if (ev.key === "l" && state.conversation) {
+    ev.preventDefault();
+    $("label-input").focus();
   } else if (ev.key === "Enter" && t instanceof HTMLLIElement && t.dataset.handoffId) {
     openHandoff(Number(t.dataset.handoffId));
   } else return;

@@ -182,6 +182,7 @@ pub async fn open_engine(
     check_lookup_intents(&engine, &lookups);
     check_flow_lookups(&engine.flows(), &lookups);
     engine.set_lookups(lookups);
+    engine.load_saved_replies(&config.prompts_dir);
     match reload::spawn(
         engine.clone(),
         config.prompts_dir.clone(),

@@ -28,6 +28,7 @@ pub mod knowledge;
 pub mod llm;
 pub mod lookups;
 pub mod redact;
+pub mod replies;
 pub mod sms;
 pub mod store;
 pub mod telemetry;

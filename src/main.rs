@@ -128,6 +128,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let now = jiff::Timestamp::now().as_millisecond();
             textdesk::cli::contact::run(&store, command, now, std::io::stdout().lock()).await
         }
+        Command::Export(args) => {
+            let store = textdesk::store::Store::open(&config.database_url()).await?;
+            let now = jiff::Timestamp::now().as_millisecond();
+            textdesk::cli::export::run(&store, args, now, std::io::stdout().lock()).await
+        }
+        Command::Audit(args) => {
+            let store = textdesk::store::Store::open(&config.database_url()).await?;
+            let now = jiff::Timestamp::now().as_millisecond();
+            textdesk::cli::audit::run(&store, args, now, std::io::stdout().lock()).await
+        }
         Command::Test { command } => textdesk::cli::test::run(&config, command).await,
     }
 }

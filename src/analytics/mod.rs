@@ -272,6 +272,9 @@ pub enum GroupBy {
     /// The agent its handoff was assigned to (`(bot)` when never handed over,
     /// `(unassigned)` when nobody claimed it).
     Agent,
+    /// Each label the conversation has (`(none)` without one): a conversation with
+    /// two labels counts in both groups.
+    Label,
 }
 
 impl GroupBy {
@@ -280,12 +283,14 @@ impl GroupBy {
             "day" => Some(GroupBy::Day),
             "intent" => Some(GroupBy::Intent),
             "agent" => Some(GroupBy::Agent),
+            "label" => Some(GroupBy::Label),
             _ => None,
         }
     }
 
-    fn key(&self, c: &ConversationFacts) -> String {
-        match self {
+    /// The groups a conversation counts in: one, or one per label.
+    fn keys(&self, c: &ConversationFacts) -> Vec<String> {
+        let key = match self {
             GroupBy::Day => jiff::Timestamp::from_millisecond(c.created_at)
                 .map(|t| t.strftime("%Y-%m-%d").to_string())
                 .unwrap_or_else(|_| c.created_at.to_string()),
@@ -302,7 +307,10 @@ impl GroupBy {
                     .clone()
                     .unwrap_or_else(|| "(unassigned)".to_string()),
             },
-        }
+            GroupBy::Label if c.labels.is_empty() => "(none)".to_string(),
+            GroupBy::Label => return c.labels.clone(),
+        };
+        vec![key]
     }
 }
 
@@ -335,7 +343,9 @@ pub fn report(
         Some(by) => {
             let mut split: BTreeMap<String, Vec<ConversationFacts>> = BTreeMap::new();
             for c in conversations {
-                split.entry(by.key(c)).or_default().push(c.clone());
+                for key in by.keys(c) {
+                    split.entry(key).or_default().push(c.clone());
+                }
             }
             split
                 .into_iter()

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use crate::engine::flow_starts::{self, StartError};
 use crate::engine::preview;
 use crate::sms::PhoneNumber;
-use crate::store::{DeliveryView, EndpointDeliveries};
+use crate::store::{AuditBy, DeliveryView, EndpointDeliveries};
 
 use super::AppState;
 use super::auth::AdminAgent;
@@ -95,7 +95,7 @@ pub async fn webhooks(
     security(("bearer" = []))
 )]
 pub async fn redeliver(
-    _admin: AdminAgent,
+    AdminAgent(admin): AdminAgent,
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<DeliveryView>), super::ApiError> {
@@ -110,7 +110,7 @@ pub async fn redeliver(
         )));
     }
     let (_, delivery) = store
-        .redeliver_webhook(id, state.engine.now_ms())
+        .redeliver_webhook(id, AuditBy::Agent(admin.id), state.engine.now_ms())
         .await?
         .ok_or_else(|| super::ApiError::NotFound(format!("webhook delivery {id} not found")))?;
     Ok((StatusCode::ACCEPTED, Json(delivery)))

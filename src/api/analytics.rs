@@ -1,5 +1,5 @@
 //! `GET /api/v1/analytics` (admin): the support lead's figures for a time window,
-//! optionally per day, intent or agent. Definitions: [`crate::analytics`] and the
+//! optionally per day, intent, agent or label. Definitions: [`crate::analytics`] and the
 //! README.
 
 use axum::Router;
@@ -26,8 +26,8 @@ pub struct AnalyticsQuery {
     from: Option<String>,
     /// End, exclusive. Default: now.
     to: Option<String>,
-    /// `day`, `intent` or `agent`.
-    #[param(pattern = "^(day|intent|agent)?$")]
+    /// `day`, `intent`, `agent` or `label` (a conversation counts under each of its labels).
+    #[param(pattern = "^(day|intent|agent|label)?$")]
     group_by: Option<String>,
 }
 
@@ -69,7 +69,7 @@ pub async fn analytics_report(
     let group_by = match query.group_by.as_deref().filter(|g| !g.is_empty()) {
         None => None,
         Some(g) => Some(GroupBy::parse(g).ok_or_else(|| {
-            ApiError::BadRequest("\"group_by\" must be day, intent or agent".into())
+            ApiError::BadRequest("\"group_by\" must be day, intent, agent or label".into())
         })?),
     };
     let facts = state.engine.store.conversation_facts(from, to).await?;

@@ -16,7 +16,7 @@ use super::extract::{Json, Path};
 use super::{ApiError, AppState};
 use crate::flows::quiet::contact_zone_and_source;
 use crate::sms::PhoneNumber;
-use crate::store::{Contact, Erased};
+use crate::store::{AuditBy, Contact, Erased};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -129,6 +129,7 @@ pub async fn forget(
         &state.engine.store,
         &phone,
         &admin.name,
+        AuditBy::Agent(admin.id),
         state.engine.now_ms(),
     )
     .await?;
@@ -147,7 +148,7 @@ pub async fn forget(
     security(("bearer" = []))
 )]
 pub async fn update(
-    _agent: CurrentAgent,
+    agent: CurrentAgent,
     State(state): State<AppState>,
     Path(phone): Path<String>,
     Json(update): Json<ContactUpdate>,
@@ -169,7 +170,7 @@ pub async fn update(
                 .map_err(|e| ApiError::BadRequest(format!("\"timezone\": {e}")))?;
         }
         store
-            .set_contact_timezone(&phone, timezone, now)
+            .set_contact_timezone(&phone, timezone, AuditBy::Agent(agent.id), now)
             .await?
             .ok_or_else(|| not_found(&phone))?;
     }
@@ -191,7 +192,7 @@ pub async fn update(
             )));
         }
         store
-            .update_contact_attributes(&phone, changes, now)
+            .update_contact_attributes(&phone, changes, AuditBy::Agent(agent.id), now)
             .await?;
     }
     let contact = store

@@ -14,7 +14,7 @@ use super::auth::CurrentAgent;
 use super::extract::{Json, Path, Query};
 use super::{ApiError, AppState};
 use crate::engine::desk::Resolution;
-use crate::store::{Actor, Agent, Handoff, HandoffStatus};
+use crate::store::{Actor, Agent, Handoff, HandoffStatus, Label};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -31,6 +31,8 @@ pub struct ListQuery {
     /// waiting | assigned | resolved; all when absent.
     #[param(pattern = "^(waiting|assigned|resolved|all)?$")]
     status: Option<String>,
+    /// Only conversations with this label.
+    label: Option<String>,
 }
 
 /// A handoff as the queue shows it: the stored handoff plus how long it has waited.
@@ -43,16 +45,30 @@ pub struct HandoffView {
     pub phone_masked: String,
     /// Milliseconds from creation to claim (or to now, while waiting).
     pub wait_ms: i64,
+    /// The conversation's labels, in name order.
+    pub labels: Vec<String>,
 }
 
 impl HandoffView {
-    fn new(handoff: Handoff, now: i64) -> Self {
+    fn new(handoff: Handoff, labels: Vec<String>, now: i64) -> Self {
         let wait_ms = handoff.claimed_at.unwrap_or(now) - handoff.created_at;
         Self {
             phone_masked: handoff.phone.masked().to_string(),
             handoff,
             wait_ms,
+            labels,
         }
+    }
+
+    /// The view of one handoff, with its conversation's labels.
+    async fn of(state: &AppState, handoff: Handoff) -> Result<Self, ApiError> {
+        let id = handoff.conversation_id;
+        let labels = state.engine.store.labels_of(&[id]).await?.remove(&id);
+        Ok(Self::new(
+            handoff,
+            labels.unwrap_or_default(),
+            state.engine.now_ms(),
+        ))
     }
 }
 
@@ -79,12 +95,24 @@ pub async fn list(
             ))
         })?),
     };
+    let label = query
+        .label
+        .as_deref()
+        .filter(|l| !l.is_empty())
+        .map(|l| Label::parse(l).map_err(|e| ApiError::BadRequest(format!("\"label\": {e}"))))
+        .transpose()?;
     let now = state.engine.now_ms();
-    let handoffs = state.engine.store.list_handoffs(status).await?;
+    let store = &state.engine.store;
+    let handoffs = store.list_handoffs(status, label.as_ref()).await?;
+    let ids: Vec<i64> = handoffs.iter().map(|h| h.conversation_id).collect();
+    let labels = store.labels_of(&ids).await?;
     Ok(Json(
         handoffs
             .into_iter()
-            .map(|h| HandoffView::new(h, now))
+            .map(|h| {
+                let of = labels.get(&h.conversation_id).cloned().unwrap_or_default();
+                HandoffView::new(h, of, now)
+            })
             .collect(),
     ))
 }
@@ -101,7 +129,7 @@ pub async fn show(
     Path(id): Path<i64>,
 ) -> Result<Json<HandoffView>, ApiError> {
     let handoff = find(&state, id).await?;
-    Ok(Json(HandoffView::new(handoff, state.engine.now_ms())))
+    Ok(Json(HandoffView::of(&state, handoff).await?))
 }
 
 #[utoipa::path(
@@ -120,7 +148,7 @@ pub async fn claim(
     Path(id): Path<i64>,
 ) -> Result<Json<HandoffView>, ApiError> {
     let handoff = state.engine.claim_handoff(id, agent.id).await?;
-    Ok(Json(HandoffView::new(handoff, state.engine.now_ms())))
+    Ok(Json(HandoffView::of(&state, handoff).await?))
 }
 
 #[utoipa::path(
@@ -140,7 +168,7 @@ pub async fn release(
 ) -> Result<Json<HandoffView>, ApiError> {
     let actor = authorize(&state, &agent, id).await?;
     let handoff = state.engine.release_handoff(id, actor).await?;
-    Ok(Json(HandoffView::new(handoff, state.engine.now_ms())))
+    Ok(Json(HandoffView::of(&state, handoff).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -172,7 +200,7 @@ pub async fn transfer(
         .engine
         .transfer_handoff(id, actor, &request.agent)
         .await?;
-    Ok(Json(HandoffView::new(handoff, state.engine.now_ms())))
+    Ok(Json(HandoffView::of(&state, handoff).await?))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -216,7 +244,7 @@ pub async fn resolve(
             .then_some(&state.csat),
     };
     let handoff = state.engine.resolve_handoff(id, actor, resolution).await?;
-    Ok(Json(HandoffView::new(handoff, state.engine.now_ms())))
+    Ok(Json(HandoffView::of(&state, handoff).await?))
 }
 
 async fn find(state: &AppState, id: i64) -> Result<Handoff, ApiError> {

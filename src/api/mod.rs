@@ -6,6 +6,7 @@
 pub mod admin;
 mod agents;
 pub(crate) mod analytics;
+mod audit;
 pub mod auth;
 pub mod connections;
 mod consent;
@@ -17,7 +18,10 @@ mod extract;
 mod handoffs;
 mod health;
 mod inbox;
+mod labels;
 pub mod openapi;
+mod replies;
+mod search;
 mod webhooks;
 
 use std::sync::Arc;
@@ -65,11 +69,15 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(admin::router())
         .merge(analytics::router())
+        .merge(audit::router())
         .merge(agents::router())
         .merge(handoffs::router())
         .merge(contacts::router())
         .merge(consent::router())
         .merge(conversations::router())
+        .merge(labels::router())
+        .merge(replies::router())
+        .merge(search::router())
         .merge(events::router())
         .merge(openapi::router())
         .merge(inbox::router())

@@ -7,7 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    AppState, admin, agents, analytics, consent, contacts, conversations, events, handoffs,
+    AppState, admin, agents, analytics, audit, consent, contacts, conversations, events, handoffs,
+    labels, replies, search,
 };
 
 #[derive(OpenApi)]
@@ -37,9 +38,16 @@ use super::{
         conversations::show,
         conversations::send_message,
         conversations::add_note,
+        labels::add,
+        labels::remove,
+        labels::in_use,
+        replies::list,
+        search::search,
+        search::export_conversations,
         events::events,
         admin::webhooks,
         admin::redeliver,
+        audit::audit,
         analytics::analytics_report,
     ),
     modifiers(&BearerAuth, &CommonResponses),

@@ -6,13 +6,19 @@
 //! already said, and a suggested next step. The LLM writes it when configured
 //! (`prompts/summarize.md`); on any LLM error, or without one, [`local_summary`]
 //! builds the same lines from the transcript. The input is plain data so a summary can
-//! also be refreshed later from stored messages.
+//! also be refreshed later from stored messages. Beside it, [`headline`] is the one
+//! line a queue card shows, always built locally.
+
+mod headline;
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 use serde::Serialize;
 
+pub use headline::{headline, plain_evidence};
+
+use super::escalation::Rule;
 use super::intents::IntentSet;
 use super::sentiment;
 use super::think::Brain;
@@ -48,6 +54,29 @@ pub struct Summary {
     pub text: String,
     /// "llm" or "local".
     pub by: &'static str,
+    /// The queue card's line, in an agent's words ([`headline`]).
+    pub headline: String,
+}
+
+/// "Why: Upset: third time asking about order #48213.", with the rule's reason when
+/// it is in plain words ("… (asked for a person in the booking flow at step `time`;
+/// answers so far: …)").
+pub fn why_line(input: &SummaryInput<'_>) -> String {
+    match plain_evidence(Rule::parse(input.reason_rule), input.reason_detail) {
+        Some(evidence) => format!("Why: {} ({evidence}).", input.headline()),
+        None => format!("Why: {}.", input.headline()),
+    }
+}
+
+impl SummaryInput<'_> {
+    /// The queue card's line for this handoff.
+    pub fn headline(&self) -> String {
+        headline(
+            Rule::parse(self.reason_rule),
+            self.reason_detail,
+            self.turns,
+        )
+    }
 }
 
 impl Brain {
@@ -59,6 +88,7 @@ impl Brain {
             intents: input.intents.or(Some(&model.set)),
             ..*input
         };
+        let headline = input.headline();
         if let Some(llm) = self.llm() {
             let transcript: Vec<Turn> = input
                 .turns
@@ -68,7 +98,10 @@ impl Brain {
                     text: t.text.clone(),
                 })
                 .collect();
-            let reason = format!("{}: {}", input.reason_rule, input.reason_detail);
+            let reason = format!(
+                "{headline} (rule {}: {})",
+                input.reason_rule, input.reason_detail
+            );
             match llm
                 .summarize(&transcript, &reason, &facts(input.turns))
                 .await
@@ -77,6 +110,7 @@ impl Brain {
                     return Summary {
                         text: trim_to(&text, MAX_CHARS),
                         by: "llm",
+                        headline,
                     };
                 }
                 Err(e) => tracing::warn!(error = %e, "LLM summary failed; summarizing locally"),
@@ -85,6 +119,7 @@ impl Brain {
         Summary {
             text: local_summary(&input),
             by: "local",
+            headline,
         }
     }
 }
@@ -97,11 +132,7 @@ pub fn local_summary(input: &SummaryInput<'_>) -> String {
         .filter(|t| t.role == TurnRole::Customer)
         .collect();
     let topic = main_topic(&customer);
-    let mut lines = vec![format!(
-        "Why: {} ({}).",
-        input.reason_rule.replace('_', " "),
-        input.reason_detail
-    )];
+    let mut lines = vec![why_line(input)];
     lines.push(format!("Wants: {}", wants(topic, input.intents)));
     let facts = facts(input.turns);
     if !facts.is_empty() {

@@ -6,7 +6,7 @@ use anyhow::bail;
 use clap::Subcommand;
 
 use crate::sms::PhoneNumber;
-use crate::store::Store;
+use crate::store::{AuditBy, Store};
 
 #[derive(Debug, Subcommand)]
 pub enum ContactCommand {
@@ -32,7 +32,9 @@ pub async fn run(
         ContactCommand::Forget { phone, by } => {
             let phone = PhoneNumber::parse(&phone)
                 .map_err(|e| anyhow::anyhow!("{phone:?} is not an E.164 number: {e}"))?;
-            let Some(erased) = crate::engine::retention::forget(store, &phone, &by, now).await?
+            let Some(erased) =
+                crate::engine::retention::forget(store, &phone, &by, AuditBy::CommandLine, now)
+                    .await?
             else {
                 bail!("no contact with the number {}", phone.masked());
             };

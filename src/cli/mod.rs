@@ -3,11 +3,13 @@
 
 pub mod agent;
 pub mod ask;
+pub mod audit;
 pub mod chat;
 pub mod classify;
 pub mod consent;
 pub mod contact;
 pub mod eval_report;
+pub mod export;
 pub mod knowledge;
 pub mod report;
 pub mod retrieval_report;
@@ -116,7 +118,7 @@ pub enum Command {
         /// How far back conversations started: a number and m, h, d or w.
         #[arg(long, default_value = "7d")]
         since: String,
-        /// Also one column per day, intent or agent.
+        /// Also one column per day, intent, agent or label.
         #[arg(long)]
         group_by: Option<String>,
         /// The report as JSON (the same document as GET /api/v1/analytics).
@@ -134,6 +136,11 @@ pub enum Command {
         #[command(subcommand)]
         command: contact::ContactCommand,
     },
+    /// Every message (or conversation) of a period as CSV or JSON lines on stdout.
+    Export(export::ExportArgs),
+    /// Who did what and when: claims, replies, notes, resolutions, contact edits and
+    /// erasures, tokens added and revoked, webhook redeliveries.
+    Audit(audit::AuditArgs),
     /// Manage the agents who use the agent API and inbox (bearer tokens).
     Agent {
         #[command(subcommand)]

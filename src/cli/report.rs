@@ -19,13 +19,13 @@ pub async fn run(
     let span = analytics::parse_span(since).ok_or_else(|| {
         anyhow::anyhow!("--since {since:?}: use a number and m, h, d or w (e.g. 7d)")
     })?;
-    let group_by = match group_by {
-        None => None,
-        Some(g) => Some(
-            GroupBy::parse(g)
-                .ok_or_else(|| anyhow::anyhow!("--group-by {g:?}: use day, intent or agent"))?,
-        ),
-    };
+    let group_by =
+        match group_by {
+            None => None,
+            Some(g) => Some(GroupBy::parse(g).ok_or_else(|| {
+                anyhow::anyhow!("--group-by {g:?}: use day, intent, agent or label")
+            })?),
+        };
     let from = now - span;
     let facts = store.conversation_facts(from, now).await?;
     let report = analytics::report(from, now, &facts, group_by);

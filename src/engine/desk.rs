@@ -1,13 +1,15 @@
 //! The agent desk's commands: what people on the team do to a conversation (claim,
-//! release, transfer, resolve with the satisfaction survey, reply, note). Each command
+//! release, transfer, resolve with the satisfaction survey, reply, note, label). Each command
 //! owns its transaction (one store call, whose conditional update decides conflicts
 //! such as a handoff claimed meanwhile) and the wake-ups that follow: the event stream
 //! for every change, the outbox for every text. API handlers parse and authorise, then
 //! call one of these.
 
 use crate::config::CsatSettings;
+use crate::replies::{Hours, ReplyVars};
 use crate::store::{
-    Actor, Handoff, NewOutbound, Note, OutboundKind, QueuedOutbound, StoreError, SurveyTrigger,
+    Actor, Handoff, Label, NewOutbound, Note, OutboundKind, QueuedOutbound, StoreError,
+    SurveyTrigger,
 };
 
 use super::Engine;
@@ -140,6 +142,77 @@ impl Engine {
             .await?;
         self.events_ready.notify_one();
         Ok(note)
+    }
+
+    /// Puts a label on a conversation; returns its labels.
+    pub async fn add_label(
+        &self,
+        conversation_id: i64,
+        agent_id: i64,
+        label: &Label,
+    ) -> Result<Vec<String>, DeskError> {
+        let labels = self
+            .store
+            .add_label(conversation_id, label, agent_id, self.now_ms())
+            .await?;
+        self.events_ready.notify_one();
+        Ok(labels)
+    }
+
+    /// Takes a label off a conversation; returns its labels.
+    pub async fn remove_label(
+        &self,
+        conversation_id: i64,
+        agent_id: i64,
+        label: &Label,
+    ) -> Result<Vec<String>, DeskError> {
+        let labels = self
+            .store
+            .remove_label(conversation_id, label, agent_id, self.now_ms())
+            .await?;
+        self.events_ready.notify_one();
+        Ok(labels)
+    }
+
+    /// What a saved reply is filled in with for `agent` writing in a conversation:
+    /// the contact's name and attributes, the slots the customer gave the bot, and
+    /// whether the team is in (`prompts/replies/`).
+    pub async fn saved_reply_vars(
+        &self,
+        conversation_id: i64,
+        agent_name: &str,
+    ) -> Result<ReplyVars, DeskError> {
+        let info =
+            self.store
+                .conversation_info(conversation_id)
+                .await?
+                .ok_or(StoreError::NotFound {
+                    what: "conversation",
+                    id: conversation_id.to_string(),
+                })?;
+        let mut contact = self
+            .store
+            .contact(&info.phone)
+            .await?
+            .map(|c| c.attributes)
+            .unwrap_or_default();
+        contact.insert("phone".into(), info.phone.as_str().to_string());
+        let state = self.store.conversation_state(conversation_id).await?;
+        let slots = crate::brain::state::ConversationState::from_json(state.as_deref()).slots;
+        let now = self.now_ms();
+        let policy = self.policy();
+        Ok(ReplyVars {
+            contact,
+            agent: [("name".to_string(), agent_name.to_string())].into(),
+            slots,
+            hours: Hours {
+                open: policy.team_is_in(now),
+                next_open: policy
+                    .hours
+                    .as_ref()
+                    .map_or_else(|| "now".to_string(), |h| h.describe_next_open(now)),
+            },
+        })
     }
 
     /// The satisfaction survey after a handoff (the store refuses a second one in

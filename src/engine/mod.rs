@@ -14,6 +14,7 @@ pub mod csat;
 pub mod desk;
 pub mod dispatcher;
 pub mod events;
+pub mod export;
 pub mod flow_starts;
 pub mod guard;
 pub mod handoff;
@@ -38,6 +39,7 @@ use crate::brain::think::Brain;
 use crate::clock::Clock;
 use crate::flows::FlowSet;
 use crate::lookups::{LookupCaller, LookupSet};
+use crate::replies::ReplySet;
 use crate::store::{Event, Store};
 use policy::Policy;
 
@@ -54,6 +56,9 @@ pub struct Engine {
     flows: RwLock<Arc<FlowSet>>,
     /// The operator's lookups (`prompts/lookups/`); swapped whole on reload.
     lookups: RwLock<Arc<LookupSet>>,
+    /// The team's saved replies (`prompts/replies/`) and why the last edit of them
+    /// did not load, if it did not; swapped whole on reload.
+    replies: RwLock<Arc<SavedReplies>>,
     /// Makes the lookups' HTTP requests (one connection pool).
     pub lookup_caller: LookupCaller,
     /// Lookup environment values that win over the process's (see
@@ -78,6 +83,13 @@ pub struct Engine {
     pub intake: intake::Intake,
     /// Where workers hand their outcomes to be committed, group-committed on SQLite.
     pub completions: completions::Completions,
+}
+
+/// The saved replies in force, and why the last edit did not load (if it did not).
+#[derive(Debug, Clone, Default)]
+pub struct SavedReplies {
+    pub set: ReplySet,
+    pub error: Option<crate::knowledge::document::FileError>,
 }
 
 /// When a worker last showed it was alive, on a monotonic clock (the injected
@@ -131,6 +143,7 @@ impl Engine {
             policy: RwLock::new(Arc::new(policy)),
             flows: RwLock::new(Arc::new(FlowSet::default())),
             lookups: RwLock::new(Arc::new(LookupSet::default())),
+            replies: RwLock::new(Arc::new(SavedReplies::default())),
             lookup_caller: LookupCaller::new(),
             lookup_env: std::sync::OnceLock::new(),
             burst_window: std::sync::OnceLock::new(),
@@ -233,6 +246,38 @@ impl Engine {
             Err(poisoned) => poisoned.into_inner(),
         };
         *guard = Arc::new(lookups);
+    }
+
+    /// The saved replies in force now.
+    pub fn saved_replies(&self) -> Arc<SavedReplies> {
+        match self.replies.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reads `prompts/replies/` again. A set that does not load keeps the last good
+    /// one serving and is reported (the log, and the replies' API) with file and line.
+    pub fn load_saved_replies(&self, prompts_dir: &std::path::Path) {
+        let current = self.saved_replies();
+        let next = match ReplySet::load(prompts_dir) {
+            Ok(set) => {
+                tracing::info!(replies = set.replies.len(), "saved replies loaded");
+                SavedReplies { set, error: None }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "saved replies not loaded; the last good ones keep serving");
+                SavedReplies {
+                    set: current.set.clone(),
+                    error: Some(e),
+                }
+            }
+        };
+        let mut guard = match self.replies.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(next);
     }
 
     /// The appointment times booked from today on (a turn reads them through

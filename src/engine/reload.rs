@@ -1,6 +1,6 @@
 //! Live reload of the operator's prompt files: `policy.toml` (with
 //! `sending_hours.toml`), `intents.toml`,
-//! `availability.toml`, `flows/*.toml` and `lookups/*.toml` are
+//! `availability.toml`, `flows/*.toml`, `lookups/*.toml` and `replies/*.md` are
 //! re-read after each burst of edits (debounced). A file that no longer validates is
 //! reported with its file and line and changes nothing: the last good version keeps
 //! serving. New intents retrain the classifier before they are swapped in, so a text
@@ -54,6 +54,13 @@ pub fn spawn(
 }
 
 fn is_prompt_file(path: &Path) -> bool {
+    let folder = path.parent().and_then(|p| p.file_name());
+    if folder.is_some_and(|n| n == crate::replies::FOLDER) {
+        return path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(crate::replies::is_reply_file);
+    }
     let in_folder = path
         .parent()
         .and_then(|p| p.file_name())
@@ -96,6 +103,7 @@ pub async fn reload(engine: &Engine, prompts_dir: &Path, training: &Training) {
             tracing::error!(error = %e, "lookups not reloaded; the last good lookups keep serving")
         }
     }
+    engine.load_saved_replies(prompts_dir);
     let Some(brain) = &engine.brain else { return };
     match IntentSet::load(prompts_dir) {
         Ok(set) => match Classifier::train_cached(

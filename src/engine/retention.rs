@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use super::Engine;
 use crate::config::RetentionSettings;
 use crate::sms::PhoneNumber;
-use crate::store::{Erased, Store, StoreError};
+use crate::store::{AuditBy, Erased, Store, StoreError};
 
 /// Prunes shortly after start, then every `settings.every_minutes`, until shutdown.
 pub async fn run(
@@ -43,14 +43,16 @@ pub async fn run(
 }
 
 /// Erases a contact's conversations, keeping their number and consent ledger, and
-/// names `by` (the admin or operator) in the event log. `None`: no such contact.
+/// names `by` (the admin or operator) in the event log and the audit log, where
+/// `actor` did it. `None`: no such contact.
 pub async fn forget(
     store: &Store,
     phone: &PhoneNumber,
     by: &str,
+    actor: AuditBy,
     now: i64,
 ) -> Result<Option<Erased>, StoreError> {
-    let erased = store.erase_contact(phone, by, now).await?;
+    let erased = store.erase_contact(phone, by, actor, now).await?;
     if let Some(erased) = &erased {
         tracing::info!(to = %phone, by, messages = erased.messages, "contact erased on request");
     }

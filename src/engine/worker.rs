@@ -20,6 +20,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use super::Engine;
 use super::pipeline;
 use crate::brain::escalation::Rule;
+use crate::brain::summary::headline;
 use crate::store::{ClaimedInbound, Completion, NewHandoff, OutboundKind, StoreError};
 
 /// After this many failed attempts a message is set aside for a person instead of
@@ -227,6 +228,7 @@ async fn set_aside(engine: &Engine, claim: &ClaimedInbound) {
         summary: "The bot could not process the customer's latest text. Read it in the thread and answer them."
             .into(),
         summary_by: "textdesk",
+        headline: headline(Some(why), "", &[]),
     };
     let acknowledgement = pipeline::reply(
         &policy.texts.acknowledgement,

@@ -18,6 +18,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "contact.opted_in",
     "message.delivery_failed",
     "contact.erased",
+    "conversation.labeled",
+    "conversation.unlabeled",
 ];
 
 /// The public name of a log event, or `None` for kinds that stay inside (messages,
@@ -31,8 +33,14 @@ pub fn public_type(kind: &str) -> Option<&'static str> {
     }
 }
 
-/// The body POSTed for `event`: a stable envelope around the log payload.
-pub fn render(event: &Event, event_type: &str, contact: Option<&EventContact>) -> String {
+/// The body POSTed for `event`: a stable envelope around the log payload, with the
+/// conversation's labels when the event is about one.
+pub fn render(
+    event: &Event,
+    event_type: &str,
+    contact: Option<&EventContact>,
+    labels: &[String],
+) -> String {
     json!({
         "id": event.id,
         "type": event_type,
@@ -40,6 +48,7 @@ pub fn render(event: &Event, event_type: &str, contact: Option<&EventContact>) -
         "conversation_id": event.conversation_id,
         "handoff_id": event.handoff_id,
         "contact": contact,
+        "labels": labels,
         "data": event.payload,
     })
     .to_string()
@@ -86,12 +95,18 @@ mod tests {
             id: 2,
             phone: "+15555550123".into(),
         };
-        let body: serde_json::Value =
-            serde_json::from_str(&render(&event, "flow.completed", Some(&contact))).unwrap();
+        let body: serde_json::Value = serde_json::from_str(&render(
+            &event,
+            "flow.completed",
+            Some(&contact),
+            &["vip".into()],
+        ))
+        .unwrap();
         assert_eq!(body["type"], "flow.completed");
         assert_eq!(body["id"], 7);
         assert_eq!(body["data"], event.payload);
         assert_eq!(body["contact"]["phone"], "+15555550123");
+        assert_eq!(body["labels"], json!(["vip"]));
         assert_eq!(body["created_at"], "2026-12-02T18:00:00.000Z");
     }
 }

@@ -55,6 +55,22 @@ impl std::error::Error for FileError {}
 
 /// Parses the text of `file` (relative path, used in errors and chunks).
 pub fn parse(file: &str, text: &str) -> Result<Document, FileError> {
+    let (meta, body, body_line_offset) = split_front_matter::<FrontMatter>(file, text)?;
+    Ok(Document {
+        file: file.to_string(),
+        meta,
+        body,
+        body_line_offset,
+    })
+}
+
+/// Splits a Markdown file with optional YAML front matter into the parsed front
+/// matter (`M::default()` without one), the body, and the number of lines before the
+/// body. Shared by every operator file written this way (knowledge, saved replies).
+pub fn split_front_matter<M>(file: &str, text: &str) -> Result<(M, String, usize), FileError>
+where
+    M: serde::de::DeserializeOwned + Default,
+{
     let error = |line: Option<usize>, message: String| FileError {
         file: file.to_string(),
         line,
@@ -65,12 +81,7 @@ pub fn parse(file: &str, text: &str) -> Result<Document, FileError> {
     let mut lines = text.split_inclusive('\n');
     let opens_front_matter = lines.next().is_some_and(|first| first.trim_end() == "---");
     if !opens_front_matter {
-        return Ok(Document {
-            file: file.to_string(),
-            meta: FrontMatter::default(),
-            body: text.to_string(),
-            body_line_offset: 0,
-        });
+        return Ok((M::default(), text.to_string(), 0));
     }
 
     // Find the closing fence; `yaml_end` is the byte offset where it starts.
@@ -94,9 +105,9 @@ pub fn parse(file: &str, text: &str) -> Result<Document, FileError> {
     let yaml = &text[yaml_start..yaml_end];
 
     let meta = if yaml.trim().is_empty() {
-        FrontMatter::default()
+        M::default()
     } else {
-        serde_yaml_ng::from_str::<FrontMatter>(yaml).map_err(|e| {
+        serde_yaml_ng::from_str::<M>(yaml).map_err(|e| {
             // The YAML starts on line 2 of the file.
             let line = e.location().map(|l| l.line() + 1);
             error(
@@ -105,12 +116,7 @@ pub fn parse(file: &str, text: &str) -> Result<Document, FileError> {
             )
         })?
     };
-    Ok(Document {
-        file: file.to_string(),
-        meta,
-        body: text[body_start..].to_string(),
-        body_line_offset: closing_line,
-    })
+    Ok((meta, text[body_start..].to_string(), closing_line))
 }
 
 /// serde_yaml_ng appends "at line L column C" (relative to the YAML, not the file);
@@ -125,6 +131,12 @@ fn strip_location(message: &str) -> String {
 /// Reads and parses `root/file`. A file that is not UTF-8 is an error at the line of
 /// the first bad byte.
 pub fn read(root: &Path, file: &str) -> Result<Document, FileError> {
+    parse(file, &read_text(root, file)?)
+}
+
+/// The text of `root/file`; a file that is not UTF-8 is an error at the line of the
+/// first bad byte.
+pub fn read_text(root: &Path, file: &str) -> Result<String, FileError> {
     let bytes = std::fs::read(root.join(file)).map_err(|e| FileError {
         file: file.to_string(),
         line: None,
@@ -138,7 +150,7 @@ pub fn read(root: &Path, file: &str) -> Result<Document, FileError> {
             message: "not valid UTF-8; save the file as UTF-8".into(),
         }
     })?;
-    parse(file, &text)
+    Ok(text)
 }
 
 /// The knowledge files under `root`, as sorted relative paths: every `*.md` at any

@@ -2,10 +2,12 @@
 //! a bearer token; only the token's SHA-256 is stored, so a leaked database does not
 //! leak working tokens.
 
+use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Store, StoreError};
+use super::audit::NewAudit;
+use super::{AuditAction, AuditBy, Result, Store, StoreError};
 
 /// What an agent may do: `agent` works the queue; `admin` also acts on anyone's
 /// conversation and reaches the admin API.
@@ -71,7 +73,8 @@ fn agent_from_row(r: &AnyRow) -> Result<Agent> {
 }
 
 impl Store {
-    /// Adds an agent. Fails with [`StoreError::Conflict`] when the name is taken.
+    /// Adds an agent (the operator does, at the command line: the audit log says
+    /// so). Fails with [`StoreError::Conflict`] when the name is taken.
     pub async fn create_agent(
         &self,
         name: &str,
@@ -96,6 +99,18 @@ impl Store {
             )));
         };
         let agent = agent_from_row(&row)?;
+        Self::append_audit(
+            &mut tx,
+            NewAudit {
+                by: AuditBy::CommandLine,
+                action: AuditAction::AgentAdded,
+                target: format!("agent {}", agent.name),
+                conversation_id: None,
+                detail: json!({ "agent_id": agent.id, "role": role.as_str() }),
+            },
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(agent)
     }
@@ -161,15 +176,33 @@ impl Store {
             .transpose()
     }
 
-    /// Revokes an agent's token; `false` when no active agent has that name.
+    /// Revokes an agent's token (the operator does, at the command line); `false`
+    /// when no active agent has that name.
     pub async fn revoke_agent(&self, name: &str, now: i64) -> Result<bool> {
-        let _writing = self.writing().await;
-        let done =
-            sqlx::query("UPDATE agents SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL")
-                .bind(name)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected() == 1)
+        let (_writing, mut tx) = self.begin_write().await?;
+        let revoked: Option<i64> = sqlx::query_scalar(
+            "UPDATE agents SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL RETURNING id",
+        )
+        .bind(name)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(agent_id) = revoked else {
+            return Ok(false);
+        };
+        Self::append_audit(
+            &mut tx,
+            NewAudit {
+                by: AuditBy::CommandLine,
+                action: AuditAction::AgentRevoked,
+                target: format!("agent {name}"),
+                conversation_id: None,
+                detail: json!({ "agent_id": agent_id }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -24,6 +24,8 @@ pub struct ConversationFacts {
     /// The contact opted out with a text of this conversation (or a carrier error on
     /// one of its texts).
     pub opted_out: bool,
+    /// Its labels, in name order.
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -192,6 +194,19 @@ impl Store {
         for c in &mut conversations {
             c.flow_completed = flows.contains(&c.id);
             c.opted_out = opt_outs.contains(&c.id);
+        }
+        let labels = sqlx::query(&format!(
+            "SELECT conversation_id, label FROM conversation_labels
+             WHERE conversation_id IN ({COHORT}) ORDER BY conversation_id, label"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &labels {
+            if let Some(&i) = index.get(&r.get::<i64, _>(0)) {
+                conversations[i].labels.push(r.get(1));
+            }
         }
         Ok(conversations)
     }

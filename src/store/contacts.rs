@@ -1,9 +1,11 @@
 //! Contacts as agents see and edit them: time zone and attributes. (Their consent
 //! and its history are in `consent`.)
 
+use serde_json::json;
 use sqlx::Row;
 
-use super::{Consent, Result, Store, StoreError};
+use super::audit::NewAudit;
+use super::{AuditAction, AuditBy, Consent, Result, Store, StoreError};
 use crate::sms::PhoneNumber;
 
 /// A contact as agents see and edit it.
@@ -68,22 +70,59 @@ impl Store {
     }
 
     /// Sets (or with `None` clears) the contact's time zone, which decides when
-    /// business-started flows may text them. The caller checks the name. `None` when
-    /// there is no such contact.
+    /// business-started flows may text them, for the agent `by`. The caller checks
+    /// the name. `None` when there is no such contact.
     pub async fn set_contact_timezone(
         &self,
         phone: &PhoneNumber,
         timezone: Option<&str>,
+        by: AuditBy,
         now: i64,
     ) -> Result<Option<Contact>> {
-        let _writing = self.writing().await;
-        sqlx::query("UPDATE contacts SET timezone = $2, updated_at = $3 WHERE phone = $1")
-            .bind(phone.as_str())
-            .bind(timezone)
-            .bind(now)
-            .execute(&self.pool)
+        let (_writing, mut tx) = self.begin_write().await?;
+        let updated: Option<i64> = sqlx::query_scalar(
+            "UPDATE contacts SET timezone = $2, updated_at = $3 WHERE phone = $1 RETURNING id",
+        )
+        .bind(phone.as_str())
+        .bind(timezone)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(contact_id) = updated {
+            Self::audit_contact_edit(
+                &mut tx,
+                contact_id,
+                by,
+                json!({ "fields": ["timezone"] }),
+                now,
+            )
             .await?;
+        }
+        tx.commit().await?;
         self.contact(phone).await
+    }
+
+    /// Records who edited which of a contact's fields (never the values: they may be
+    /// personal data, and the log outlives erasure).
+    async fn audit_contact_edit(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        contact_id: i64,
+        by: AuditBy,
+        detail: serde_json::Value,
+        now: i64,
+    ) -> Result<()> {
+        Self::append_audit(
+            tx,
+            NewAudit {
+                by,
+                action: AuditAction::ContactUpdated,
+                target: format!("contact {contact_id}"),
+                conversation_id: None,
+                detail,
+            },
+            now,
+        )
+        .await
     }
 
     /// Sets (`Some`) or removes (`None`) the given attributes of a contact, keeping the
@@ -92,10 +131,11 @@ impl Store {
         &self,
         phone: &PhoneNumber,
         changes: &std::collections::BTreeMap<String, Option<String>>,
+        by: AuditBy,
         now: i64,
     ) -> Result<Option<Contact>> {
         let (_writing, mut tx) = self.begin_write().await?;
-        let row = sqlx::query("SELECT attributes FROM contacts WHERE phone = $1")
+        let row = sqlx::query("SELECT attributes, id FROM contacts WHERE phone = $1")
             .bind(phone.as_str())
             .fetch_optional(&mut *tx)
             .await?;
@@ -103,6 +143,7 @@ impl Store {
             return Ok(None);
         };
         let mut attributes = attributes_from(row.get::<Option<String>, _>(0).as_deref())?;
+        let contact_id: i64 = row.get(1);
         for (key, value) in changes {
             match value {
                 Some(v) => attributes.insert(key.clone(), v.clone()),
@@ -118,6 +159,9 @@ impl Store {
             .bind(json)
             .bind(now)
             .execute(&mut *tx)
+            .await?;
+        let names: Vec<&String> = changes.keys().collect();
+        Self::audit_contact_edit(&mut tx, contact_id, by, json!({ "attributes": names }), now)
             .await?;
         tx.commit().await?;
         self.contact(phone).await

@@ -4,8 +4,12 @@
 use serde_json::json;
 use sqlx::Row;
 
+use super::audit::NewAudit;
 use super::events::NewEvent;
-use super::{Author, Consent, ConversationStatus, Direction, Handoff, Result, Store, StoreError};
+use super::{
+    AuditAction, AuditBy, Author, Consent, ConversationStatus, Direction, Handoff, Result, Store,
+    StoreError,
+};
 use crate::sms::PhoneNumber;
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -61,6 +65,8 @@ pub struct ConversationDetail {
     pub handoff: Option<Handoff>,
     pub messages: Vec<ThreadMessage>,
     pub notes: Vec<Note>,
+    /// The conversation's labels, in name order.
+    pub labels: Vec<String>,
 }
 
 const INFO: &str =
@@ -148,6 +154,16 @@ impl Store {
             .transpose()
     }
 
+    /// The bot's memory of a conversation (slots, menu, flow) as stored, if any.
+    pub async fn conversation_state(&self, id: i64) -> Result<Option<String>> {
+        let state: Option<Option<String>> =
+            sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(state.flatten())
+    }
+
     pub async fn conversation_detail(&self, id: i64) -> Result<Option<ConversationDetail>> {
         let Some(info) = self.conversation_info(id).await? else {
             return Ok(None);
@@ -183,11 +199,13 @@ impl Store {
         .collect();
         let notes = self.notes_of(id).await?;
         let handoff = self.latest_handoff_of(id).await?;
+        let labels = self.labels_of(&[id]).await?.remove(&id).unwrap_or_default();
         Ok(Some(ConversationDetail {
             info,
             handoff,
             messages,
             notes,
+            labels,
         }))
     }
 
@@ -262,6 +280,18 @@ impl Store {
                 handoff_id,
                 conversation_id: Some(conversation_id),
                 payload: json!({ "note_id": id, "agent": agent, "body": body }),
+            },
+            now,
+        )
+        .await?;
+        Self::append_audit(
+            &mut tx,
+            NewAudit {
+                by: AuditBy::Agent(agent_id),
+                action: AuditAction::NoteAdded,
+                target: format!("note {id}"),
+                conversation_id: Some(conversation_id),
+                detail: json!({ "handoff_id": handoff_id }),
             },
             now,
         )

@@ -11,8 +11,12 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::audit::NewAudit;
 use super::events::NewEvent;
-use super::{ConversationStatus, NewOutbound, QueuedOutbound, Result, Store, StoreError};
+use super::{
+    AuditAction, AuditBy, ConversationStatus, Label, NewOutbound, QueuedOutbound, Result, Store,
+    StoreError,
+};
 use crate::sms::PhoneNumber;
 
 /// How far back "the usual wait" for a human looks.
@@ -60,6 +64,9 @@ pub struct NewHandoff {
     pub intent: Option<String>,
     pub summary: String,
     pub summary_by: &'static str,
+    /// The queue card's line, in an agent's words ("Upset: third time asking about
+    /// order #48213"); `reason` keeps the rule's evidence for operators.
+    pub headline: String,
 }
 
 /// What an inbound message does to the conversation's handoff.
@@ -71,6 +78,7 @@ pub enum HandoffChange {
         handoff_id: i64,
         summary: String,
         summary_by: &'static str,
+        headline: String,
     },
 }
 
@@ -125,7 +133,11 @@ pub struct Handoff {
     pub status: HandoffStatus,
     pub priority: i64,
     pub rule: String,
+    /// The rule's evidence, for operators ("angry: VADER -0.71, '!!!'").
     pub reason: String,
+    /// Why the customer needs a person, in an agent's words: what the inbox's queue
+    /// card shows ("Upset: third time asking about order #48213").
+    pub headline: String,
     pub intent: Option<String>,
     pub summary: String,
     pub summary_by: String,
@@ -147,7 +159,8 @@ const SELECT: &str =
         (SELECT m.body FROM messages m WHERE m.conversation_id = h.conversation_id
            AND m.direction = 'inbound' ORDER BY m.id DESC LIMIT 1),
         (SELECT m.created_at FROM messages m WHERE m.conversation_id = h.conversation_id
-           AND m.direction = 'inbound' ORDER BY m.id DESC LIMIT 1)
+           AND m.direction = 'inbound' ORDER BY m.id DESC LIMIT 1),
+        h.headline
     FROM handoffs h JOIN contacts c ON c.id = h.contact_id
     LEFT JOIN agents a ON a.id = h.assignee_id";
 
@@ -157,6 +170,8 @@ fn handoff_from_row(r: &AnyRow) -> Result<Handoff> {
     let hand_back: Option<i64> = r.get(13);
     let last_body: Option<String> = r.get(19);
     let last_at: Option<i64> = r.get(20);
+    let reason: String = r.get(7);
+    let headline: String = r.get(21);
     Ok(Handoff {
         id: r.get(0),
         conversation_id: r.get(1),
@@ -167,7 +182,13 @@ fn handoff_from_row(r: &AnyRow) -> Result<Handoff> {
             .ok_or_else(|| StoreError::Corrupt(format!("handoff status {status:?}")))?,
         priority: r.get(5),
         rule: r.get(6),
-        reason: r.get(7),
+        // Handoffs opened before headlines existed show their reason.
+        headline: if headline.is_empty() {
+            reason.clone()
+        } else {
+            headline
+        },
+        reason,
         intent: r.get(8),
         summary: r.get(9),
         summary_by: r.get(10),
@@ -194,6 +215,9 @@ struct Change {
     conversation: ConversationAfter,
     event: &'static str,
     payload: serde_json::Value,
+    /// The agent acting, and what the audit log calls it.
+    by: i64,
+    audit: AuditAction,
     now: i64,
 }
 
@@ -226,8 +250,8 @@ impl Store {
     ) -> Result<i64> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO handoffs (conversation_id, contact_id, status, priority, rule, reason, intent,
-                 summary, summary_by, trigger_message_id, created_at, updated_at)
-             VALUES ($1, $2, 'waiting', $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+                 summary, summary_by, trigger_message_id, created_at, updated_at, headline)
+             VALUES ($1, $2, 'waiting', $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING id",
         )
         .bind(conversation_id)
         .bind(contact_id)
@@ -239,6 +263,7 @@ impl Store {
         .bind(new.summary_by)
         .bind(trigger_message_id)
         .bind(now)
+        .bind(&new.headline)
         .fetch_one(&mut **tx)
         .await?;
         Self::set_conversation_status(tx, conversation_id, ConversationStatus::Waiting, now)
@@ -253,6 +278,7 @@ impl Store {
                     "priority": new.priority,
                     "rule": new.rule,
                     "reason": new.reason,
+                    "headline": new.headline,
                     "intent": new.intent,
                     "summary": new.summary,
                 }),
@@ -269,16 +295,18 @@ impl Store {
         conversation_id: i64,
         summary: &str,
         summary_by: &str,
+        headline: &str,
         now: i64,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE handoffs SET summary = $2, summary_by = $3, updated_at = $4
+            "UPDATE handoffs SET summary = $2, summary_by = $3, updated_at = $4, headline = $5
              WHERE id = $1 AND status <> 'resolved'",
         )
         .bind(handoff_id)
         .bind(summary)
         .bind(summary_by)
         .bind(now)
+        .bind(headline)
         .execute(&mut **tx)
         .await?;
         Self::append_event(
@@ -287,7 +315,7 @@ impl Store {
                 kind: "handoff.updated",
                 handoff_id: Some(handoff_id),
                 conversation_id: Some(conversation_id),
-                payload: json!({ "summary": summary }),
+                payload: json!({ "summary": summary, "headline": headline }),
             },
             now,
         )
@@ -324,24 +352,23 @@ impl Store {
         }
     }
 
-    /// Handoffs in one status (all when `None`): most urgent first, then oldest.
-    pub async fn list_handoffs(&self, status: Option<HandoffStatus>) -> Result<Vec<Handoff>> {
-        let rows =
-            match status {
-                Some(status) => sqlx::query(&format!(
-                    "{SELECT} WHERE h.status = $1 ORDER BY h.priority, h.created_at, h.id LIMIT 500"
-                ))
-                .bind(status.as_str())
-                .fetch_all(&self.pool)
-                .await?,
-                None => {
-                    sqlx::query(&format!(
-                        "{SELECT} ORDER BY h.priority, h.created_at, h.id LIMIT 500"
-                    ))
-                    .fetch_all(&self.pool)
-                    .await?
-                }
-            };
+    /// Handoffs in one status (all when `None`), of conversations with `label` when
+    /// given: most urgent first, then oldest.
+    pub async fn list_handoffs(
+        &self,
+        status: Option<HandoffStatus>,
+        label: Option<&Label>,
+    ) -> Result<Vec<Handoff>> {
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE ($1 IS NULL OR h.status = $1)
+               AND ($2 IS NULL OR EXISTS (SELECT 1 FROM conversation_labels l
+                    WHERE l.conversation_id = h.conversation_id AND l.label = $2))
+             ORDER BY h.priority, h.created_at, h.id LIMIT 500"
+        ))
+        .bind(status.map(|s| s.as_str()))
+        .bind(label.map(Label::as_str))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(handoff_from_row).collect()
     }
 
@@ -409,6 +436,8 @@ impl Store {
             conversation: ConversationAfter::Status(ConversationStatus::Assigned),
             event: "handoff.claimed",
             payload: json!({ "agent_id": agent_id }),
+            by: agent_id,
+            audit: AuditAction::HandoffClaimed,
             now,
         };
         self.change_handoff(update, change).await
@@ -416,7 +445,7 @@ impl Store {
 
     /// Puts an assigned handoff back in the queue.
     pub async fn release_handoff(&self, id: i64, actor: Actor, now: i64) -> Result<Handoff> {
-        self.reassign(id, actor, None, "handoff.released", "release it", now)
+        self.reassign(id, actor, None, AuditAction::HandoffReleased, now)
             .await
     }
 
@@ -432,8 +461,7 @@ impl Store {
             id,
             actor,
             Some(to_agent_id),
-            "handoff.transferred",
-            "transfer it",
+            AuditAction::HandoffTransferred,
             now,
         )
         .await
@@ -444,10 +472,13 @@ impl Store {
         id: i64,
         actor: Actor,
         to: Option<i64>,
-        event: &'static str,
-        wanted: &'static str,
+        action: AuditAction,
         now: i64,
     ) -> Result<Handoff> {
+        let wanted = match to {
+            Some(_) => "transfer it",
+            None => "release it",
+        };
         // An agent acts only on a handoff assigned to them; an admin on any open one.
         // A waiting handoff may be transferred (assigned to someone) by an admin only.
         let (status, conversation_status) = match to {
@@ -472,8 +503,10 @@ impl Store {
             id,
             wanted,
             conversation: ConversationAfter::Status(conversation_status),
-            event,
+            event: action.as_str(),
             payload: json!({ "by_agent_id": actor.agent_id, "to_agent_id": to }),
+            by: actor.agent_id,
+            audit: action,
             now,
         };
         self.change_handoff(update, change).await
@@ -510,6 +543,8 @@ impl Store {
             },
             event: "handoff.resolved",
             payload: json!({ "by_agent_id": actor.agent_id, "hand_back": hand_back }),
+            by: actor.agent_id,
+            audit: AuditAction::HandoffResolved,
             now,
         };
         self.change_handoff(update, change).await
@@ -530,6 +565,8 @@ impl Store {
             conversation,
             event,
             payload,
+            by,
+            audit,
             now,
         } = change;
         let (_writing, mut tx) = self.begin_write().await?;
@@ -562,6 +599,18 @@ impl Store {
                 .await?;
             }
         }
+        Self::append_audit(
+            &mut tx,
+            NewAudit {
+                by: AuditBy::Agent(by),
+                action: audit,
+                target: format!("handoff {id}"),
+                conversation_id: Some(conversation_id),
+                detail: payload.clone(),
+            },
+            now,
+        )
+        .await?;
         Self::append_event(
             &mut tx,
             NewEvent {
@@ -643,6 +692,18 @@ impl Store {
                     "body": text.body,
                     "segments": text.segments,
                 }),
+            },
+            now,
+        )
+        .await?;
+        Self::append_audit(
+            &mut tx,
+            NewAudit {
+                by: AuditBy::Agent(agent_id),
+                action: AuditAction::MessageSent,
+                target: format!("message {}", queued.message_id),
+                conversation_id: Some(conversation_id),
+                detail: json!({ "handoff_id": handoff_id, "segments": text.segments, "send_at": send_at }),
             },
             now,
         )

@@ -343,6 +343,7 @@ impl Store {
                 handoff_id,
                 summary,
                 summary_by,
+                headline,
             }) => {
                 Self::refresh_summary(
                     tx,
@@ -350,6 +351,7 @@ impl Store {
                     ctx.conversation_id,
                     summary,
                     summary_by,
+                    headline,
                     now,
                 )
                 .await?;

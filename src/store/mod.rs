@@ -25,6 +25,8 @@
 
 mod agents;
 pub use agents::{Agent, AgentCredential, Role};
+mod audit;
+pub use audit::{AuditAction, AuditBy, AuditEntry, AuditFilter, COMMAND_LINE};
 pub mod analytics;
 mod consent;
 mod contacts;
@@ -36,17 +38,23 @@ mod conversations;
 pub use conversations::*;
 mod events;
 pub use events::Event;
+mod export;
+pub use export::{ExportedConversation, ExportedMessage};
 mod flows;
 pub use flows::{DueFlowStart, FlowContact, PEOPLE_HAVE_IT};
 mod handoffs;
 pub use handoffs::*;
 mod inbound;
+mod labels;
+pub use labels::{Label, LabelCount, MAX_LABEL_CHARS};
 pub mod model;
 mod outbox;
 mod receive;
 mod retention;
+mod search;
 pub use outbox::{DeliveryResult, QueuedOutbound};
 pub use retention::{ERASED, Erased, Pruned, RetentionCutoffs};
+pub use search::{HitKind, SearchHit, SearchQuery};
 #[cfg(test)]
 mod tests;
 mod transcript;

@@ -18,8 +18,9 @@
 use serde_json::json;
 use sqlx::{Any, Transaction};
 
+use super::audit::NewAudit;
 use super::events::NewEvent;
-use super::{Result, Store};
+use super::{AuditAction, AuditBy, Result, Store};
 use crate::sms::PhoneNumber;
 
 /// What stands in for erased words.
@@ -131,7 +132,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "UPDATE handoffs SET summary = $2, reason = $2
+                "UPDATE handoffs SET summary = $2, reason = $2, headline = $2
                  WHERE status = 'resolved' AND updated_at < $1 AND summary <> $2",
             )
             .bind(before)
@@ -171,6 +172,7 @@ impl Store {
         &self,
         phone: &PhoneNumber,
         actor: &str,
+        by: AuditBy,
         now: i64,
     ) -> Result<Option<Erased>> {
         let (_writing, mut tx) = self.begin_write().await?;
@@ -200,6 +202,18 @@ impl Store {
                     "by": actor,
                     "erased": erased,
                 }),
+            },
+            now,
+        )
+        .await?;
+        Self::append_audit(
+            &mut tx,
+            NewAudit {
+                by,
+                action: AuditAction::ContactErased,
+                target: format!("contact {contact_id}"),
+                conversation_id: None,
+                detail: json!({ "requested_by": actor, "erased": erased }),
             },
             now,
         )
@@ -254,7 +268,8 @@ impl Store {
         .await?
         .rows_affected();
         erased.handoffs = sqlx::query(
-            "UPDATE handoffs SET summary = $2, reason = $2, updated_at = $3 WHERE contact_id = $1",
+            "UPDATE handoffs SET summary = $2, reason = $2, headline = $2, updated_at = $3
+             WHERE contact_id = $1",
         )
         .bind(contact_id)
         .bind(ERASED)

@@ -10,8 +10,9 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use super::audit::NewAudit;
 use super::events::event_from_row;
-use super::{Event, Result, Store, StoreError};
+use super::{AuditAction, AuditBy, Event, Result, Store, StoreError};
 
 /// The contact an event is about, when it names one.
 #[derive(Debug, Clone, Serialize)]
@@ -108,7 +109,7 @@ impl Store {
         limit: i64,
         now: i64,
         select: impl Fn(&Event) -> Option<String>,
-        render: impl Fn(&Event, &str, Option<&EventContact>) -> String,
+        render: impl Fn(&Event, &str, Option<&EventContact>, &[String]) -> String,
     ) -> Result<u64> {
         let (_writing, mut tx) = self.begin_write().await?;
         // The write first: it locks the cursor row (serialising instances) and reads it.
@@ -143,7 +144,12 @@ impl Store {
                 continue;
             };
             let contact = Self::event_contact(&mut tx, &event).await?;
-            let body = render(&event, &event_type, contact.as_ref());
+            // The conversation's labels as they are now (the receiver files by them).
+            let labels = match event.conversation_id {
+                Some(id) => Self::labels_in(&mut tx, id).await?,
+                None => Vec::new(),
+            };
+            let body = render(&event, &event_type, contact.as_ref(), &labels);
             let inserted = sqlx::query(
                 "INSERT INTO webhook_deliveries (event_id, endpoint, event_type, body, status,
                      attempts, next_attempt_at, created_at, updated_at)
@@ -330,9 +336,10 @@ impl Store {
     pub async fn redeliver_webhook(
         &self,
         id: i64,
+        by: AuditBy,
         now: i64,
     ) -> Result<Option<(String, DeliveryView)>> {
-        let _writing = self.writing().await;
+        let (writing, mut tx) = self.begin_write().await?;
         let requeued = sqlx::query(
             "UPDATE webhook_deliveries
                 SET status = 'pending', attempts = 0, next_attempt_at = $2, delivered_at = NULL,
@@ -341,8 +348,24 @@ impl Store {
         )
         .bind(id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if requeued.rows_affected() == 1 {
+            Self::append_audit(
+                &mut tx,
+                NewAudit {
+                    by,
+                    action: AuditAction::WebhookRedelivered,
+                    target: format!("delivery {id}"),
+                    conversation_id: None,
+                    detail: serde_json::json!({ "delivery_id": id }),
+                },
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        drop(writing);
         let current = self.webhook_delivery(id).await?;
         if requeued.rows_affected() == 0 && current.is_some() {
             return Err(StoreError::Conflict(format!(

@@ -403,13 +403,22 @@ async fn an_agent_claims_answers_and_resolves_an_escalation_in_the_browser() {
     )
     .await;
     app.settle().await;
-    let handoff_id = waiting_handoff_of(&app, &ana.token, phone).await["id"]
-        .as_i64()
-        .unwrap();
+    let handoff = waiting_handoff_of(&app, &ana.token, phone).await;
+    let handoff_id = handoff["id"].as_i64().unwrap();
     inbox.wait_for(&card("waiting", handoff_id)).await;
     let item_text = inbox.text(&card("waiting", handoff_id)).await;
     assert!(item_text.contains("0142"), "masked number: {item_text}");
     assert!(!item_text.contains("+13035550142"), "{item_text}");
+    // Why, in an agent's words; the rule's score stays in the API.
+    let headline = handoff["headline"].as_str().unwrap();
+    assert!(headline.contains("order #48213"), "{handoff:#}");
+    assert_eq!(
+        inbox
+            .text(&format!("{} .reason", card("waiting", handoff_id)))
+            .await,
+        headline
+    );
+    assert!(!item_text.contains("VADER"), "{item_text}");
     assert_eq!(
         inbox.client.title().await.unwrap(),
         "(1) textdesk inbox",
@@ -429,6 +438,70 @@ async fn an_agent_claims_answers_and_resolves_an_escalation_in_the_browser() {
     })
     .await;
     inbox.wait_for(&card("mine", handoff_id)).await;
+
+    // A label typed in the box shows on the conversation and its card, and is stored;
+    // × takes it off again.
+    let label_box = inbox.wait_for("#label-input").await;
+    label_box.send_keys("VIP").await.unwrap();
+    label_box.send_keys(ENTER).await.unwrap();
+    inbox.wait_text("the label chip", "#labels", "vip").await;
+    inbox
+        .wait_text("the label on the card", &card("mine", handoff_id), "vip")
+        .await;
+    eventually("the label is stored", || async {
+        handoff_where(&app, &ana.token, "assigned", handoff_id)
+            .await
+            .filter(|h| h["labels"] == json!(["vip"]))
+    })
+    .await;
+    inbox.click("#labels .chip-remove").await;
+    inbox.wait_gone("the removed label", "#labels li").await;
+    eventually("the label is removed", || async {
+        handoff_where(&app, &ana.token, "assigned", handoff_id)
+            .await
+            .filter(|h| h["labels"] == json!([]))
+    })
+    .await;
+    label_box.send_keys("Refund asked").await.unwrap();
+    label_box.send_keys(ENTER).await.unwrap();
+    inbox
+        .wait_text("the second label", "#labels", "refund-asked")
+        .await;
+
+    // "/sh" offers the saved /ship reply; Tab puts it in, filled in for this
+    // conversation, and the counter counts it.
+    let replies = app
+        .api_json(
+            &ana.token,
+            &format!(
+                "/api/v1/replies?conversation_id={}",
+                handoff["conversation_id"]
+            ),
+        )
+        .await;
+    let ship = replies["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["shortcut"] == "ship")
+        .expect("the shipped /ship reply")["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(ship.contains("ana here"), "{ship}");
+    let reply_box = inbox.wait_for("#reply").await;
+    reply_box.send_keys("/sh").await.unwrap();
+    inbox
+        .wait_text("the saved-reply suggestion", "#reply-suggestions", "/ship")
+        .await;
+    reply_box.send_keys("\u{E004}").await.unwrap(); // Tab
+    assert_eq!(inbox.value("#reply").await, ship);
+    assert_eq!(
+        inbox.attr("#counter", "data-segments").await,
+        segments::count(&ship).segments.to_string()
+    );
+    assert!(!inbox.exists("#reply-suggestions:not([hidden])").await);
+    inbox.paste("reply", "").await;
 
     // A reply with é and 😀 is UCS-2; the counter agrees with the server's arithmetic.
     let reply = "Hi, I am sorry about the wait é 😀 your order 48213 left our warehouse \
@@ -515,6 +588,23 @@ async fn an_agent_claims_answers_and_resolves_an_escalation_in_the_browser() {
     .await;
     inbox
         .wait_text("the page shows it resolved", "#conv-status", "Resolved")
+        .await;
+
+    // Search finds the customer's words in the resolved thread; a hit opens it.
+    let search = inbox.find("#search").await;
+    search.send_keys("warehouse").await.unwrap();
+    search.send_keys(ENTER).await.unwrap();
+    let found = inbox
+        .wait_text("a search hit", "#search-results", "warehouse")
+        .await;
+    assert!(
+        found.contains("0142"),
+        "the hit names the masked number: {found}"
+    );
+    inbox.screenshot("search-1280.png").await;
+    inbox.click("#search-results li.hit").await;
+    inbox
+        .wait_text("the thread of the hit", "#thread", "left our warehouse")
         .await;
     inbox.close().await;
 }

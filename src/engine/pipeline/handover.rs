@@ -5,7 +5,7 @@
 use crate::brain::escalation::{Escalation, Rule};
 use crate::brain::sentiment;
 use crate::brain::state::ConversationState;
-use crate::brain::summary::{Summary, SummaryInput, SummaryTurn};
+use crate::brain::summary::{Summary, SummaryInput, SummaryTurn, why_line};
 use crate::brain::think::{Brain, Thought};
 use crate::engine::policy::Policy;
 use crate::llm::{Turn, TurnRole};
@@ -39,18 +39,24 @@ pub(super) async fn handoff_change(
 ) -> HandoffChange {
     match brain {
         Some(brain) => open_handoff(ctx, brain, why, intent).await,
-        None => HandoffChange::Open(NewHandoff {
-            priority: why.priority.as_i64(),
-            rule: why.rule.as_str().to_string(),
-            reason: why.detail.clone(),
-            intent,
-            summary: format!(
-                "Why: {} ({}).",
-                why.rule.as_str().replace('_', " "),
-                why.detail
-            ),
-            summary_by: "local",
-        }),
+        None => {
+            let turns = summary_turns(ctx, None);
+            let input = SummaryInput {
+                turns: &turns,
+                reason_rule: why.rule.as_str(),
+                reason_detail: &why.detail,
+                intents: None,
+            };
+            HandoffChange::Open(NewHandoff {
+                priority: why.priority.as_i64(),
+                rule: why.rule.as_str().to_string(),
+                reason: why.detail.clone(),
+                intent,
+                summary: why_line(&input),
+                summary_by: "local",
+                headline: input.headline(),
+            })
+        }
     }
 }
 
@@ -75,6 +81,7 @@ pub(super) async fn open_handoff(
         intent,
         summary: summary.text,
         summary_by: summary.by,
+        headline: summary.headline,
     })
 }
 
@@ -102,6 +109,7 @@ pub(super) async fn with_human(ctx: &InboundContext, policy: &Policy, brain: &Br
             handoff_id: handoff.id,
             summary: summary.text,
             summary_by: summary.by,
+            headline: summary.headline,
         });
     }
     let mut state = ConversationState::from_json(ctx.state_json.as_deref());
@@ -137,6 +145,19 @@ pub(super) async fn summarize(
     detail: &str,
     intent: Option<&str>,
 ) -> Summary {
+    let turns = summary_turns(ctx, intent);
+    brain
+        .summarize(&SummaryInput {
+            turns: &turns,
+            reason_rule: rule,
+            reason_detail: detail,
+            intents: None,
+        })
+        .await
+}
+
+/// The whole thread including this text (understood as `intent`), oldest first.
+fn summary_turns(ctx: &InboundContext, intent: Option<&str>) -> Vec<SummaryTurn> {
     let mut turns: Vec<SummaryTurn> = ctx
         .history
         .iter()
@@ -152,14 +173,7 @@ pub(super) async fn summarize(
         text: ctx.body.clone(),
         intent: intent.map(str::to_string),
     });
-    brain
-        .summarize(&SummaryInput {
-            turns: &turns,
-            reason_rule: rule,
-            reason_detail: detail,
-            intents: None,
-        })
-        .await
+    turns
 }
 
 pub(super) fn role_of(direction: Direction, author: Author) -> TurnRole {

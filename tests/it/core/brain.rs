@@ -277,7 +277,7 @@ async fn an_angry_text_is_handed_over_and_a_happy_one_is_not() {
 /// Whether the contact's conversation is waiting for a person.
 async fn handed_over(app: &TestApp, phone: &str) -> bool {
     app.store()
-        .list_handoffs(Some(textdesk::store::HandoffStatus::Waiting))
+        .list_handoffs(Some(textdesk::store::HandoffStatus::Waiting), None)
         .await
         .unwrap()
         .iter()

@@ -55,8 +55,19 @@ async fn an_angry_customer_goes_to_a_person_and_the_bot_only_notes_their_next_te
     let handoff = &waiting[0];
     assert_eq!(handoff["rule"], "negative_emotion", "{handoff:#}");
     assert_eq!(handoff["priority"], 1, "anger is urgent: {handoff:#}");
-    assert!(!handoff["reason"].as_str().unwrap().is_empty());
+    // The card says what an agent needs; the rule's evidence stays in `reason`.
+    let reason = handoff["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("VADER"),
+        "operators keep the score: {reason}"
+    );
+    let headline = handoff["headline"].as_str().unwrap();
+    assert_eq!(
+        headline, "Upset: third time asking about order #48213",
+        "{handoff:#}"
+    );
     let summary = handoff["summary"].as_str().unwrap();
+    assert!(!summary.contains("VADER"), "{summary}");
     assert!(
         summary.contains("48213"),
         "the summary names the order: {summary}"
@@ -75,6 +86,7 @@ async fn an_angry_customer_goes_to_a_person_and_the_bot_only_notes_their_next_te
     let created = stream.until("handoff.created", WAIT).await;
     let created = created.last().unwrap();
     assert_eq!(created.data["handoff_id"], handoff["id"]);
+    assert_eq!(created.data["payload"]["headline"], handoff["headline"]);
 
     for text in ["hello??", "anyone there"] {
         app.text(phone, text, &sid()).await;
@@ -527,6 +539,13 @@ async fn the_openapi_document_is_valid_openapi_3_and_lists_the_agent_api() {
         "/api/v1/me",
         "/api/v1/agents",
         "/api/v1/contacts/{phone}",
+        "/api/v1/conversations/{id}/labels",
+        "/api/v1/conversations/{id}/labels/{label}",
+        "/api/v1/labels",
+        "/api/v1/replies",
+        "/api/v1/search",
+        "/api/v1/conversations/export",
+        "/api/v1/admin/audit",
     ] {
         assert!(paths.contains_key(path), "{path} is documented");
     }

@@ -446,3 +446,53 @@ async fn an_erasure_reaches_the_crm_so_it_can_erase_its_copy() {
         erased.body
     );
 }
+
+#[tokio::test]
+async fn labels_an_agent_adds_reach_the_crm_and_ride_on_later_events() {
+    let (crm, url) = Receiver::start(0).await;
+    let app = app_posting_to(&url, None).await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    app.text("+13035550163", "can I talk to a human", &sid())
+        .await;
+    app.settle().await;
+    let escalated = crm.wait_for("conversation.escalated").await;
+    let conversation = escalated.body["conversation_id"].as_i64().unwrap();
+    let handoff = escalated.body["handoff_id"].as_i64().unwrap();
+    assert!(
+        escalated.body["data"]["headline"]
+            .as_str()
+            .unwrap()
+            .starts_with("Asked for a person")
+    );
+
+    let labeled = app
+        .api_post(
+            &ana.token,
+            &format!("/api/v1/conversations/{conversation}/labels"),
+            json!({ "label": "VIP" }),
+        )
+        .await;
+    assert_eq!(labeled.status(), 200);
+    let labeled = crm.wait_for("conversation.labeled").await;
+    assert!(labeled.verified);
+    assert_eq!(labeled.body["data"]["label"], "vip", "{:#}", labeled.body);
+    assert_eq!(labeled.body["labels"], json!(["vip"]), "{:#}", labeled.body);
+
+    for action in ["claim", "resolve"] {
+        let response = app
+            .api_post(
+                &ana.token,
+                &format!("/api/v1/handoffs/{handoff}/{action}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    let resolved = crm.wait_for("handoff.resolved").await;
+    assert_eq!(
+        resolved.body["labels"],
+        json!(["vip"]),
+        "{:#}",
+        resolved.body
+    );
+}

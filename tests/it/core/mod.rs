@@ -3,6 +3,7 @@
 
 mod admin;
 mod analytics;
+mod audit;
 mod brain;
 mod bursts;
 mod compliance;
@@ -13,10 +14,13 @@ mod flows;
 mod handoff;
 mod hardening;
 mod integrations;
+mod labels;
 mod llm;
 mod lookups;
 mod memory;
 mod ops;
 mod reload;
+mod replies;
 mod retention;
+mod search;
 mod webhook;
