@@ -73,7 +73,9 @@ async function loadColleagues() {
   state.colleagues = (await api("GET", "/api/v1/agents")).filter((a) => a.name !== state.me.name);
   const select = $("transfer-to");
   select.replaceChildren(el("option", { value: "", textContent: "Transfer to…" }));
-  for (const a of state.colleagues) select.append(el("option", { value: a.name, textContent: a.name }));
+  for (const a of state.colleagues) {
+    select.append(el("option", { value: a.name, textContent: a.online ? `${a.name} · online` : a.name }));
+  }
 }
 
 $("signin-form").addEventListener("submit", async (ev) => {
@@ -101,7 +103,10 @@ $("signout").addEventListener("click", () => {
 
 // ---- queue -------------------------------------------------------------------------
 
-const byUrgency = (a, b) => a.priority - b.priority || b.wait_ms - a.wait_ms || a.id - b.id;
+// Missed SLA targets first, then priority, then the longest wait.
+const missedSla = (h) => (h.sla?.breached?.length ? 0 : 1);
+const byUrgency = (a, b) =>
+  missedSla(a) - missedSla(b) || a.priority - b.priority || b.wait_ms - a.wait_ms || a.id - b.id;
 const PRIORITY = { 1: "urgent", 2: "high", 3: "normal", 4: "low" };
 
 async function loadQueue() {
@@ -157,6 +162,7 @@ function renderList(list, items, emptyText) {
         waitNode,
       ),
       el("div", { className: "reason", textContent: h.headline }),
+      ...slaBadge(h),
       ...(h.labels?.length ? [chips(h.labels)] : []),
       el("div", { className: "gist muted", textContent: gist(h.summary) }),
     );
@@ -205,7 +211,7 @@ function connectEvents() {
   source.onopen = () => ($("live").textContent = "· live");
   source.onerror = () => ($("live").textContent = "· reconnecting…");
   const refreshQueue = () => loadQueue().catch(() => {});
-  for (const kind of ["handoff.created", "handoff.updated", "handoff.claimed", "handoff.released", "handoff.transferred", "handoff.resolved", "conversation.labeled", "conversation.unlabeled"]) {
+  for (const kind of ["handoff.created", "handoff.updated", "handoff.claimed", "handoff.released", "handoff.transferred", "handoff.resolved", "conversation.labeled", "conversation.unlabeled", "sla.breached"]) {
     source.addEventListener(kind, () => {
       refreshQueue();
       if (state.conversation) refreshConversation();
@@ -387,6 +393,23 @@ async function openConversation(conversationId) {
   $("action-error").textContent = "";
   $("send-error").textContent = "";
   await loadConversation(conversationId);
+}
+
+// ---- SLA ------------------------------------------------------------------------------
+
+const SLA_NAMES = { first_response: "first reply", next_response: "next reply", resolution: "resolution" };
+
+// "SLA missed: first reply" in red, or when the first reply is due.
+function slaBadge(h) {
+  const sla = h.sla ?? {};
+  if (sla.breached?.length) {
+    const what = sla.breached.map((m) => SLA_NAMES[m] ?? m).join(", ");
+    return [el("div", { className: "sla sla-missed", textContent: `SLA missed: ${what}` })];
+  }
+  if (sla.first_response_due_at) {
+    return [el("div", { className: "sla muted", textContent: `Reply by ${time(sla.first_response_due_at)}` })];
+  }
+  return [];
 }
 
 // ---- labels ---------------------------------------------------------------------------

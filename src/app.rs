@@ -339,6 +339,16 @@ pub fn spawn_engine(
         Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
         shutdown.clone(),
     ));
+    tasks.spawn(crate::engine::routing::run(
+        engine.clone(),
+        Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
+        shutdown.clone(),
+    ));
+    tasks.spawn(crate::engine::sla::run(
+        engine.clone(),
+        Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
+        shutdown.clone(),
+    ));
     tasks.spawn(crate::engine::flow_starts::run(
         engine.clone(),
         Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),

@@ -105,6 +105,9 @@ pub struct Figures {
     pub escalation_rate: Option<f64>,
     /// Handoffs by the escalation rule that fired.
     pub escalation_reasons: BTreeMap<String, usize>,
+    /// SLA targets missed (`[sla]`), by target: first_response, next_response,
+    /// resolution.
+    pub sla_breaches: BTreeMap<String, usize>,
     /// Handoff opened → claimed.
     pub handoff_wait: Durations,
     /// Handoff opened → resolved.
@@ -153,6 +156,9 @@ pub fn figures(conversations: &[ConversationFacts]) -> Figures {
             continue;
         }
         f.conversations += 1;
+        for metric in &c.sla_breaches {
+            *f.sla_breaches.entry(metric.clone()).or_default() += 1;
+        }
 
         let customer: Vec<_> = c
             .messages

@@ -78,6 +78,9 @@ pub struct Colleague {
     pub role: Role,
     /// When their token was last used (ms since the epoch), if ever.
     pub last_seen_at: Option<i64>,
+    /// Seen within `[routing] online_minutes` (the inbox, the API, or an open live
+    /// stream): whom the router gives handoffs to.
+    pub online: bool,
 }
 
 #[utoipa::path(
@@ -92,6 +95,8 @@ pub async fn agents(
     _agent: CurrentAgent,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<Colleague>>, ApiError> {
+    let online_since =
+        state.engine.now_ms() - i64::from(state.engine.policy().routing.online_minutes) * 60_000;
     let mut active: Vec<Colleague> = state
         .engine
         .store
@@ -102,6 +107,7 @@ pub async fn agents(
         .map(|a| Colleague {
             name: a.name,
             role: a.role,
+            online: a.last_seen_at.is_some_and(|seen| seen >= online_since),
             last_seen_at: a.last_seen_at,
         })
         .collect();

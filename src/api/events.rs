@@ -61,7 +61,7 @@ pub struct EventsQuery {
     security(("bearer" = []))
 )]
 pub async fn events(
-    _agent: StreamAgent,
+    StreamAgent(agent): StreamAgent,
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<EventsQuery>,
@@ -84,6 +84,7 @@ pub async fn events(
         last,
         pending: VecDeque::new(),
         catching_up: resume.is_some(),
+        _presence: keep_seen(state.engine.clone(), agent.id),
     };
     let mut stopping = state.stopping.clone();
     let stream = futures_util::stream::unfold(tail, |mut tail| async move {
@@ -107,6 +108,29 @@ struct Tail {
     last: i64,
     pending: VecDeque<Arc<Event>>,
     catching_up: bool,
+    /// Keeps the agent online (for routing) while the stream is open.
+    _presence: Presence,
+}
+
+/// Marks an agent seen once a minute while their live stream is open; stops when the
+/// stream is dropped (the client went away, or the server is stopping).
+struct Presence(tokio::task::JoinHandle<()>);
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn keep_seen(engine: Arc<crate::engine::Engine>, agent_id: i64) -> Presence {
+    Presence(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            if let Err(e) = engine.store.touch_agent(agent_id, engine.now_ms()).await {
+                tracing::warn!(error = %e, "could not record that the agent is online");
+            }
+        }
+    }))
 }
 
 impl Tail {

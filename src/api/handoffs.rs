@@ -14,6 +14,7 @@ use super::auth::CurrentAgent;
 use super::extract::{Json, Path, Query};
 use super::{ApiError, AppState};
 use crate::engine::desk::Resolution;
+use crate::engine::sla::SlaView;
 use crate::store::{Actor, Agent, Handoff, HandoffStatus, Label};
 
 pub fn router() -> Router<AppState> {
@@ -47,26 +48,40 @@ pub struct HandoffView {
     pub wait_ms: i64,
     /// The conversation's labels, in name order.
     pub labels: Vec<String>,
+    /// What is due and what was missed (`[sla]` in policy.toml).
+    pub sla: SlaView,
 }
 
 impl HandoffView {
-    fn new(handoff: Handoff, labels: Vec<String>, now: i64) -> Self {
+    fn new(handoff: Handoff, labels: Vec<String>, sla: SlaView, now: i64) -> Self {
         let wait_ms = handoff.claimed_at.unwrap_or(now) - handoff.created_at;
         Self {
             phone_masked: handoff.phone.masked().to_string(),
             handoff,
             wait_ms,
             labels,
+            sla,
         }
     }
 
-    /// The view of one handoff, with its conversation's labels.
+    /// The view of one handoff, with its conversation's labels and its SLA.
     async fn of(state: &AppState, handoff: Handoff) -> Result<Self, ApiError> {
+        let store = &state.engine.store;
         let id = handoff.conversation_id;
-        let labels = state.engine.store.labels_of(&[id]).await?.remove(&id);
+        let labels = store.labels_of(&[id]).await?.remove(&id);
+        let breached = store
+            .sla_breaches_of(&[handoff.id])
+            .await?
+            .remove(&handoff.id);
+        let sla = SlaView::of(
+            &state.engine.policy(),
+            &handoff,
+            breached.unwrap_or_default(),
+        );
         Ok(Self::new(
             handoff,
             labels.unwrap_or_default(),
+            sla,
             state.engine.now_ms(),
         ))
     }
@@ -104,14 +119,18 @@ pub async fn list(
     let now = state.engine.now_ms();
     let store = &state.engine.store;
     let handoffs = store.list_handoffs(status, label.as_ref()).await?;
-    let ids: Vec<i64> = handoffs.iter().map(|h| h.conversation_id).collect();
-    let labels = store.labels_of(&ids).await?;
+    let conversations: Vec<i64> = handoffs.iter().map(|h| h.conversation_id).collect();
+    let labels = store.labels_of(&conversations).await?;
+    let ids: Vec<i64> = handoffs.iter().map(|h| h.id).collect();
+    let mut breaches = store.sla_breaches_of(&ids).await?;
+    let policy = state.engine.policy();
     Ok(Json(
         handoffs
             .into_iter()
             .map(|h| {
                 let of = labels.get(&h.conversation_id).cloned().unwrap_or_default();
-                HandoffView::new(h, of, now)
+                let sla = SlaView::of(&policy, &h, breaches.remove(&h.id).unwrap_or_default());
+                HandoffView::new(h, of, sla, now)
             })
             .collect(),
     ))

@@ -142,6 +142,18 @@ fn rows(columns: &[(&str, &Figures)]) -> Vec<(String, Vec<String>)> {
                 .to_string()
         });
     }
+    let mut missed: Vec<&String> = columns
+        .iter()
+        .flat_map(|(_, f)| f.sla_breaches.keys())
+        .collect();
+    missed.sort();
+    missed.dedup();
+    for metric in missed {
+        let label = format!("  SLA missed: {metric}");
+        row(&label, &|f| {
+            f.sla_breaches.get(metric).copied().unwrap_or(0).to_string()
+        });
+    }
     rows
 }
 

@@ -170,6 +170,39 @@ impl BusinessHours {
         format!("{day} at {}", then.strftime("%-I:%M %p"))
     }
 
+    /// The instant at which `business_ms` of open time has passed since `start_ms`:
+    /// the due time of a target counted in business hours (a text at Saturday 20:00
+    /// with a one-hour target is due Monday 10:00 when Monday opens at 9:00). `None`
+    /// when the schedule does not parse or opens too little within a year.
+    pub fn deadline(&self, start_ms: i64, business_ms: i64) -> Option<i64> {
+        let schedule = self.schedule().ok()?;
+        let start = schedule.local(start_ms)?.date();
+        let mut remaining = business_ms.max(0);
+        for day in 0..=366 {
+            let date = start.checked_add(day.days()).ok()?;
+            if schedule.holidays.contains(&date) {
+                continue;
+            }
+            for range in schedule.ranges(date.weekday()) {
+                let (Some(open), Some(close)) = (
+                    schedule.instant(date, range.open),
+                    schedule.instant(date, range.close),
+                ) else {
+                    continue;
+                };
+                let from = open.max(start_ms);
+                if close <= from {
+                    continue;
+                }
+                if remaining <= close - from {
+                    return Some(from + remaining);
+                }
+                remaining -= close - from;
+            }
+        }
+        None
+    }
+
     fn schedule(&self) -> Result<Schedule, String> {
         let tz =
             crate::clock::time_zone(&self.timezone).map_err(|e| format!("hours.timezone: {e}"))?;
@@ -291,6 +324,32 @@ mod tests {
             "#,
         )
         .expect("hours parse")
+    }
+
+    #[test]
+    fn a_deadline_counts_only_open_time() {
+        let hours = denver();
+        let hour = 3_600_000;
+        // Wednesday 2 Dec 2026, 11:00: an hour later is noon.
+        assert_eq!(
+            hours.deadline(at(2026, 12, 2, 11, 0), hour),
+            Some(at(2026, 12, 2, 12, 0))
+        );
+        // Wednesday 17:30: half an hour today, half an hour on Thursday morning.
+        assert_eq!(
+            hours.deadline(at(2026, 12, 2, 17, 30), hour),
+            Some(at(2026, 12, 3, 9, 30))
+        );
+        // Saturday 20:00: Sunday is closed; Monday opens at 9:00.
+        assert_eq!(
+            hours.deadline(at(2026, 12, 5, 20, 0), hour),
+            Some(at(2026, 12, 7, 10, 0))
+        );
+        // Christmas Eve (Thursday) 17:00 + 2 h: one hour, Christmas off, then Saturday 10–11.
+        assert_eq!(
+            hours.deadline(at(2026, 12, 24, 17, 0), 2 * hour),
+            Some(at(2026, 12, 26, 11, 0))
+        );
     }
 
     /// Epoch ms of a wall-clock time in Denver.

@@ -27,7 +27,9 @@ pub mod policy;
 pub mod preview;
 pub mod reload;
 pub mod retention;
+pub mod routing;
 pub mod sending;
+pub mod sla;
 pub mod spool;
 pub mod worker;
 

@@ -28,6 +28,13 @@ pub struct Policy {
     /// The English compliance keywords (STOP, START, HELP and their families).
     #[serde(default)]
     pub keywords: KeywordFamily,
+    /// Who gets a new handoff (see [`super::routing`]); off unless set.
+    #[serde(default)]
+    pub routing: super::routing::RoutingSettings,
+    /// Response and resolution targets per priority (see [`super::sla`]); none
+    /// unless set.
+    #[serde(default)]
+    pub sla: super::sla::SlaSettings,
     /// What a customer writing in another language is told, by ISO 639-1 code ("es"),
     /// and the compliance keywords in it.
     #[serde(default)]
@@ -252,6 +259,7 @@ impl Policy {
             }
         }
         self.handoff.validate()?;
+        self.routing.validate()?;
         for (code, texts) in &self.languages {
             if !["es", "fr"].contains(&code.as_str()) {
                 return Err(format!(

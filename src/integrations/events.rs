@@ -20,6 +20,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "contact.erased",
     "conversation.labeled",
     "conversation.unlabeled",
+    "sla.breached",
 ];
 
 /// The public name of a log event, or `None` for kinds that stay inside (messages,

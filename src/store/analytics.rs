@@ -26,6 +26,8 @@ pub struct ConversationFacts {
     pub opted_out: bool,
     /// Its labels, in name order.
     pub labels: Vec<String>,
+    /// The SLA targets its handoffs missed (a metric name each).
+    pub sla_breaches: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -206,6 +208,19 @@ impl Store {
         for r in &labels {
             if let Some(&i) = index.get(&r.get::<i64, _>(0)) {
                 conversations[i].labels.push(r.get(1));
+            }
+        }
+        let breaches = sqlx::query(&format!(
+            "SELECT h.conversation_id, b.metric FROM sla_breaches b JOIN handoffs h ON h.id = b.handoff_id
+             WHERE h.conversation_id IN ({COHORT}) ORDER BY b.due_at"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &breaches {
+            if let Some(&i) = index.get(&r.get::<i64, _>(0)) {
+                conversations[i].sla_breaches.push(r.get(1));
             }
         }
         Ok(conversations)

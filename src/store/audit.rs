@@ -17,6 +17,9 @@ use super::{Result, Store, StoreError};
 pub enum AuditAction {
     #[serde(rename = "handoff.claimed")]
     HandoffClaimed,
+    /// The router gave a waiting handoff to an agent.
+    #[serde(rename = "handoff.assigned")]
+    HandoffAssigned,
     #[serde(rename = "handoff.released")]
     HandoffReleased,
     #[serde(rename = "handoff.transferred")]
@@ -49,8 +52,9 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::HandoffClaimed,
+        AuditAction::HandoffAssigned,
         AuditAction::HandoffReleased,
         AuditAction::HandoffTransferred,
         AuditAction::HandoffResolved,
@@ -69,6 +73,7 @@ impl AuditAction {
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::HandoffClaimed => "handoff.claimed",
+            AuditAction::HandoffAssigned => "handoff.assigned",
             AuditAction::HandoffReleased => "handoff.released",
             AuditAction::HandoffTransferred => "handoff.transferred",
             AuditAction::HandoffResolved => "handoff.resolved",
@@ -90,19 +95,28 @@ impl AuditAction {
     }
 }
 
-/// Who did it: an agent (the log keeps their name as it was then), or the operator
-/// at the command line.
+/// Who did it: an agent (the log keeps their name as it was then), the operator at
+/// the command line, or textdesk's router assigning a handoff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditBy {
     Agent(i64),
     CommandLine,
+    Routing,
 }
 
 impl AuditBy {
     fn agent_id(self) -> Option<i64> {
         match self {
             AuditBy::Agent(id) => Some(id),
-            AuditBy::CommandLine => None,
+            AuditBy::CommandLine | AuditBy::Routing => None,
+        }
+    }
+
+    /// The actor's name when it is not an agent.
+    fn name(self) -> &'static str {
+        match self {
+            AuditBy::Routing => "routing",
+            AuditBy::Agent(_) | AuditBy::CommandLine => COMMAND_LINE,
         }
     }
 }
@@ -166,7 +180,7 @@ impl Store {
              VALUES ($1, COALESCE((SELECT name FROM agents WHERE id = $1), $2), $3, $4, $5, $6, $7)",
         )
         .bind(entry.by.agent_id())
-        .bind(COMMAND_LINE)
+        .bind(entry.by.name())
         .bind(entry.action.as_str())
         .bind(&entry.target)
         .bind(entry.conversation_id)

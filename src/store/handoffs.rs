@@ -215,8 +215,8 @@ struct Change {
     conversation: ConversationAfter,
     event: &'static str,
     payload: serde_json::Value,
-    /// The agent acting, and what the audit log calls it.
-    by: i64,
+    /// Who is acting, and what the audit log calls it.
+    by: AuditBy,
     audit: AuditAction,
     now: i64,
 }
@@ -436,8 +436,33 @@ impl Store {
             conversation: ConversationAfter::Status(ConversationStatus::Assigned),
             event: "handoff.claimed",
             payload: json!({ "agent_id": agent_id }),
-            by: agent_id,
+            by: AuditBy::Agent(agent_id),
             audit: AuditAction::HandoffClaimed,
+            now,
+        };
+        self.change_handoff(update, change).await
+    }
+
+    /// Assigns a waiting handoff to an agent on the router's decision
+    /// ([`crate::engine::routing`]): as a claim, announced as `handoff.claimed` with
+    /// `"by": "routing"`. A handoff claimed meanwhile is a [`StoreError::Conflict`].
+    pub async fn assign_handoff(&self, id: i64, agent_id: i64, now: i64) -> Result<Handoff> {
+        let update = sqlx::query(
+            "UPDATE handoffs SET status = 'assigned', assignee_id = $2, claimed_at = COALESCE(claimed_at, $3),
+                 updated_at = $3
+             WHERE id = $1 AND status = 'waiting' RETURNING conversation_id",
+        )
+        .bind(id)
+        .bind(agent_id)
+        .bind(now);
+        let change = Change {
+            id,
+            wanted: "assign it",
+            conversation: ConversationAfter::Status(ConversationStatus::Assigned),
+            event: "handoff.claimed",
+            payload: json!({ "agent_id": agent_id, "by": "routing" }),
+            by: AuditBy::Routing,
+            audit: AuditAction::HandoffAssigned,
             now,
         };
         self.change_handoff(update, change).await
@@ -505,7 +530,7 @@ impl Store {
             conversation: ConversationAfter::Status(conversation_status),
             event: action.as_str(),
             payload: json!({ "by_agent_id": actor.agent_id, "to_agent_id": to }),
-            by: actor.agent_id,
+            by: AuditBy::Agent(actor.agent_id),
             audit: action,
             now,
         };
@@ -543,7 +568,7 @@ impl Store {
             },
             event: "handoff.resolved",
             payload: json!({ "by_agent_id": actor.agent_id, "hand_back": hand_back }),
-            by: actor.agent_id,
+            by: AuditBy::Agent(actor.agent_id),
             audit: AuditAction::HandoffResolved,
             now,
         };
@@ -602,7 +627,7 @@ impl Store {
         Self::append_audit(
             &mut tx,
             NewAudit {
-                by: AuditBy::Agent(by),
+                by,
                 action: audit,
                 target: format!("handoff {id}"),
                 conversation_id: Some(conversation_id),

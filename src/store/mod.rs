@@ -51,10 +51,14 @@ pub mod model;
 mod outbox;
 mod receive;
 mod retention;
+mod routing;
+pub use routing::{AgentLoad, WaitingHandoff};
 mod search;
 pub use outbox::{DeliveryResult, QueuedOutbound};
 pub use retention::{ERASED, Erased, Pruned, RetentionCutoffs};
 pub use search::{HitKind, SearchHit, SearchQuery};
+mod sla;
+pub use sla::SlaTimes;
 #[cfg(test)]
 mod tests;
 mod transcript;

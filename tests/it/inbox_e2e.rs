@@ -610,6 +610,54 @@ async fn an_agent_claims_answers_and_resolves_an_escalation_in_the_browser() {
 }
 
 #[tokio::test]
+async fn a_missed_sla_shows_on_the_card_in_the_browser() {
+    let clock = ManualClock::at(WEDNESDAY_11AM);
+    let app = TestApp::spawn_with_clock(clock.clone(), |_| {}).await;
+    app.wait_for_knowledge().await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    let Some(inbox) = Inbox::open(&app).await else {
+        return;
+    };
+    inbox.sign_in(&ana.token).await;
+    let phone = "+13035550231";
+    app.text(phone, "I want to talk to a person", &sid()).await;
+    app.settle().await;
+    let handoff_id = waiting_handoff_of(&app, &ana.token, phone).await["id"]
+        .as_i64()
+        .unwrap();
+    let due = inbox
+        .wait_text(
+            "when the first reply is due",
+            &card("waiting", handoff_id),
+            "Reply by",
+        )
+        .await;
+    assert!(!due.contains("SLA missed"), "{due}");
+
+    // An hour of business time later the first-reply target is missed: the card says so.
+    clock.advance(60 * 60_000);
+    let missed = eventually("the SLA badge", || async {
+        app.api_json(&ana.token, "/api/v1/handoffs?status=waiting")
+            .await
+            .as_array()?
+            .iter()
+            .any(|h| h["sla"]["breached"] == json!(["first_response"]))
+            .then_some(())
+    });
+    missed.await;
+    inbox.client.refresh().await.unwrap();
+    inbox
+        .wait_text(
+            "the badge",
+            &card("waiting", handoff_id),
+            "SLA missed: first reply",
+        )
+        .await;
+    inbox.screenshot("queue-sla-1280.png").await;
+    inbox.close().await;
+}
+
+#[tokio::test]
 async fn keys_look_alikes_notes_transfer_and_opt_out_in_the_browser() {
     let app = story_app().await;
     let ana = app.add_agent("ana", Role::Agent).await;

@@ -22,5 +22,7 @@ mod ops;
 mod reload;
 mod replies;
 mod retention;
+mod routing;
 mod search;
+mod sla;
 mod webhook;
