@@ -422,31 +422,19 @@ impl Store {
     /// Takes a waiting handoff. Of several agents racing, exactly one wins; the others
     /// get [`StoreError::Conflict`].
     pub async fn claim_handoff(&self, id: i64, agent_id: i64, now: i64) -> Result<Handoff> {
-        let update = sqlx::query(
-            "UPDATE handoffs SET status = 'assigned', assignee_id = $2, claimed_at = COALESCE(claimed_at, $3),
-                 updated_at = $3
-             WHERE id = $1 AND status = 'waiting' RETURNING conversation_id",
-        )
-        .bind(id)
-        .bind(agent_id)
-        .bind(now);
-        let change = Change {
-            id,
-            wanted: "claim it",
-            conversation: ConversationAfter::Status(ConversationStatus::Assigned),
-            event: "handoff.claimed",
-            payload: json!({ "agent_id": agent_id }),
-            by: AuditBy::Agent(agent_id),
-            audit: AuditAction::HandoffClaimed,
-            now,
-        };
-        self.change_handoff(update, change).await
+        self.take_waiting(id, agent_id, AuditBy::Agent(agent_id), now)
+            .await
     }
 
     /// Assigns a waiting handoff to an agent on the router's decision
     /// ([`crate::engine::routing`]): as a claim, announced as `handoff.claimed` with
     /// `"by": "routing"`. A handoff claimed meanwhile is a [`StoreError::Conflict`].
     pub async fn assign_handoff(&self, id: i64, agent_id: i64, now: i64) -> Result<Handoff> {
+        self.take_waiting(id, agent_id, AuditBy::Routing, now).await
+    }
+
+    /// Gives a waiting handoff to `agent_id`, as they claim it or the router assigns it.
+    async fn take_waiting(&self, id: i64, agent_id: i64, by: AuditBy, now: i64) -> Result<Handoff> {
         let update = sqlx::query(
             "UPDATE handoffs SET status = 'assigned', assignee_id = $2, claimed_at = COALESCE(claimed_at, $3),
                  updated_at = $3
@@ -455,14 +443,23 @@ impl Store {
         .bind(id)
         .bind(agent_id)
         .bind(now);
+        let routed = by == AuditBy::Routing;
         let change = Change {
             id,
-            wanted: "assign it",
+            wanted: if routed { "assign it" } else { "claim it" },
             conversation: ConversationAfter::Status(ConversationStatus::Assigned),
             event: "handoff.claimed",
-            payload: json!({ "agent_id": agent_id, "by": "routing" }),
-            by: AuditBy::Routing,
-            audit: AuditAction::HandoffAssigned,
+            payload: if routed {
+                json!({ "agent_id": agent_id, "by": "routing" })
+            } else {
+                json!({ "agent_id": agent_id })
+            },
+            by,
+            audit: if routed {
+                AuditAction::HandoffAssigned
+            } else {
+                AuditAction::HandoffClaimed
+            },
             now,
         };
         self.change_handoff(update, change).await
