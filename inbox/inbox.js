@@ -70,13 +70,42 @@ async function signIn(token) {
 }
 
 async function loadColleagues() {
-  state.colleagues = (await api("GET", "/api/v1/agents")).filter((a) => a.name !== state.me.name);
+  const team = await api("GET", "/api/v1/agents");
+  state.colleagues = team.filter((a) => a.name !== state.me.name);
   const select = $("transfer-to");
+  const chosen = select.value;
   select.replaceChildren(el("option", { value: "", textContent: "Transfer to…" }));
   for (const a of state.colleagues) {
     select.append(el("option", { value: a.name, textContent: a.online ? `${a.name} · online` : a.name }));
   }
+  select.value = state.colleagues.some((a) => a.name === chosen) ? chosen : "";
+  renderTeam(team);
 }
+
+// Who is on shift beside the queue: online first, each with the handoffs they hold.
+function renderTeam(team) {
+  const sorted = [...team].sort((a, b) => Number(b.online) - Number(a.online) || a.name.localeCompare(b.name));
+  $("team").replaceChildren(
+    ...sorted.map((a) => {
+      const you = a.name === state.me.name ? " (you)" : "";
+      const seen = a.online ? "online" : a.last_seen_at ? `seen ${time(a.last_seen_at)}` : "never signed in";
+      const li = el(
+        "li",
+        { className: a.online ? "online" : "" },
+        el("span", { className: "dot" }),
+        el("span", { textContent: `${a.name}${you}` }),
+        el("span", { className: "muted", textContent: `${seen} · ${a.open_handoffs} open` }),
+      );
+      li.dataset.agent = a.name;
+      return li;
+    }),
+  );
+}
+
+// Presence changes without events (someone closes their laptop): look again each minute.
+setInterval(() => {
+  if (state.me) loadColleagues().catch(() => {});
+}, 60_000);
 
 $("signin-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -210,7 +239,8 @@ function connectEvents() {
   state.events = source;
   source.onopen = () => ($("live").textContent = "· live");
   source.onerror = () => ($("live").textContent = "· reconnecting…");
-  const refreshQueue = () => loadQueue().catch(() => {});
+  // The team's loads change with the queue.
+  const refreshQueue = () => Promise.all([loadQueue(), loadColleagues()]).catch(() => {});
   for (const kind of ["handoff.created", "handoff.updated", "handoff.claimed", "handoff.released", "handoff.transferred", "handoff.resolved", "conversation.labeled", "conversation.unlabeled", "sla.breached"]) {
     source.addEventListener(kind, () => {
       refreshQueue();
@@ -253,9 +283,44 @@ async function openHandoff(id) {
 }
 
 async function loadConversation(conversationId) {
+  const changed = state.conversation?.id !== conversationId;
   state.conversation = await api("GET", `/api/v1/conversations/${conversationId}`);
   renderConversation();
   loadReplies(conversationId).catch(() => {});
+  if (changed) loadHistory(conversationId).catch(() => ($("history").hidden = true));
+}
+
+// ---- history: a returning customer's other conversations ------------------------------
+
+async function loadHistory(conversationId) {
+  const past = await api("GET", `/api/v1/conversations/${conversationId}/history`);
+  if (state.conversation?.id !== conversationId) return; // another one was opened meanwhile
+  const panel = $("history");
+  panel.hidden = past.length === 0;
+  panel.open = past.length <= 3; // a few show at once; a long history stays one line until asked
+  $("history-title").textContent = `Earlier conversations (${past.length})`;
+  $("history-list").replaceChildren(
+    ...past.map((p) => {
+      const ended = p.resolved_at ? `resolved ${time(p.resolved_at)}` : p.status;
+      const by = p.agent ? ` · ${p.agent}` : "";
+      const item = el(
+        "li",
+        { tabIndex: 0, className: "past" },
+        el("div", { className: "top" }, el("span", { textContent: time(p.created_at) }), el("span", { className: "muted", textContent: `${ended}${by} · ${p.messages} texts` })),
+        ...(p.headline ? [el("div", { className: "reason", textContent: p.headline })] : []),
+        ...(p.labels.length ? [chips(p.labels)] : []),
+        el("div", { className: "gist muted", textContent: p.first_text ?? "" }),
+      );
+      item.dataset.conversationId = p.id;
+      item.setAttribute("role", "button");
+      item.setAttribute("aria-label", `Conversation of ${time(p.created_at)}: ${p.headline ?? p.first_text ?? ""}`);
+      item.addEventListener("click", () => openConversation(p.id));
+      item.addEventListener("keydown", (e) => {
+        if (e.key === "Enter") openConversation(p.id);
+      });
+      return item;
+    }),
+  );
 }
 
 function refreshConversation() {
@@ -654,6 +719,10 @@ document.addEventListener("keydown", (ev) => {
   } else if (ev.key === "l" && state.conversation) {
     ev.preventDefault();
     $("label-input").focus();
+  } else if (ev.key === "h" && !$("history").hidden) {
+    const panel = $("history");
+    panel.open = !panel.open;
+    if (panel.open) panel.querySelector("li")?.focus();
   } else if (ev.key === "Enter" && t instanceof HTMLLIElement && t.dataset.handoffId) {
     openHandoff(Number(t.dataset.handoffId));
   } else return;

@@ -70,7 +70,7 @@ pub async fn me(agent: CurrentAgent, State(state): State<AppState>) -> Json<Me> 
     })
 }
 
-/// A colleague, as a transfer list shows them.
+/// A colleague, as the inbox's team list and transfer list show them.
 #[derive(Serialize, ToSchema)]
 pub struct Colleague {
     pub name: String,
@@ -81,6 +81,8 @@ pub struct Colleague {
     /// Seen within `[routing] online_minutes` (the inbox, the API, or an open live
     /// stream): whom the router gives handoffs to.
     pub online: bool,
+    /// Handoffs assigned to them and not resolved: how busy they are.
+    pub open_handoffs: i64,
 }
 
 #[utoipa::path(
@@ -97,6 +99,7 @@ pub async fn agents(
 ) -> Result<Json<Vec<Colleague>>, ApiError> {
     let online_since =
         state.engine.now_ms() - i64::from(state.engine.policy().routing.online_minutes) * 60_000;
+    let open = state.engine.store.open_handoffs_by_agent().await?;
     let mut active: Vec<Colleague> = state
         .engine
         .store
@@ -109,6 +112,7 @@ pub async fn agents(
             role: a.role,
             online: a.last_seen_at.is_some_and(|seen| seen >= online_since),
             last_seen_at: a.last_seen_at,
+            open_handoffs: open.get(&a.id).copied().unwrap_or(0),
         })
         .collect();
     active.sort_by(|a, b| a.name.cmp(&b.name));

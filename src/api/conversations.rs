@@ -13,6 +13,7 @@ use super::{ApiError, AppState};
 use crate::sms::{PhoneNumber, segments};
 use crate::store::{
     Agent, Author, ConversationDetail, ConversationInfo, NewOutbound, Note, OutboundKind,
+    PastConversation,
 };
 
 /// Longest agent text accepted, in segments: longer texts cost a lot and arrive
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/conversations", get(list))
         .route("/api/v1/conversations/{id}", get(show))
+        .route("/api/v1/conversations/{id}/history", get(history))
         .route("/api/v1/conversations/{id}/messages", post(send_message))
         .route("/api/v1/conversations/{id}/notes", post(add_note))
 }
@@ -72,6 +74,31 @@ pub async fn show(
         .engine
         .store
         .conversation_detail(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("conversation {id} not found")))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/conversations/{id}/history", tag = "conversations",
+    params(("id" = i64, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "The same contact's other conversations, newest first \
+            (at most 20): when, how it ended, its first text, its handoff's headline, \
+            the agent and the labels", body = [PastConversation]),
+        (status = 404, description = "No such conversation"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn history(
+    _agent: CurrentAgent,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<PastConversation>>, ApiError> {
+    state
+        .engine
+        .store
+        .other_conversations(id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("conversation {id} not found")))

@@ -36,6 +36,7 @@ use super::{
         consent::import,
         conversations::list,
         conversations::show,
+        conversations::history,
         conversations::send_message,
         conversations::add_note,
         labels::add,

@@ -69,6 +69,30 @@ pub struct ConversationDetail {
     pub labels: Vec<String>,
 }
 
+/// One of a contact's other conversations, as the inbox's history panel lists it:
+/// enough to tell a returning customer's earlier problems apart at a glance.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PastConversation {
+    pub id: i64,
+    pub status: ConversationStatus,
+    pub created_at: i64,
+    pub resolved_at: Option<i64>,
+    /// Messages in it, both ways.
+    pub messages: i64,
+    /// The customer's first text in it, cut to 160 characters.
+    pub first_text: Option<String>,
+    /// Its latest handoff's headline ("Upset: about order #48213"), if it had one.
+    pub headline: Option<String>,
+    /// The agent its latest handoff was assigned to.
+    pub agent: Option<String>,
+    pub labels: Vec<String>,
+}
+
+/// How many of a contact's other conversations the history lists.
+const HISTORY_LIMIT: i64 = 20;
+/// The first text, cut for a one-line listing.
+const FIRST_TEXT_CHARS: usize = 160;
+
 const INFO: &str =
     "SELECT v.id, v.contact_id, c.phone, c.consent, v.status, v.created_at, v.updated_at,
         v.resolved_at
@@ -209,6 +233,60 @@ impl Store {
         }))
     }
 
+    /// The same contact's other conversations, newest first (at most 20): what a
+    /// returning customer talked about before. `None` when `id` does not exist.
+    pub async fn other_conversations(&self, id: i64) -> Result<Option<Vec<PastConversation>>> {
+        let contact: Option<i64> =
+            sqlx::query_scalar("SELECT contact_id FROM conversations WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(contact) = contact else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(
+            "SELECT v.id, v.status, v.created_at, v.resolved_at,
+                (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id),
+                (SELECT m.body FROM messages m WHERE m.conversation_id = v.id
+                   AND m.direction = 'inbound' ORDER BY m.id LIMIT 1),
+                (SELECT CASE WHEN h.headline = '' THEN h.reason ELSE h.headline END
+                   FROM handoffs h WHERE h.conversation_id = v.id ORDER BY h.id DESC LIMIT 1),
+                (SELECT a.name FROM handoffs h JOIN agents a ON a.id = h.assignee_id
+                   WHERE h.conversation_id = v.id ORDER BY h.id DESC LIMIT 1)
+             FROM conversations v
+             WHERE v.contact_id = $1 AND v.id <> $2
+             ORDER BY v.id DESC LIMIT $3",
+        )
+        .bind(contact)
+        .bind(id)
+        .bind(HISTORY_LIMIT)
+        .fetch_all(&self.pool)
+        .await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        let mut labels = self.labels_of(&ids).await?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.get(0);
+                let status: String = r.get(1);
+                let first_text: Option<String> = r.get(5);
+                Ok(PastConversation {
+                    id,
+                    status: ConversationStatus::parse(&status).ok_or_else(|| {
+                        StoreError::Corrupt(format!("conversation status {status:?}"))
+                    })?,
+                    created_at: r.get(2),
+                    resolved_at: r.get(3),
+                    messages: r.get(4),
+                    first_text: first_text.map(|t| cut(&t, FIRST_TEXT_CHARS)),
+                    headline: r.get(6),
+                    agent: r.get(7),
+                    labels: labels.remove(&id).unwrap_or_default(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
     async fn notes_of(&self, conversation_id: i64) -> Result<Vec<Note>> {
         Ok(sqlx::query(
             "SELECT n.id, n.conversation_id, n.handoff_id, a.name, n.body, n.created_at
@@ -305,5 +383,13 @@ impl Store {
             body: body.to_string(),
             created_at: now,
         })
+    }
+}
+
+/// `text` cut to `chars` characters, with an ellipsis when it was longer.
+fn cut(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((end, _)) => format!("{}…", text[..end].trim_end()),
+        None => text.to_string(),
     }
 }

@@ -49,6 +49,18 @@ impl Store {
             .collect())
     }
 
+    /// How many handoffs each agent holds (assigned, not resolved), by agent id;
+    /// agents holding none are absent.
+    pub async fn open_handoffs_by_agent(&self) -> Result<std::collections::HashMap<i64, i64>> {
+        let rows = sqlx::query(
+            "SELECT assignee_id, COUNT(*) FROM handoffs
+             WHERE status = 'assigned' AND assignee_id IS NOT NULL GROUP BY assignee_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// Waiting handoffs, most urgent first, then oldest.
     pub async fn waiting_handoffs(&self, limit: i64) -> Result<Vec<WaitingHandoff>> {
         let rows = sqlx::query(

@@ -658,6 +658,110 @@ async fn a_missed_sla_shows_on_the_card_in_the_browser() {
 }
 
 #[tokio::test]
+async fn a_returning_customers_history_and_the_teams_presence_in_the_browser() {
+    let app = story_app().await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    let _bo = app.add_agent("bo", Role::Agent).await; // never signs in
+    let Some(inbox) = Inbox::open(&app).await else {
+        return;
+    };
+    inbox.sign_in(&ana.token).await;
+    inbox
+        .wait_text("ana online", "#team li[data-agent=\"ana\"]", "online")
+        .await;
+    let bo = inbox.text("#team li[data-agent=\"bo\"]").await;
+    assert!(bo.contains("never signed in"), "{bo}");
+    assert!(!inbox.exists("#team li.online[data-agent=\"bo\"]").await);
+
+    // Last week: an escalation ana answered, labelled and resolved.
+    let phone = "+13035550151";
+    app.text(
+        phone,
+        "can I talk to a real person about order #48213",
+        &sid(),
+    )
+    .await;
+    app.settle().await;
+    let earlier = waiting_handoff_of(&app, &ana.token, phone).await;
+    let (id, conversation) = (
+        earlier["id"].as_i64().unwrap(),
+        earlier["conversation_id"].clone(),
+    );
+    for (path, body) in [
+        (format!("/api/v1/handoffs/{id}/claim"), json!({})),
+        (
+            format!("/api/v1/conversations/{conversation}/messages"),
+            json!({ "body": "Ana here: the refund for #48213 is on its way." }),
+        ),
+        (
+            format!("/api/v1/conversations/{conversation}/labels"),
+            json!({ "label": "refund" }),
+        ),
+    ] {
+        let response = app.api_post(&ana.token, &path, body).await;
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+    }
+    // The team list follows the claim: ana holds one.
+    inbox
+        .wait_text("ana's load", "#team li[data-agent=\"ana\"]", "1 open")
+        .await;
+    let resolved = app
+        .api_post(
+            &ana.token,
+            &format!("/api/v1/handoffs/{id}/resolve"),
+            json!({ "hand_back": false, "send_csat": false }),
+        )
+        .await;
+    assert_eq!(resolved.status(), 200);
+
+    // They are back: the new conversation shows the earlier one beside it.
+    app.text(phone, "agent please, it's me again", &sid()).await;
+    app.settle().await;
+    let again = waiting_handoff_of(&app, &ana.token, phone).await["id"]
+        .as_i64()
+        .unwrap();
+    inbox.wait_for(&card("waiting", again)).await;
+    inbox.click(&card("waiting", again)).await;
+    let history = inbox
+        .wait_text("the history panel", "#history", "Earlier conversations (1)")
+        .await;
+    for expected in ["#48213", "ana", "refund", "can I talk to a real person"] {
+        assert!(history.contains(expected), "{expected} in {history}");
+    }
+    inbox.screenshot("history-1280.png").await;
+    inbox.set_width(360).await;
+    assert!(inbox.fits_width().await, "no sideways scroll at 360 px");
+    inbox.screenshot("history-360.png").await;
+    inbox.set_width(1280).await;
+
+    // `h` folds it; opening an item shows that thread, with ana's reply.
+    let open = "return document.getElementById('history').open";
+    inbox.press('h').await;
+    assert_eq!(inbox.script(open, vec![]).await, json!(false));
+    inbox.press('h').await;
+    assert_eq!(inbox.script(open, vec![]).await, json!(true));
+    let focused = "return document.activeElement.classList.contains('past')";
+    assert_eq!(
+        inbox.script(focused, vec![]).await,
+        json!(true),
+        "h puts the focus on the list"
+    );
+    inbox.click("#history-list li.past").await;
+    inbox
+        .wait_text(
+            "the earlier thread",
+            "#thread",
+            "refund for #48213 is on its way",
+        )
+        .await;
+    inbox.close().await;
+}
+
+#[tokio::test]
 async fn keys_look_alikes_notes_transfer_and_opt_out_in_the_browser() {
     let app = story_app().await;
     let ana = app.add_agent("ana", Role::Agent).await;

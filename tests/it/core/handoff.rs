@@ -533,6 +533,7 @@ async fn the_openapi_document_is_valid_openapi_3_and_lists_the_agent_api() {
         "/api/v1/handoffs/{id}/transfer",
         "/api/v1/conversations",
         "/api/v1/conversations/{id}",
+        "/api/v1/conversations/{id}/history",
         "/api/v1/conversations/{id}/messages",
         "/api/v1/conversations/{id}/notes",
         "/api/v1/events",
@@ -637,4 +638,96 @@ async fn an_unanswered_customer_gets_one_holding_text_never_more() {
         1,
         "never more than one"
     );
+}
+
+#[tokio::test]
+async fn a_returning_customers_earlier_conversations_show_in_the_history() {
+    let (app, ana) = app_with_agent().await;
+    let phone = "+13035550131";
+    let first_text = "can I talk to a real person about order #48213";
+    app.text(phone, first_text, &sid()).await;
+    app.text("+13035550132", "agent please", &sid()).await;
+    app.settle().await;
+    let waiting = app.handoffs(&ana.token, "waiting").await;
+    let handoff = waiting
+        .iter()
+        .find(|h| h["phone"] == phone)
+        .expect("the first customer's handoff");
+    let (id, earlier) = (
+        handoff["id"].as_i64().unwrap(),
+        handoff["conversation_id"].as_i64().unwrap(),
+    );
+    let other = waiting.iter().find(|h| h["phone"] != phone).unwrap()["conversation_id"]
+        .as_i64()
+        .unwrap();
+    for (path, body) in [
+        (format!("/api/v1/handoffs/{id}/claim"), json!({})),
+        (
+            format!("/api/v1/conversations/{earlier}/messages"),
+            json!({ "body": "Hi, Ana here: your refund for #48213 is on its way." }),
+        ),
+        (
+            format!("/api/v1/conversations/{earlier}/labels"),
+            json!({ "label": "refund" }),
+        ),
+        (
+            format!("/api/v1/handoffs/{id}/resolve"),
+            json!({ "hand_back": false }),
+        ),
+    ] {
+        let response = app.api_post(&ana.token, &path, body).await;
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+    }
+    let history = format!("/api/v1/conversations/{earlier}/history");
+    assert_eq!(app.api_json(&ana.token, &history).await, json!([]));
+
+    // They come back a week later: a new conversation, with the earlier one beside it.
+    app.text(phone, "hi, it's me again about the refund", &sid())
+        .await;
+    app.settle().await;
+    let theirs = app
+        .api_json(
+            &ana.token,
+            &format!("/api/v1/conversations?phone=%2B{}", &phone[1..]),
+        )
+        .await;
+    let now = theirs[0]["id"].as_i64().unwrap();
+    assert_ne!(now, earlier, "a resolved conversation is not reopened");
+    let listed = app
+        .api_json(&ana.token, &format!("/api/v1/conversations/{now}/history"))
+        .await;
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    let past = &listed[0];
+    assert_eq!(past["id"], earlier);
+    assert_eq!(past["status"], "resolved");
+    assert!(past["resolved_at"].as_i64().is_some());
+    assert_eq!(past["first_text"], first_text);
+    assert!(
+        past["headline"].as_str().unwrap().contains("#48213"),
+        "{past}"
+    );
+    assert_eq!(past["agent"], "ana");
+    assert_eq!(past["labels"], json!(["refund"]));
+    assert!(past["messages"].as_i64().unwrap() >= 3, "{past}");
+
+    // The earlier one lists the new one; another customer's lists neither.
+    let back = app.api_json(&ana.token, &history).await;
+    assert_eq!(back[0]["id"], now);
+    assert_eq!(back[0]["first_text"], "hi, it's me again about the refund");
+    let unrelated = app
+        .api_json(
+            &ana.token,
+            &format!("/api/v1/conversations/{other}/history"),
+        )
+        .await;
+    assert_eq!(unrelated, json!([]));
+    let missing = app
+        .api_get(&ana.token, "/api/v1/conversations/999999/history")
+        .await;
+    assert_eq!(missing.status(), 404);
 }

@@ -108,6 +108,20 @@ async fn two_agents_with_room_for_one_each_take_two_of_three_and_the_third_waits
     // It stays waiting: everyone online is full.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(app.handoffs(&ana.token, "waiting").await.len(), 1);
+    // The team list says who is busy with how many.
+    let team = app.api_json(&ana.token, "/api/v1/agents").await;
+    let loads: Vec<(&str, i64)> = team
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap(),
+                a["open_handoffs"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(loads, [("ana", 1), ("bo", 1), ("cleo", 0), ("root", 0)]);
     let third = waiting[0]["id"].as_i64().unwrap();
 
     // Ana resolves hers: she has room, and the third goes to her.
