@@ -8,7 +8,7 @@
 use crate::config::CsatSettings;
 use crate::replies::{Hours, ReplyVars};
 use crate::store::{
-    Actor, Handoff, Label, NewOutbound, Note, OutboundKind, QueuedOutbound, StoreError,
+    Actor, Handoff, Label, NewOutbound, Note, OutboundKind, QueuedOutbound, SlaScope, StoreError,
     SurveyTrigger,
 };
 
@@ -94,6 +94,7 @@ impl Engine {
         actor: Actor,
         resolution: Resolution<'_>,
     ) -> Result<Handoff, DeskError> {
+        super::sla::check_before_action(self, SlaScope::Handoff(handoff_id)).await;
         let now = self.now_ms();
         let handoff = self
             .store
@@ -115,6 +116,7 @@ impl Engine {
         agent_id: i64,
         text: &NewOutbound,
     ) -> Result<QueuedOutbound, DeskError> {
+        super::sla::check_before_action(self, SlaScope::Conversation(conversation_id)).await;
         let now = self.now_ms();
         let send_at = match self.store.conversation_reach(conversation_id).await? {
             Some(reach) => super::sending::follow_up_at(self, &reach, now),

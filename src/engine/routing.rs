@@ -7,7 +7,8 @@
 //! Online means seen within `online_minutes`: any API call, the inbox, or an open live
 //! event stream (which keeps the agent seen while it is open). The router runs every
 //! few hundred milliseconds on each instance; the store's conditional update makes a
-//! handoff go to one agent only, even when two instances decide at once.
+//! handoff go to one agent only, and never past the agent's capacity, even when two
+//! instances decide at once.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -151,7 +152,12 @@ pub async fn assign_waiting(engine: &Engine) -> Result<usize, StoreError> {
             continue;
         };
         let agent = &mut agents[pick];
-        match engine.store.assign_handoff(handoff.id, agent.id, now).await {
+        let capacity = settings.capacity_of(&agent.name);
+        match engine
+            .store
+            .assign_handoff(handoff.id, agent.id, capacity, now)
+            .await
+        {
             Ok(_) => {
                 agent.open += 1;
                 agent.last_assigned_at = Some(now);
@@ -162,8 +168,11 @@ pub async fn assign_waiting(engine: &Engine) -> Result<usize, StoreError> {
                     "handoff assigned"
                 );
             }
-            // Claimed by hand (or by another instance) meanwhile: nothing to do.
-            Err(StoreError::Conflict(_)) => {}
+            // Claimed by hand, or the agent filled up (a claim, another instance's
+            // router) meanwhile: count again before the next one.
+            Err(StoreError::Conflict(_)) => {
+                agents = engine.store.agent_loads(online_since).await?;
+            }
             Err(e) => return Err(e),
         }
     }

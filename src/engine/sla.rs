@@ -2,7 +2,9 @@
 //! person first answers, answers each later customer text, and resolves, per
 //! priority, counted in business hours (`[hours]`; calendar time without them). A
 //! sweep records each missed target once with an `sla.breached` event (the live
-//! stream, webhooks, analytics); the queue shows what is due and what was missed.
+//! stream, webhooks, analytics), and so does a check just before an agent texts or
+//! resolves (a late answer between two sweeps is still late); the queue shows what
+//! is due and what was missed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use tokio::sync::watch;
 use super::Engine;
 use super::policy::Policy;
 use crate::brain::escalation::Priority;
-use crate::store::{Handoff, SlaTimes, StoreError};
+use crate::store::{Handoff, SlaScope, SlaTimes, StoreError};
 
 /// The three targets an SLA sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -152,13 +154,26 @@ pub async fn run(engine: Arc<Engine>, every: Duration, mut shutdown: watch::Rece
 
 /// Records every target missed by an open handoff (once each); returns how many new.
 pub async fn sweep(engine: &Engine) -> Result<usize, StoreError> {
+    record_missed(engine, SlaScope::All).await
+}
+
+/// Records what the handoffs in `scope` have missed by now, just before an agent's
+/// text or resolution changes what is due: an answer or a resolution that comes late
+/// between two sweeps is still a miss. A failure is logged; the agent's action goes on.
+pub async fn check_before_action(engine: &Engine, scope: SlaScope) {
+    if let Err(e) = record_missed(engine, scope).await {
+        tracing::warn!(error = %e, ?scope, "checking SLA targets before an agent's action failed");
+    }
+}
+
+async fn record_missed(engine: &Engine, scope: SlaScope) -> Result<usize, StoreError> {
     let policy = engine.policy();
     if policy.sla == SlaSettings::default() {
         return Ok(0);
     }
     let now = engine.now_ms();
     let mut recorded = 0;
-    for handoff in engine.store.sla_open_handoffs().await? {
+    for handoff in engine.store.sla_open_handoffs(scope).await? {
         for (metric, due) in missed(&policy, &handoff, now) {
             if engine
                 .store

@@ -14,8 +14,8 @@ use sqlx::{Any, Row, Transaction};
 use super::audit::NewAudit;
 use super::events::NewEvent;
 use super::{
-    AuditAction, AuditBy, ConversationStatus, Label, NewOutbound, QueuedOutbound, Result, Store,
-    StoreError,
+    AuditAction, AuditBy, ConversationStatus, Dialect, Label, NewOutbound, QueuedOutbound, Result,
+    Store, StoreError,
 };
 use crate::sms::PhoneNumber;
 
@@ -206,11 +206,17 @@ fn handoff_from_row(r: &AnyRow) -> Result<Handoff> {
     })
 }
 
+/// What the router wanted, in a refusal's words.
+const ASSIGN: &str = "assign it";
+
 /// A handoff state change for [`Store::change_handoff`]: which handoff, what the
 /// agent wanted (for the conflict message), what becomes of the conversation, and
 /// the event to append.
 struct Change {
     id: i64,
+    /// An agent whose row is locked (PostgreSQL) before the update, so that checks
+    /// on that agent's load in the update see every committed assignment.
+    serialize_on_agent: Option<i64>,
     wanted: &'static str,
     conversation: ConversationAfter,
     event: &'static str,
@@ -409,6 +415,12 @@ impl Store {
                 (HandoffStatus::Assigned, Some(name)) => {
                     format!("handoff {id} is already assigned to {name}; cannot {wanted}")
                 }
+                // Still waiting after a refused assignment: the agent had no room.
+                (HandoffStatus::Waiting, _) if wanted == ASSIGN => {
+                    format!(
+                        "handoff {id} is waiting, but the agent is at capacity; cannot {wanted}"
+                    )
+                }
                 (status, _) => format!("handoff {id} is {}; cannot {wanted}", status.as_str()),
             }),
             Ok(None) => StoreError::NotFound {
@@ -422,31 +434,59 @@ impl Store {
     /// Takes a waiting handoff. Of several agents racing, exactly one wins; the others
     /// get [`StoreError::Conflict`].
     pub async fn claim_handoff(&self, id: i64, agent_id: i64, now: i64) -> Result<Handoff> {
-        self.take_waiting(id, agent_id, AuditBy::Agent(agent_id), now)
+        self.take_waiting(id, agent_id, AuditBy::Agent(agent_id), None, now)
             .await
     }
 
     /// Assigns a waiting handoff to an agent on the router's decision
     /// ([`crate::engine::routing`]): as a claim, announced as `handoff.claimed` with
-    /// `"by": "routing"`. A handoff claimed meanwhile is a [`StoreError::Conflict`].
-    pub async fn assign_handoff(&self, id: i64, agent_id: i64, now: i64) -> Result<Handoff> {
-        self.take_waiting(id, agent_id, AuditBy::Routing, now).await
+    /// `"by": "routing"`, and only while the agent holds fewer than `capacity`. A
+    /// handoff claimed meanwhile, or an agent filled up meanwhile (by hand, or by
+    /// another instance's router), is a [`StoreError::Conflict`].
+    pub async fn assign_handoff(
+        &self,
+        id: i64,
+        agent_id: i64,
+        capacity: i64,
+        now: i64,
+    ) -> Result<Handoff> {
+        self.take_waiting(id, agent_id, AuditBy::Routing, Some(capacity), now)
+            .await
     }
 
-    /// Gives a waiting handoff to `agent_id`, as they claim it or the router assigns it.
-    async fn take_waiting(&self, id: i64, agent_id: i64, by: AuditBy, now: i64) -> Result<Handoff> {
-        let update = sqlx::query(
-            "UPDATE handoffs SET status = 'assigned', assignee_id = $2, claimed_at = COALESCE(claimed_at, $3),
-                 updated_at = $3
-             WHERE id = $1 AND status = 'waiting' RETURNING conversation_id",
-        )
-        .bind(id)
-        .bind(agent_id)
-        .bind(now);
+    /// Gives a waiting handoff to `agent_id`, as they claim it or the router assigns
+    /// it; with `capacity`, only while they hold fewer than that.
+    async fn take_waiting(
+        &self,
+        id: i64,
+        agent_id: i64,
+        by: AuditBy,
+        capacity: Option<i64>,
+        now: i64,
+    ) -> Result<Handoff> {
+        const TAKE: &str = "UPDATE handoffs SET status = 'assigned', assignee_id = $2,
+                 claimed_at = COALESCE(claimed_at, $3), updated_at = $3
+             WHERE id = $1 AND status = 'waiting'";
+        let sql = match capacity {
+            None => format!("{TAKE} RETURNING conversation_id"),
+            Some(_) => format!(
+                "{TAKE} AND (SELECT COUNT(*) FROM handoffs o
+                             WHERE o.assignee_id = $2 AND o.status = 'assigned') < $4
+                 RETURNING conversation_id"
+            ),
+        };
+        let mut update = sqlx::query(&sql).bind(id).bind(agent_id).bind(now);
+        if let Some(capacity) = capacity {
+            update = update.bind(capacity);
+        }
         let routed = by == AuditBy::Routing;
         let change = Change {
+            // Two routers (instances) filling the same agent at once would each count
+            // the agent's load before the other's commit; taking the agent's row
+            // first makes the second count after the first commits.
+            serialize_on_agent: capacity.map(|_| agent_id),
             id,
-            wanted: if routed { "assign it" } else { "claim it" },
+            wanted: if routed { ASSIGN } else { "claim it" },
             conversation: ConversationAfter::Status(ConversationStatus::Assigned),
             event: "handoff.claimed",
             payload: if routed {
@@ -522,6 +562,7 @@ impl Store {
         .bind(actor.agent_id)
         .bind(i64::from(actor.admin));
         let change = Change {
+            serialize_on_agent: None,
             id,
             wanted,
             conversation: ConversationAfter::Status(conversation_status),
@@ -556,6 +597,7 @@ impl Store {
         .bind(actor.agent_id)
         .bind(i64::from(actor.admin));
         let change = Change {
+            serialize_on_agent: None,
             id,
             wanted: "resolve it",
             conversation: if hand_back {
@@ -583,6 +625,7 @@ impl Store {
     ) -> Result<Handoff> {
         let Change {
             id,
+            serialize_on_agent,
             wanted,
             conversation,
             event,
@@ -592,6 +635,12 @@ impl Store {
             now,
         } = change;
         let (_writing, mut tx) = self.begin_write().await?;
+        if let (Some(agent_id), Dialect::Postgres) = (serialize_on_agent, self.dialect) {
+            sqlx::query("SELECT id FROM agents WHERE id = $1 FOR UPDATE")
+                .bind(agent_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         let Some(row) = update.fetch_optional(&mut *tx).await? else {
             tx.rollback().await?;
             return Err(self.conflict(id, wanted).await);

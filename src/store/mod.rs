@@ -58,7 +58,7 @@ pub use outbox::{DeliveryResult, QueuedOutbound};
 pub use retention::{ERASED, Erased, Pruned, RetentionCutoffs};
 pub use search::{HitKind, SearchHit, SearchQuery};
 mod sla;
-pub use sla::SlaTimes;
+pub use sla::{SlaScope, SlaTimes};
 #[cfg(test)]
 mod tests;
 mod transcript;

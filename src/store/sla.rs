@@ -23,19 +23,40 @@ pub struct SlaTimes {
     pub unanswered_since: Option<i64>,
 }
 
+/// Which open handoffs an SLA check looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlaScope {
+    /// Every handoff waiting or assigned: the periodic sweep.
+    All,
+    /// One handoff, just before an agent resolves it.
+    Handoff(i64),
+    /// A conversation's open handoff, just before an agent texts in it.
+    Conversation(i64),
+}
+
 impl Store {
-    /// Every handoff waiting or assigned, with its SLA times.
-    pub async fn sla_open_handoffs(&self) -> Result<Vec<SlaTimes>> {
+    /// The handoffs in `scope` that are waiting or assigned, with their SLA times.
+    pub async fn sla_open_handoffs(&self, scope: SlaScope) -> Result<Vec<SlaTimes>> {
         const LAST_AGENT_TEXT: &str = "(SELECT MAX(a.created_at) FROM messages a
               WHERE a.conversation_id = h.conversation_id AND a.author = 'agent'
                 AND a.created_at >= h.created_at)";
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT h.id, h.conversation_id, h.priority, h.created_at, h.first_response_at,
                     (SELECT MIN(m.created_at) FROM messages m
                      WHERE m.conversation_id = h.conversation_id AND m.direction = 'inbound'
                        AND m.created_at > {LAST_AGENT_TEXT})
-             FROM handoffs h WHERE h.status <> 'resolved' ORDER BY h.id"
-        ))
+             FROM handoffs h WHERE h.status <> 'resolved' {} ORDER BY h.id",
+            match scope {
+                SlaScope::All => "",
+                SlaScope::Handoff(_) => "AND h.id = $1",
+                SlaScope::Conversation(_) => "AND h.conversation_id = $1",
+            }
+        );
+        let query = sqlx::query(&sql);
+        let rows = match scope {
+            SlaScope::All => query,
+            SlaScope::Handoff(id) | SlaScope::Conversation(id) => query.bind(id),
+        }
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

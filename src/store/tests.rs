@@ -962,3 +962,73 @@ async fn outcomes_committed_together_leave_a_lost_lease_to_its_new_owner() {
         "the taken-over text is still its new owner's to finish"
     );
 }
+
+/// Routers on several instances filling one agent at once: with room for one, one
+/// assignment wins and the others are refused, on PostgreSQL (the agent's row is
+/// taken first) as on SQLite (one writer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_assignments_never_fill_an_agent_past_capacity() {
+    let (store, _dir) = fresh_store().await;
+    let agent = store
+        .create_agent("ana", Role::Agent, "hash-ana", T0)
+        .await
+        .unwrap();
+    let mut handoffs = Vec::new();
+    for n in 0..6 {
+        let Received::Queued {
+            message_id,
+            conversation_id,
+            ..
+        } = store
+            .receive_inbound(&inbound(
+                &format!("+1555555{:04}", 5000 + n),
+                &format!("SMroute{n}"),
+                "agent please",
+                T0,
+            ))
+            .await
+            .unwrap()
+        else {
+            panic!("stored");
+        };
+        let (_writing, mut tx) = store.begin_write().await.unwrap();
+        let contact_id: i64 =
+            sqlx::query_scalar("SELECT contact_id FROM conversations WHERE id = $1")
+                .bind(conversation_id)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        let new = NewHandoff {
+            priority: 3,
+            rule: "asked_for_human".into(),
+            reason: "asked".into(),
+            intent: None,
+            summary: String::new(),
+            summary_by: "local",
+            headline: "Asked for a person".into(),
+        };
+        let id = Store::open_handoff(&mut tx, conversation_id, contact_id, message_id, &new, T0)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        handoffs.push(id);
+    }
+    for round in 0..5 {
+        let results = futures_join_all(handoffs.clone().into_iter().map(|id| {
+            let store = store.clone();
+            let agent_id = agent.id;
+            async move { store.assign_handoff(id, agent_id, 1, T0 + 1).await }
+        }))
+        .await;
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Ok(_) | Err(StoreError::Conflict(_)))),
+            "{results:?}"
+        );
+        assert_eq!(won, usize::from(round == 0), "round {round}: {results:?}");
+        let open = store.open_handoffs_by_agent().await.unwrap();
+        assert_eq!(open.get(&agent.id), Some(&1), "round {round}");
+    }
+}

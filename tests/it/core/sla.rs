@@ -111,3 +111,71 @@ async fn the_hours_the_team_is_out_do_not_count() {
     clock.set(monday_10am);
     assert_eq!(breached(&the_handoff(&app, &ana).await), ["first_response"]);
 }
+
+#[tokio::test]
+async fn an_answer_or_a_resolution_that_comes_late_is_a_miss_even_between_sweeps() {
+    let clock = ManualClock::at(WEDNESDAY_11AM);
+    // The sweep runs every 10 × poll_ms: once in 20 s here, so the misses below can
+    // only be seen by the check the agent's own action makes.
+    let app = TestApp::spawn_with_clock(clock.clone(), |c| c.worker.poll_ms = 2_000).await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    let phone = "+13035550223";
+    app.text(phone, "I want to talk to a person", &sid()).await;
+    app.settle().await;
+    let handoff = app.handoffs(&ana.token, "waiting").await[0].clone();
+    let (id, conversation) = (
+        handoff["id"].as_i64().unwrap(),
+        handoff["conversation_id"].as_i64().unwrap(),
+    );
+    let reply = |body: &'static str| {
+        let app = &app;
+        let token = ana.token.clone();
+        async move {
+            let sent = app
+                .api_post(
+                    &token,
+                    &format!("/api/v1/conversations/{conversation}/messages"),
+                    serde_json::json!({ "body": body }),
+                )
+                .await;
+            assert_eq!(sent.status(), 201);
+        }
+    };
+    let claimed = app
+        .api_post(
+            &ana.token,
+            &format!("/api/v1/handoffs/{id}/claim"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(claimed.status(), 200);
+
+    // A first answer in time, then the customer's next text at 11:20: normal priority
+    // gives the next answer 120 business minutes, due 13:20.
+    clock.set(WEDNESDAY_11AM + 10 * MINUTE);
+    reply("Hi, Ana here. Looking into it.").await;
+    clock.set(WEDNESDAY_11AM + 20 * MINUTE);
+    app.text(phone, "any news?", &sid()).await;
+    app.settle().await;
+    clock.set(WEDNESDAY_11AM + 20 * MINUTE + 2 * HOUR + MINUTE);
+    reply("Sorry for the wait: it ships today.").await;
+
+    // Resolution is due after 1,440 business minutes (Friday 17:00); resolved on the
+    // next Wednesday, at once after the clock moves.
+    clock.set(WEDNESDAY_11AM + 7 * 24 * HOUR);
+    let resolved = app
+        .api_post(
+            &ana.token,
+            &format!("/api/v1/handoffs/{id}/resolve"),
+            serde_json::json!({ "hand_back": true, "send_csat": false }),
+        )
+        .await;
+    assert_eq!(resolved.status(), 200);
+    let resolved = app.handoffs(&ana.token, "resolved").await;
+    let handoff = resolved.iter().find(|h| h["id"] == id).unwrap();
+    assert_eq!(
+        breached(handoff),
+        ["next_response", "resolution"],
+        "{handoff:#}"
+    );
+}
