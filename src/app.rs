@@ -26,6 +26,7 @@ use crate::engine::dispatcher::{self, DispatchSettings};
 use crate::engine::policy::Policy;
 use crate::engine::reload;
 use crate::engine::worker::{self, WorkerSettings};
+use crate::engine::{flow_starts, holding, periodic, routing, sla};
 use crate::knowledge::{self, Knowledge, KnowledgeDirs};
 use crate::llm::{LlmClient, PromptTemplates};
 use crate::sms::providers::Provider;
@@ -334,25 +335,35 @@ pub fn spawn_engine(
     };
     tasks.spawn(crate::engine::events::run(engine.clone(), shutdown.clone()));
     crate::integrations::spawn(tasks, engine, config, shutdown);
-    tasks.spawn(crate::engine::holding::run(
+    // Holding texts, routing, SLA misses and scheduled flows: a pass each, ten polls apart.
+    let sweep_period = Duration::from_millis(config.worker.poll_ms.saturating_mul(10));
+    tasks.spawn(periodic::every(
+        sweep_period,
+        "sending holding texts",
         engine.clone(),
-        Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
         shutdown.clone(),
+        |e| async move { holding::sweep(&e).await },
     ));
-    tasks.spawn(crate::engine::routing::run(
+    tasks.spawn(periodic::every(
+        sweep_period,
+        "routing waiting handoffs",
         engine.clone(),
-        Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
         shutdown.clone(),
+        |e| async move { routing::assign_waiting(&e).await },
     ));
-    tasks.spawn(crate::engine::sla::run(
+    tasks.spawn(periodic::every(
+        sweep_period,
+        "checking SLA targets",
         engine.clone(),
-        Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
         shutdown.clone(),
+        |e| async move { sla::sweep(&e).await },
     ));
-    tasks.spawn(crate::engine::flow_starts::run(
+    tasks.spawn(periodic::every(
+        sweep_period,
+        "starting scheduled flows",
         engine.clone(),
-        Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
         shutdown.clone(),
+        |e| async move { flow_starts::sweep(&e).await },
     ));
     tasks.spawn(crate::engine::retention::run(
         engine.clone(),

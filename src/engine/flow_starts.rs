@@ -8,11 +8,6 @@
 //! when allowed, otherwise by the sweep here once the quiet hours end — durable
 //! across restarts, and sent once even with several processes.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::watch;
-
 use super::Engine;
 use super::pipeline::{business_zone, reply};
 use crate::brain::state::ConversationState;
@@ -106,19 +101,6 @@ pub async fn start(
         send_at_local,
         timezone: tz.iana_name().unwrap_or("UTC").to_string(),
     })
-}
-
-/// Sends the due starts until shutdown, every `every`.
-pub async fn run(engine: Arc<Engine>, every: Duration, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => return,
-        }
-        if let Err(e) = sweep(&engine).await {
-            tracing::warn!(error = %e, "starting scheduled flows failed; will retry");
-        }
-    }
 }
 
 /// Sends every start that is due; returns how many went out.

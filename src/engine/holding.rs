@@ -3,27 +3,9 @@
 //! once per handoff, only while the team is in (outside hours they were already told
 //! when the team is back).
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::watch;
-
 use super::Engine;
 use super::pipeline::reply;
 use crate::store::OutboundKind;
-
-/// Looks for overdue handoffs every `every` until shutdown.
-pub async fn run(engine: Arc<Engine>, every: Duration, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => return,
-        }
-        if let Err(e) = sweep(&engine).await {
-            tracing::warn!(error = %e, "sending holding texts failed; will retry");
-        }
-    }
-}
 
 /// Queues the holding text for every overdue handoff; returns how many.
 pub async fn sweep(engine: &Engine) -> Result<usize, crate::store::StoreError> {

@@ -22,6 +22,7 @@ pub mod holding;
 pub mod hours;
 pub mod intake;
 pub mod lookup;
+pub mod periodic;
 pub mod pipeline;
 pub mod policy;
 pub mod preview;

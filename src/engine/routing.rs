@@ -11,11 +11,8 @@
 //! instances decide at once.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Deserialize;
-use tokio::sync::watch;
 
 use super::Engine;
 use crate::brain::escalation::Rule;
@@ -115,19 +112,6 @@ impl RoutingSettings {
                 .and_then(|intent| self.intents.get(intent))
         })?;
         self.teams.get(team)
-    }
-}
-
-/// Assigns waiting handoffs every `every` until shutdown.
-pub async fn run(engine: Arc<Engine>, every: Duration, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => return,
-        }
-        if let Err(e) = assign_waiting(&engine).await {
-            tracing::warn!(error = %e, "routing waiting handoffs failed; will retry");
-        }
     }
 }
 

@@ -6,11 +6,7 @@
 //! resolves (a late answer between two sweeps is still late); the queue shows what
 //! is due and what was missed.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 use super::Engine;
 use super::policy::Policy;
@@ -137,19 +133,6 @@ pub fn missed(policy: &Policy, handoff: &SlaTimes, now: i64) -> Vec<(SlaMetric, 
         out.push((SlaMetric::Resolution, at));
     }
     out
-}
-
-/// Looks for missed targets every `every` until shutdown.
-pub async fn run(engine: Arc<Engine>, every: Duration, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => return,
-        }
-        if let Err(e) = sweep(&engine).await {
-            tracing::warn!(error = %e, "checking SLA targets failed; will retry");
-        }
-    }
 }
 
 /// Records every target missed by an open handoff (once each); returns how many new.
