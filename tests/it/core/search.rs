@@ -209,7 +209,7 @@ async fn an_export_of_ten_thousand_messages_streams_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let db = test_database_url().await;
     let port = free_port();
-    let mut textdesk = start_textdesk(dir.path(), db.as_deref(), port, None);
+    let textdesk = Serving(start_textdesk(dir.path(), db.as_deref(), port, None));
     wait_healthy(port).await;
     let phone = "+13035550173";
     assert_eq!(
@@ -245,14 +245,21 @@ async fn an_export_of_ten_thousand_messages_streams_in_bounded_memory() {
             .await
             .unwrap();
     let body = "All good, thanks. ".repeat(85);
-    let mut tx = pool.begin().await.unwrap();
-    if db.is_none() {
-        // The server writes beside us (its sweeps); wait for its turns as it does.
+    let mut tx = pool.acquire().await.unwrap();
+    let begin = if db.is_none() {
+        // The server writes beside us (its sweeps): wait for its turns as it does, and
+        // take the write lock at BEGIN. A deferred transaction would take it at the
+        // first insert, and SQLite refuses that upgrade at once ("database is locked",
+        // no waiting) when the server committed in between.
         sqlx::query("PRAGMA busy_timeout = 60000")
             .execute(&mut *tx)
             .await
             .unwrap();
-    }
+        "BEGIN IMMEDIATE"
+    } else {
+        "BEGIN"
+    };
+    sqlx::query(begin).execute(&mut *tx).await.unwrap();
     for batch in 0..MESSAGES / 100 {
         let rows: Vec<String> = (0..100)
             .map(|i| {
@@ -271,10 +278,11 @@ async fn an_export_of_ten_thousand_messages_streams_in_bounded_memory() {
         .await
         .unwrap();
     }
-    tx.commit().await.unwrap();
+    sqlx::query("COMMIT").execute(&mut *tx).await.unwrap();
+    drop(tx);
 
     // The first export warms the database's caches; the second is measured from there.
-    let pid = textdesk.id();
+    let pid = textdesk.0.id();
     let (bytes, lines, _) = stream_export(port, &token, pid).await;
     assert!(
         lines > MESSAGES,
@@ -297,6 +305,15 @@ async fn an_export_of_ten_thousand_messages_streams_in_bounded_memory() {
         growth / 1024,
         bytes / 1024
     );
-    textdesk.kill().ok();
-    textdesk.wait().ok();
+}
+
+/// The server under test, stopped however the test ends (a failed assertion too: a
+/// server left running would keep writing into the test run's output).
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
 }
