@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::CurrentAgent;
 use super::extract::{Json, Path, Query};
 use super::{ApiError, AppState};
+use crate::brain::summary::trim_to;
 use crate::sms::{PhoneNumber, segments};
 use crate::store::{
     Agent, Author, ConversationDetail, ConversationInfo, NewOutbound, Note, OutboundKind,
@@ -19,6 +20,9 @@ use crate::store::{
 /// Longest agent text accepted, in segments: longer texts cost a lot and arrive
 /// badly on old phones; split them.
 pub(super) const MAX_AGENT_SEGMENTS: u32 = 10;
+
+/// A past conversation's first text in the history, cut for a one-line listing.
+const FIRST_TEXT_CHARS: usize = 160;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -84,7 +88,8 @@ pub async fn show(
     params(("id" = i64, Path, description = "Conversation id")),
     responses(
         (status = 200, description = "The same contact's other conversations, newest first \
-            (at most 20): when, how it ended, its first text, its handoff's headline, \
+            (at most 20): when, how it ended, its first text (cut at 160 characters on a \
+            sentence or word), its handoff's headline, \
             the agent and the labels", body = [PastConversation]),
         (status = 404, description = "No such conversation"),
     ),
@@ -95,13 +100,18 @@ pub async fn history(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<PastConversation>>, ApiError> {
-    state
+    let mut past = state
         .engine
         .store
         .other_conversations(id)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("conversation {id} not found")))
+        .ok_or_else(|| ApiError::NotFound(format!("conversation {id} not found")))?;
+    for conversation in &mut past {
+        if let Some(text) = &mut conversation.first_text {
+            *text = trim_to(text, FIRST_TEXT_CHARS);
+        }
+    }
+    Ok(Json(past))
 }
 
 #[derive(Deserialize, ToSchema)]

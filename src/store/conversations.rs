@@ -79,7 +79,7 @@ pub struct PastConversation {
     pub resolved_at: Option<i64>,
     /// Messages in it, both ways.
     pub messages: i64,
-    /// The customer's first text in it, cut to 160 characters.
+    /// The customer's first text in it (the API cuts it for a one-line listing).
     pub first_text: Option<String>,
     /// Its latest handoff's headline ("Upset: about order #48213"), if it had one.
     pub headline: Option<String>,
@@ -90,8 +90,6 @@ pub struct PastConversation {
 
 /// How many of a contact's other conversations the history lists.
 const HISTORY_LIMIT: i64 = 20;
-/// The first text, cut for a one-line listing.
-const FIRST_TEXT_CHARS: usize = 160;
 
 const INFO: &str =
     "SELECT v.id, v.contact_id, c.phone, c.consent, v.status, v.created_at, v.updated_at,
@@ -268,7 +266,6 @@ impl Store {
             .map(|r| {
                 let id: i64 = r.get(0);
                 let status: String = r.get(1);
-                let first_text: Option<String> = r.get(5);
                 Ok(PastConversation {
                     id,
                     status: ConversationStatus::parse(&status).ok_or_else(|| {
@@ -277,7 +274,7 @@ impl Store {
                     created_at: r.get(2),
                     resolved_at: r.get(3),
                     messages: r.get(4),
-                    first_text: first_text.map(|t| cut(&t, FIRST_TEXT_CHARS)),
+                    first_text: r.get(5),
                     headline: r.get(6),
                     agent: r.get(7),
                     labels: labels.remove(&id).unwrap_or_default(),
@@ -383,13 +380,5 @@ impl Store {
             body: body.to_string(),
             created_at: now,
         })
-    }
-}
-
-/// `text` cut to `chars` characters, with an ellipsis when it was longer.
-fn cut(text: &str, chars: usize) -> String {
-    match text.char_indices().nth(chars) {
-        Some((end, _)) => format!("{}…", text[..end].trim_end()),
-        None => text.to_string(),
     }
 }
