@@ -12,10 +12,11 @@
 //! [`translate`](super::translate) layer (also used by the Qdrant-server backend);
 //! [`request`] maps it onto qdrant-edge types, separate from the calls.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use qdrant_edge::{
@@ -27,6 +28,7 @@ use tokio::sync::oneshot;
 
 use super::translate::{CollectionSpec, SCROLL_PAGE, STORED_FIELDS};
 use super::{IndexError, KnowledgeIndex, QueryPlan, ScoredChunk, StoredPoint, WriteBatch};
+use crate::knowledge::chunk::Chunk;
 
 /// The dense vector the index is built for; a different model means a rebuild.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +56,19 @@ pub struct EdgeIndex {
     writer: Option<mpsc::Sender<WriteJob>>,
     thread: Option<JoinHandle<()>>,
     dense: Option<DenseSpec>,
+    chunks: Arc<Mutex<ChunkCache>>,
+}
+
+/// The chunks searches have read, by point id. Reading a hit's payload (a stored,
+/// compressed JSON document, parsed back into a [`Chunk`]) was a fifth of the CPU of a
+/// turn under a flood of BM25-only texts, every turn reading the same few dozen FAQ
+/// passages again. This process is the shard's only writer, so the cache is exact:
+/// every write empties it, and a search that began before a write does not fill it.
+#[derive(Default)]
+struct ChunkCache {
+    /// Bumped by every write.
+    generation: u64,
+    chunks: HashMap<u64, Chunk>,
 }
 
 impl EdgeIndex {
@@ -115,6 +130,7 @@ impl EdgeIndex {
             writer: Some(writer),
             thread: Some(thread),
             dense,
+            chunks: Arc::default(),
         })
     }
 
@@ -241,20 +257,65 @@ impl KnowledgeIndex for EdgeIndex {
             .ok_or_else(|| IndexError::WriterStopped("index closed".into()))?
             .send((operations, reply))
             .map_err(|_| IndexError::WriterStopped("the writer thread ended".into()))?;
-        done.await
-            .map_err(|_| IndexError::WriterStopped("the writer thread panicked".into()))?
+        let written = done
+            .await
+            .map_err(|_| IndexError::WriterStopped("the writer thread panicked".into()))?;
+        // Even a failed batch may have changed some points.
+        let mut cache = lock(&self.chunks);
+        cache.generation += 1;
+        cache.chunks.clear();
+        written
     }
 
+    /// Ranks the points without their payloads, then takes each hit's chunk from the
+    /// cache, reading only the ones it does not hold yet.
     async fn query(&self, plan: QueryPlan) -> Result<Vec<ScoredChunk>, IndexError> {
         let shard = self.shard()?;
-        let request = request::query_request(plan);
+        let mut request = request::query_request(plan);
+        request.with_payload = WithPayloadInterface::Bool(false);
+        let cache = Arc::clone(&self.chunks);
         blocking(move || {
-            let points = shard
+            let generation = lock(&cache).generation;
+            let ranked: Vec<(u64, f32)> = shard
                 .query(request)
-                .map_err(|e| IndexError::Backend(e.to_string()))?;
-            Ok(points
+                .map_err(|e| IndexError::Backend(e.to_string()))?
                 .into_iter()
-                .filter_map(request::scored_chunk)
+                .filter_map(|point| Some((request::numeric_id(point.id)?, point.score)))
+                .collect();
+            let mut found: HashMap<u64, Chunk> = {
+                let cache = lock(&cache);
+                ranked
+                    .iter()
+                    .filter_map(|(id, _)| Some((*id, cache.chunks.get(id)?.clone())))
+                    .collect()
+            };
+            let missing: Vec<PointId> = ranked
+                .iter()
+                .filter(|(id, _)| !found.contains_key(id))
+                .map(|(id, _)| PointId::NumId(*id))
+                .collect();
+            if !missing.is_empty() {
+                let read: Vec<(u64, Chunk)> = shard
+                    .retrieve(&missing, Some(WithPayloadInterface::Bool(true)), None)
+                    .map_err(|e| IndexError::Backend(e.to_string()))?
+                    .into_iter()
+                    .filter_map(|record| request::chunk_of(record.id, record.payload?))
+                    .collect();
+                let mut cache = lock(&cache);
+                if cache.generation == generation {
+                    cache.chunks.extend(read.iter().cloned());
+                }
+                found.extend(read);
+            }
+            Ok(ranked
+                .into_iter()
+                .filter_map(|(id, score)| {
+                    Some(ScoredChunk {
+                        id,
+                        score,
+                        chunk: found.get(&id)?.clone(),
+                    })
+                })
                 .collect())
         })
         .await
@@ -263,6 +324,14 @@ impl KnowledgeIndex for EdgeIndex {
     fn dense_dimensions(&self) -> Option<usize> {
         self.dense.as_ref().map(|d| d.dimensions)
     }
+}
+
+fn lock(cache: &Mutex<ChunkCache>) -> std::sync::MutexGuard<'_, ChunkCache> {
+    // A panic while holding it leaves nothing half-done: the map is only read,
+    // cleared or extended.
+    cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn blocking<T: Send + 'static>(
@@ -280,12 +349,13 @@ pub mod request {
     use qdrant_edge::{
         Condition, FieldCondition, Filter, Fusion, JsonPath, Match, NamedQuery, Payload,
         PayloadOps, PointId, PointInsertOperations, PointOperations, PointStruct, Prefetch,
-        QueryEnum, QueryRequest, ScoredPoint, ScoringQuery, SetPayloadOp, UpdateOperation,
-        ValueVariants, Vector, VectorInternal, Vectors, WithPayloadInterface, WithVector,
+        QueryEnum, QueryRequest, ScoringQuery, SetPayloadOp, UpdateOperation, ValueVariants,
+        Vector, VectorInternal, Vectors, WithPayloadInterface, WithVector,
     };
 
     use super::super::translate::{self, Scoring, TagFilter, VectorData, VectorSearch, WriteOp};
-    use super::super::{IndexError, QueryPlan, QueryVector, ScoredChunk, StoredPoint, WriteBatch};
+    use super::super::{IndexError, QueryPlan, QueryVector, StoredPoint, WriteBatch};
+    use crate::knowledge::chunk::Chunk;
 
     pub fn query_request(plan: QueryPlan) -> QueryRequest {
         let request = translate::search_request(plan);
@@ -401,7 +471,7 @@ pub mod request {
         Ok(operations)
     }
 
-    fn numeric_id(id: PointId) -> Option<u64> {
+    pub fn numeric_id(id: PointId) -> Option<u64> {
         match id {
             PointId::NumId(n) => Some(n),
             PointId::Uuid(_) => None,
@@ -412,8 +482,10 @@ pub mod request {
         translate::stored_point(numeric_id(id), &payload?.0)
     }
 
-    pub fn scored_chunk(point: ScoredPoint) -> Option<ScoredChunk> {
-        translate::scored_chunk(numeric_id(point.id), point.score, point.payload?.0)
+    /// A point's chunk, from its payload.
+    pub fn chunk_of(id: PointId, payload: Payload) -> Option<(u64, Chunk)> {
+        let scored = translate::scored_chunk(numeric_id(id), 0.0, payload.0)?;
+        Some((scored.id, scored.chunk))
     }
 
     #[cfg(test)]

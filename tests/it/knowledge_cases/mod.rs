@@ -302,6 +302,13 @@ pub async fn editing_a_file_reindexes_only_its_changed_chunks(backend: &Backend)
     let first = knowledge.reindex().await.unwrap();
     let embedded_before = embedder.texts.load(Ordering::SeqCst);
     assert_eq!(embedded_before, first.chunks);
+    // Searched once before the edit, so a backend that keeps the chunks it read must
+    // let go of the old version.
+    let refunds_before = knowledge
+        .search("refunds five business days", 1, SearchMode::Bm25, &[])
+        .await
+        .unwrap();
+    assert_eq!(refunds_before[0].chunk.line_start, 15);
 
     // One section of one file changes; the section after it moves down one line.
     f.write(
