@@ -247,23 +247,21 @@ impl Inbox {
             .to_string()
     }
 
-    /// The handoff ids in a queue list, top to bottom.
+    /// The handoff ids in a queue list, top to bottom. Read in one script: the list is
+    /// redrawn on every queue event, and elements found one call earlier can be gone
+    /// by the next (a stale element reference).
     async fn queue(&self, list: &str) -> Vec<i64> {
-        let mut ids = Vec::new();
-        for li in self
-            .client
-            .find_all(Locator::Css(&format!("#queue-{list} li[data-handoff-id]")))
-            .await
-            .unwrap()
-        {
-            let id = li
-                .attr("data-handoff-id")
-                .await
-                .unwrap()
-                .unwrap_or_default();
-            ids.push(id.parse().unwrap());
-        }
-        ids
+        self.script(
+            "return [...document.querySelectorAll(`#queue-${arguments[0]} li[data-handoff-id]`)]
+               .map((li) => Number(li.dataset.handoffId))",
+            vec![json!(list)],
+        )
+        .await
+        .as_array()
+        .expect("a list of ids")
+        .iter()
+        .map(|id| id.as_i64().expect("a numeric handoff id"))
+        .collect()
     }
 
     /// Visible controls a screen reader would announce without a name: no label, no
