@@ -310,10 +310,11 @@ impl KnowledgeIndex for EdgeIndex {
             Ok(ranked
                 .into_iter()
                 .filter_map(|(id, score)| {
+                    // Each id is ranked once, so its chunk can be moved out.
                     Some(ScoredChunk {
                         id,
                         score,
-                        chunk: found.get(&id)?.clone(),
+                        chunk: found.remove(&id)?,
                     })
                 })
                 .collect())
@@ -484,8 +485,7 @@ pub mod request {
 
     /// A point's chunk, from its payload.
     pub fn chunk_of(id: PointId, payload: Payload) -> Option<(u64, Chunk)> {
-        let scored = translate::scored_chunk(numeric_id(id), 0.0, payload.0)?;
-        Some((scored.id, scored.chunk))
+        Some((numeric_id(id)?, translate::chunk(payload.0)?))
     }
 
     #[cfg(test)]

@@ -9,6 +9,8 @@
 //! (which these machines cannot run) is as thin as it can be, and everything here is
 //! unit-tested without any Qdrant.
 
+use crate::knowledge::chunk::Chunk;
+
 use super::{
     ChunkPayload, DENSE_VECTOR, IndexError, QueryPlan, QueryVector, SPARSE_VECTOR, ScoredChunk,
     SparseVec, StoredPoint, WriteBatch,
@@ -243,12 +245,17 @@ pub fn scored_chunk(
     score: f32,
     payload: serde_json::Map<String, serde_json::Value>,
 ) -> Option<ScoredChunk> {
-    let payload: ChunkPayload = serde_json::from_value(serde_json::Value::Object(payload)).ok()?;
     Some(ScoredChunk {
         id: id?,
         score,
-        chunk: payload.chunk,
+        chunk: chunk(payload)?,
     })
+}
+
+/// A point's payload as its [`Chunk`]; `None` when the payload is not a chunk.
+pub fn chunk(payload: serde_json::Map<String, serde_json::Value>) -> Option<Chunk> {
+    let payload: ChunkPayload = serde_json::from_value(serde_json::Value::Object(payload)).ok()?;
+    Some(payload.chunk)
 }
 
 /// A fused plan as one plain search per vector, for a server that refuses the
