@@ -312,7 +312,9 @@ pub fn open_llm(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Option
     Ok(Some(Arc::new(client)))
 }
 
-/// Starts the inbound workers, outbox dispatchers and webhook deliverers on `tasks`.
+/// Starts the inbound workers, outbox dispatchers, webhook deliverers and sweeps on
+/// `tasks`, on the background runtime ([`crate::engine::background`]): webhooks are
+/// acknowledged ahead of this work.
 pub fn spawn_engine(
     tasks: &mut JoinSet<()>,
     engine: &Arc<Engine>,
@@ -333,63 +335,83 @@ pub fn spawn_engine(
         status_callback: (config.provider == ProviderKind::Twilio)
             .then(|| format!("{}/webhooks/twilio/status", config.public_base_url())),
     };
-    tasks.spawn(crate::engine::events::run(engine.clone(), shutdown.clone()));
-    crate::integrations::spawn(tasks, engine, config, shutdown);
+    let background = crate::engine::background::handle();
+    tasks.spawn_on(
+        crate::engine::events::run(engine.clone(), shutdown.clone()),
+        &background,
+    );
+    crate::integrations::spawn(tasks, engine, config, shutdown, &background);
     // Holding texts, routing, SLA misses and scheduled flows: a pass each, ten polls apart.
     let sweep_period = Duration::from_millis(config.worker.poll_ms.saturating_mul(10));
-    tasks.spawn(periodic::every(
-        sweep_period,
-        "sending holding texts",
-        engine.clone(),
-        shutdown.clone(),
-        |e| async move { holding::sweep(&e).await },
-    ));
-    tasks.spawn(periodic::every(
-        sweep_period,
-        "routing waiting handoffs",
-        engine.clone(),
-        shutdown.clone(),
-        |e| async move { routing::assign_waiting(&e).await },
-    ));
-    tasks.spawn(periodic::every(
-        sweep_period,
-        "checking SLA targets",
-        engine.clone(),
-        shutdown.clone(),
-        |e| async move { sla::sweep(&e).await },
-    ));
-    tasks.spawn(periodic::every(
-        sweep_period,
-        "starting scheduled flows",
-        engine.clone(),
-        shutdown.clone(),
-        |e| async move { flow_starts::sweep(&e).await },
-    ));
-    tasks.spawn(crate::engine::retention::run(
-        engine.clone(),
-        config.retention.clone(),
-        shutdown.clone(),
-    ));
-    if config.csat.enabled && config.csat.after_bot {
-        tasks.spawn(crate::engine::csat::run(
+    tasks.spawn_on(
+        periodic::every(
+            sweep_period,
+            "sending holding texts",
             engine.clone(),
-            config.csat.clone(),
-            Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
             shutdown.clone(),
-        ));
+            |e| async move { holding::sweep(&e).await },
+        ),
+        &background,
+    );
+    tasks.spawn_on(
+        periodic::every(
+            sweep_period,
+            "routing waiting handoffs",
+            engine.clone(),
+            shutdown.clone(),
+            |e| async move { routing::assign_waiting(&e).await },
+        ),
+        &background,
+    );
+    tasks.spawn_on(
+        periodic::every(
+            sweep_period,
+            "checking SLA targets",
+            engine.clone(),
+            shutdown.clone(),
+            |e| async move { sla::sweep(&e).await },
+        ),
+        &background,
+    );
+    tasks.spawn_on(
+        periodic::every(
+            sweep_period,
+            "starting scheduled flows",
+            engine.clone(),
+            shutdown.clone(),
+            |e| async move { flow_starts::sweep(&e).await },
+        ),
+        &background,
+    );
+    tasks.spawn_on(
+        crate::engine::retention::run(engine.clone(), config.retention.clone(), shutdown.clone()),
+        &background,
+    );
+    if config.csat.enabled && config.csat.after_bot {
+        tasks.spawn_on(
+            crate::engine::csat::run(
+                engine.clone(),
+                config.csat.clone(),
+                Duration::from_millis(config.worker.poll_ms.saturating_mul(10)),
+                shutdown.clone(),
+            ),
+            &background,
+        );
     }
     for _ in 0..config.worker.concurrency {
-        tasks.spawn(worker::run(
-            engine.clone(),
-            worker_settings.clone(),
-            shutdown.clone(),
-        ));
-        tasks.spawn(dispatcher::run(
-            engine.clone(),
-            provider.clone(),
-            dispatch_settings.clone(),
-            shutdown.clone(),
-        ));
+        tasks.spawn_on(
+            worker::run(engine.clone(), worker_settings.clone(), shutdown.clone()),
+            &background,
+        );
+        tasks.spawn_on(
+            dispatcher::run(
+                engine.clone(),
+                provider.clone(),
+                dispatch_settings.clone(),
+                shutdown.clone(),
+            ),
+            &background,
+        );
     }
 }
 

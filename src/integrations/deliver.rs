@@ -56,12 +56,14 @@ impl DeliverySettings {
     }
 }
 
-/// Starts one deliverer per configured endpoint on `tasks` (none without endpoints).
+/// Starts one deliverer per configured endpoint on `tasks`, on `runtime` (none
+/// without endpoints).
 pub fn spawn(
     tasks: &mut JoinSet<()>,
     engine: &Arc<Engine>,
     config: &Config,
     shutdown: &watch::Receiver<bool>,
+    runtime: &tokio::runtime::Handle,
 ) {
     let endpoints = config.webhook_endpoints();
     if endpoints.is_empty() {
@@ -93,7 +95,7 @@ pub fn spawn(
             settings: settings.clone(),
             wall: Arc::new(SystemClock),
         };
-        tasks.spawn(deliverer.run(started_at, shutdown.clone()));
+        tasks.spawn_on(deliverer.run(started_at, shutdown.clone()), runtime);
     }
 }
 

@@ -138,6 +138,9 @@ type Writing = Option<(
     Option<tokio::sync::OwnedMutexGuard<()>>,
 )>;
 
+/// Connections to a SQLite file: one writes at a time, the others read beside it (WAL).
+const SQLITE_CONNECTIONS: u32 = 8;
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -157,8 +160,20 @@ impl Store {
         let options = AnyConnectOptions::from_str(url)?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
-        let pool = AnyPoolOptions::new()
-            .max_connections(if dialect == Dialect::Sqlite { 8 } else { 16 })
+        let mut pool = AnyPoolOptions::new();
+        pool = match dialect {
+            // Every connection opened now and kept: a SQLite connection's statements
+            // run on a thread of its own, started by whoever opens it, and it must not
+            // be the background runtime, whose threads run at a lower priority
+            // (crate::engine::background), or a webhook's commit would run at theirs.
+            Dialect::Sqlite => pool
+                .max_connections(SQLITE_CONNECTIONS)
+                .min_connections(SQLITE_CONNECTIONS)
+                .idle_timeout(None)
+                .max_lifetime(None),
+            Dialect::Postgres => pool.max_connections(16),
+        };
+        let pool = pool
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
