@@ -22,6 +22,7 @@ pub mod config;
 pub mod conversation_tests;
 pub mod engine;
 pub mod flows;
+pub mod gaps;
 pub mod http;
 pub mod integrations;
 pub mod knowledge;

@@ -71,6 +71,105 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     out
 }
 
+/// +1 303 555 0199, (303) 555-0199, 303.555.0199, +447700900123: a number someone can
+/// be called on. Five-digit order numbers and prices are not.
+static PHONE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\b\d{3})[ .-]?\d{3}[ .-]?\d{4}\b|\+\d{8,15}\b")
+        .expect("static regex")
+});
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+\b").expect("static regex")
+});
+/// A name where people give or use one: "my name is Dana Whitfield", "this is Dana",
+/// "Hi Dana,", "Thanks Dana!", "- Ana" signing off. Capitalised words only, so "this is
+/// great" and "hi there" keep their words.
+static INTRODUCED_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\b((?i:my name is|my name's|name is|this is|i am|i'm|im|it's|hi|hey|hello|dear|thanks|thank you)),?\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\b",
+    )
+    .expect("static regex")
+});
+static SIGNED_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)(^|\s)[-~]\s?[A-Z][a-z]+\s*$").expect("static regex"));
+/// Capitalised words after an introduction that are not names ("Hi Trailhead team",
+/// "this is Monday", "thanks Again").
+const NOT_NAMES: &[&str] = &[
+    "There",
+    "Team",
+    "Again",
+    "All",
+    "Everyone",
+    "Folks",
+    "So",
+    "Very",
+    "Really",
+    "The",
+    "A",
+    "An",
+    "Is",
+    "It",
+    "Not",
+    "Still",
+    "Just",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "Trailhead",
+    "Yes",
+    "No",
+    "Ok",
+    "Okay",
+    "Great",
+    "You",
+];
+
+/// Everything [`redact`] removes, plus what identifies the customer as a person: phone
+/// numbers (`[phone]`), e-mail addresses (`[email]`) and names (`[name]`): the `names`
+/// given (the contact's and the agents', matched as whole words in any case) and names
+/// introduced or used in greetings and sign-offs. For texts that outlive their
+/// conversation, such as knowledge drafts made from agents' answers.
+pub fn redact_person(text: &str, names: &[String]) -> String {
+    let mut out = redact(text).into_owned();
+    out = EMAIL.replace_all(&out, "[email]").into_owned();
+    out = PHONE.replace_all(&out, "[phone]").into_owned();
+    for name in names {
+        for part in name.split_whitespace().filter(|p| p.chars().count() >= 2) {
+            let Ok(pattern) = Regex::new(&format!(r"(?i)\b{}\b", regex::escape(part))) else {
+                continue;
+            };
+            out = pattern.replace_all(&out, "[name]").into_owned();
+        }
+    }
+    out = INTRODUCED_NAME
+        .replace_all(&out, |caps: &regex::Captures<'_>| {
+            let lead = &caps[1];
+            let name = caps[0][lead.len()..].trim_start_matches([',', ' ', '\t', '\n']);
+            let first = name.split_whitespace().next().unwrap_or("");
+            if NOT_NAMES.contains(&first) {
+                caps[0].to_string()
+            } else {
+                let gap = &caps[0][lead.len()..caps[0].len() - name.len()];
+                format!("{lead}{gap}[name]")
+            }
+        })
+        .into_owned();
+    out = SIGNED_NAME
+        .replace_all(&out, |caps: &regex::Captures<'_>| {
+            let word = caps[0].trim().trim_start_matches(['-', '~']).trim();
+            if NOT_NAMES.contains(&word) {
+                caps[0].to_string()
+            } else {
+                format!("{}- [name]", &caps[1])
+            }
+        })
+        .into_owned();
+    out
+}
+
 /// The Luhn checksum that every payment card number satisfies.
 pub fn luhn_valid(digits: &str) -> bool {
     if !(13..=19).contains(&digits.len()) {
@@ -142,5 +241,30 @@ mod tests {
     #[test]
     fn ordinary_text_is_borrowed_unchanged() {
         assert!(matches!(redact("where is my order?"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_person_is_redacted_by_number_address_and_name() {
+        let names = vec!["Dana Whitfield".to_string(), "ana".to_string()];
+        assert_eq!(
+            redact_person("Hi Dana, call me on (303) 555-0199 or +13035550199", &names),
+            "Hi [name], call me on [phone] or [phone]"
+        );
+        assert_eq!(
+            redact_person("mail dana.w@example.com, card 4111 1111 1111 1111", &[]),
+            "mail [email], card [card number]"
+        );
+        assert_eq!(
+            redact_person("my name is Priya Raman and order 48213 is late", &[]),
+            "my name is [name] and order 48213 is late"
+        );
+        assert_eq!(
+            redact_person("Yes, dogs are welcome! - Ana", &names),
+            "Yes, dogs are welcome! - [name]"
+        );
+        assert_eq!(
+            redact_person("Thanks Marco! this is great, hi there", &[]),
+            "Thanks [name]! this is great, hi there"
+        );
     }
 }

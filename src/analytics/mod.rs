@@ -336,6 +336,34 @@ pub struct Report {
     pub totals: Figures,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<Group>,
+    /// How the bot's texts of the window fared with the agents who read them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bot_answers: Option<BotAnswers>,
+}
+
+/// The bot-answer quality figure: bot texts sent in the window and how many of them
+/// agents marked in the inbox.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct BotAnswers {
+    pub sent: i64,
+    pub marked_wrong: i64,
+    pub marked_should_have_handed_over: i64,
+    /// Share of bot texts no agent marked, 0–1; absent without bot texts. Agents read
+    /// only the conversations handed to them, so this is an upper bound.
+    pub quality: Option<f64>,
+}
+
+impl BotAnswers {
+    pub fn of(counts: crate::store::FeedbackCounts) -> Self {
+        let marked = counts.wrong_answer + counts.should_have_handed_over;
+        Self {
+            sent: counts.bot_texts,
+            marked_wrong: counts.wrong_answer,
+            marked_should_have_handed_over: counts.should_have_handed_over,
+            quality: (counts.bot_texts > 0)
+                .then(|| 1.0 - marked.min(counts.bot_texts) as f64 / counts.bot_texts as f64),
+        }
+    }
 }
 
 pub fn report(
@@ -367,6 +395,7 @@ pub fn report(
         to: crate::clock::format_ms(to),
         totals: figures(conversations),
         groups,
+        bot_answers: None,
     }
 }
 

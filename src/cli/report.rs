@@ -28,7 +28,10 @@ pub async fn run(
         };
     let from = now - span;
     let facts = store.conversation_facts(from, now).await?;
-    let report = analytics::report(from, now, &facts, group_by);
+    let mut report = analytics::report(from, now, &facts, group_by);
+    report.bot_answers = Some(analytics::BotAnswers::of(
+        store.feedback_counts(from, now).await?,
+    ));
     if json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
@@ -71,6 +74,17 @@ pub fn render(report: &Report) -> String {
         }
         text.push_str(&line);
         text.push('\n');
+    }
+    if let Some(bot) = &report.bot_answers {
+        text.push_str(&format!(
+            "\nbot texts {}: {} marked wrong, {} should have been a person's{}\n",
+            bot.sent,
+            bot.marked_wrong,
+            bot.marked_should_have_handed_over,
+            bot.quality
+                .map(|q| format!(" (answer quality {:.1}%)", q * 100.0))
+                .unwrap_or_default()
+        ));
     }
     text
 }
@@ -203,6 +217,7 @@ mod tests {
                 key: "ana".into(),
                 figures: ana,
             }],
+            bot_answers: None,
         };
         let text = render(&report);
         let header: Vec<&str> = text.lines().nth(2).unwrap().split_whitespace().collect();

@@ -22,6 +22,9 @@ pub struct Preview {
     pub thought: Option<Thought>,
     pub replies: Vec<PreviewReply>,
     pub consent_change: Option<&'static str>,
+    /// Whether the text would count as a gap in the bot's knowledge (see
+    /// [`crate::gaps`]), and which kind.
+    pub gap: Option<crate::gaps::GapKind>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,7 +106,9 @@ pub async fn preview(
             remaining_in_segment: segments::remaining_in_last_segment(&r.body),
         })
         .collect();
+    let gap = pipeline::gap_of(&decision).map(|g| g.kind);
     Ok(Preview {
+        gap,
         text: text.to_string(),
         decided_by: format!("{:?}", decision.reason),
         thought: decision.thought,

@@ -269,6 +269,7 @@ async fn try_process(engine: &Engine, claim: &ClaimedInbound) -> Result<usize, S
         decision.outcome.understood_by = Some(understanding.source.as_str());
         decision.outcome.llm_fallback = understanding.llm_fallback;
     }
+    decision.outcome.gap = pipeline::gap_of(&decision);
     debug!(body = %ctx.body, "inbound text");
     info!(
         from = %ctx.phone,

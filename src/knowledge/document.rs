@@ -154,7 +154,9 @@ pub fn read_text(root: &Path, file: &str) -> Result<String, FileError> {
 }
 
 /// The knowledge files under `root`, as sorted relative paths: every `*.md` at any
-/// depth except `README.md` files and hidden entries. A missing `root` holds no files.
+/// depth except `README.md` files, hidden entries and folders whose name starts with
+/// `_` (drafts waiting for review, `_suggested/`, are never indexed). A missing `root`
+/// holds no files.
 pub fn discover(root: &Path) -> std::io::Result<Vec<String>> {
     let mut files = Vec::new();
     if !root.exists() {
@@ -171,7 +173,9 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<String>> {
                 continue;
             }
             if entry.file_type()?.is_dir() {
-                pending.push(path);
+                if !name.starts_with('_') {
+                    pending.push(path);
+                }
             } else if is_knowledge_file(&path)
                 && let Ok(relative) = path.strip_prefix(root)
             {
@@ -274,5 +278,16 @@ mod tests {
             std::fs::write(dir.path().join(f), "x").unwrap();
         }
         assert_eq!(discover(dir.path()).unwrap(), vec!["a.md", "billing/b.md"]);
+    }
+
+    #[test]
+    fn drafts_waiting_for_review_are_never_indexed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("_suggested")).unwrap();
+        std::fs::create_dir_all(dir.path().join("learned")).unwrap();
+        for f in ["_suggested/pets.md", "learned/pets.md"] {
+            std::fs::write(dir.path().join(f), "x").unwrap();
+        }
+        assert_eq!(discover(dir.path()).unwrap(), vec!["learned/pets.md"]);
     }
 }

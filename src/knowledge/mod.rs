@@ -281,6 +281,12 @@ impl Knowledge {
         &self.dir
     }
 
+    /// The embedder of the chunks, when dense vectors are on; the gaps report groups
+    /// customer texts with it.
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedder.as_ref()
+    }
+
     /// Brings the index in line with the files: embeds and writes only what changed.
     /// Broken files are reported (and logged) and keep their last good chunks.
     pub async fn reindex(&self) -> Result<SyncReport, KnowledgeError> {

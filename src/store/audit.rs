@@ -49,10 +49,18 @@ pub enum AuditAction {
     /// Conversations or messages were exported (a copy of customers' data left).
     #[serde(rename = "data.exported")]
     DataExported,
+    /// An agent marked a bot text: a wrong answer, or one a person should have given.
+    #[serde(rename = "bot.feedback")]
+    BotFeedback,
+    /// An admin published a knowledge draft.
+    #[serde(rename = "suggestion.accepted")]
+    SuggestionAccepted,
+    #[serde(rename = "suggestion.rejected")]
+    SuggestionRejected,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::HandoffClaimed,
         AuditAction::HandoffAssigned,
         AuditAction::HandoffReleased,
@@ -68,6 +76,9 @@ impl AuditAction {
         AuditAction::AgentRevoked,
         AuditAction::WebhookRedelivered,
         AuditAction::DataExported,
+        AuditAction::BotFeedback,
+        AuditAction::SuggestionAccepted,
+        AuditAction::SuggestionRejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +98,9 @@ impl AuditAction {
             AuditAction::AgentRevoked => "agent.revoked",
             AuditAction::WebhookRedelivered => "webhook.redelivered",
             AuditAction::DataExported => "data.exported",
+            AuditAction::BotFeedback => "bot.feedback",
+            AuditAction::SuggestionAccepted => "suggestion.accepted",
+            AuditAction::SuggestionRejected => "suggestion.rejected",
         }
     }
 

@@ -44,6 +44,9 @@ pub struct ThreadMessage {
     pub segments: i64,
     pub delivery_status: String,
     pub created_at: i64,
+    /// An agent's verdict on a bot text (the latest), if one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<crate::gaps::FeedbackKind>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -192,7 +195,9 @@ impl Store {
         };
         let messages = sqlx::query(
             "SELECT m.id, m.direction, m.author, a.name, m.body, m.intent, m.confidence, m.sentiment,
-                    m.encoding, m.segments, m.delivery_status, m.created_at
+                    m.encoding, m.segments, m.delivery_status, m.created_at,
+                    (SELECT f.kind FROM bot_feedback f WHERE f.message_id = m.id
+                     ORDER BY f.id DESC LIMIT 1) AS feedback
              FROM messages m LEFT JOIN agents a ON a.id = m.agent_id
              WHERE m.conversation_id = $1 ORDER BY m.id",
         )
@@ -216,6 +221,9 @@ impl Store {
                 segments: r.get(9),
                 delivery_status: r.get(10),
                 created_at: r.get(11),
+                feedback: r
+                    .get::<Option<String>, _>(12)
+                    .and_then(|k| crate::gaps::FeedbackKind::parse(&k)),
             }
         })
         .collect();

@@ -315,6 +315,14 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         }
+        if let Some(gap) = &outcome.gap {
+            sqlx::query("UPDATE messages SET gap = $2, gap_intents = $3 WHERE id = $1")
+                .bind(ctx.message_id)
+                .bind(gap.kind.as_str())
+                .bind(serde_json::to_string(&gap.intents).unwrap_or_else(|_| "[]".into()))
+                .execute(&mut **tx)
+                .await?;
+        }
         if let Some(change) = &outcome.consent_change {
             Self::record_consent(tx, ctx.contact_id, change, Some(ctx.message_id), now).await?;
         }

@@ -321,6 +321,9 @@ pub struct InboundOutcome {
     /// A flow that ended with this text: its answers are announced (`flow.completed`)
     /// and its appointment, if any, booked, in the same transaction.
     pub flow_completed: Option<FlowCompletion>,
+    /// The bot could not handle this text (see [`crate::gaps`]): recorded on it, so
+    /// the gaps report can find what the knowledge base is missing.
+    pub gap: Option<crate::gaps::GapMark>,
 }
 
 /// A finished flow, as the store records it.

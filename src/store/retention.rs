@@ -267,6 +267,13 @@ impl Store {
         .execute(&mut **tx)
         .await?
         .rows_affected();
+        // An agent's correction of a bot answer may quote the customer.
+        sqlx::query(&format!(
+            "UPDATE bot_feedback SET correction = NULL WHERE conversation_id IN ({CONVERSATIONS})"
+        ))
+        .bind(contact_id)
+        .execute(&mut **tx)
+        .await?;
         erased.handoffs = sqlx::query(
             "UPDATE handoffs SET summary = $2, reason = $2, headline = $2, updated_at = $3
              WHERE contact_id = $1",

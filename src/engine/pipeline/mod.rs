@@ -29,11 +29,13 @@
 
 mod exchange;
 mod flow_step;
+mod gap;
 mod handover;
 mod language_step;
 mod lookup_step;
 
 pub use flow_step::business_zone;
+pub use gap::gap_of;
 
 use exchange::{contact_json, repeats_last_bot_text, said_recently, standing};
 use flow_step::{flow_env, flow_turn, through_lookups};
