@@ -73,5 +73,8 @@ pub async fn analytics_report(
         })?),
     };
     let facts = state.engine.store.conversation_facts(from, to).await?;
-    Ok(Json(analytics::report(from, to, &facts, group_by)))
+    let mut report = analytics::report(from, to, &facts, group_by);
+    let feedback = state.engine.store.feedback_counts(from, to).await?;
+    report.bot_answers = Some(analytics::BotAnswers::of(feedback));
+    Ok(Json(report))
 }

@@ -15,6 +15,7 @@ mod conversations;
 mod error;
 mod events;
 mod extract;
+mod gaps;
 mod handoffs;
 mod health;
 mod inbox;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router(state.max_body_bytes))
         .merge(health::router())
         .merge(admin::router())
+        .merge(gaps::router())
         .merge(analytics::router())
         .merge(audit::router())
         .merge(agents::router())

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    AppState, admin, agents, analytics, audit, consent, contacts, conversations, events, handoffs,
-    labels, replies, search,
+    AppState, admin, agents, analytics, audit, consent, contacts, conversations, events, gaps,
+    handoffs, labels, replies, search,
 };
 
 #[derive(OpenApi)]
@@ -48,6 +48,12 @@ use super::{
         events::events,
         admin::webhooks,
         admin::redeliver,
+        gaps::gaps_report,
+        gaps::list_suggestions,
+        gaps::draft_suggestions,
+        gaps::accept,
+        gaps::reject,
+        gaps::feedback,
         audit::audit,
         analytics::analytics_report,
     ),

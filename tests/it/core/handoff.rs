@@ -547,6 +547,10 @@ async fn the_openapi_document_is_valid_openapi_3_and_lists_the_agent_api() {
         "/api/v1/search",
         "/api/v1/conversations/export",
         "/api/v1/admin/audit",
+        "/api/v1/admin/gaps",
+        "/api/v1/admin/suggestions",
+        "/api/v1/admin/suggestions/{id}/accept",
+        "/api/v1/messages/{id}/feedback",
     ] {
         assert!(paths.contains_key(path), "{path} is documented");
     }
