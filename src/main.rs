@@ -133,6 +133,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let now = jiff::Timestamp::now().as_millisecond();
             textdesk::cli::export::run(&store, args, now, std::io::stdout().lock()).await
         }
+        Command::Gaps(args) => {
+            let now = jiff::Timestamp::now().as_millisecond();
+            textdesk::cli::gaps::run(&config, args, now, std::io::stdout().lock()).await
+        }
         Command::Audit(args) => {
             let store = textdesk::store::Store::open(&config.database_url()).await?;
             let now = jiff::Timestamp::now().as_millisecond();

@@ -105,7 +105,7 @@ pub async fn run(
 
 /// A UTC date (midnight), an RFC 3339 time, or a span back from `now` ("30d"), as
 /// epoch ms.
-fn parse_time(value: &str, now: i64) -> anyhow::Result<i64> {
+pub(crate) fn parse_time(value: &str, now: i64) -> anyhow::Result<i64> {
     let value = value.trim();
     if let Ok(date) = value.parse::<jiff::civil::Date>() {
         return Ok(date

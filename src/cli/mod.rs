@@ -10,6 +10,7 @@ pub mod consent;
 pub mod contact;
 pub mod eval_report;
 pub mod export;
+pub mod gaps;
 pub mod knowledge;
 pub mod report;
 pub mod retrieval_report;
@@ -138,6 +139,9 @@ pub enum Command {
     },
     /// Every message (or conversation) of a period as CSV or JSON lines on stdout.
     Export(export::ExportArgs),
+    /// What customers asked that the bot could not handle, grouped by meaning, most
+    /// customers first; `--suggest` drafts knowledge from the agents' answers.
+    Gaps(gaps::GapsArgs),
     /// Who did what and when: claims, replies, notes, resolutions, contact edits and
     /// erasures, tokens added and revoked, webhook redeliveries.
     Audit(audit::AuditArgs),

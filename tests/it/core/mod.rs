@@ -11,6 +11,7 @@ mod consent;
 mod delivery;
 mod floods;
 mod flows;
+mod gaps;
 mod handoff;
 mod hardening;
 mod integrations;
