@@ -369,6 +369,10 @@ function renderConversation() {
     }
     const li = el("li", { className: e.kind }, el("span", { className: "who", textContent: who }), body);
     li.dataset.author = e.kind;
+    if (e.m?.author === "bot") {
+      li.dataset.messageId = e.m.id;
+      li.append(feedbackControls(e.m));
+    }
     thread.append(li);
   }
   thread.lastElementChild?.scrollIntoView({ block: "nearest" });
@@ -394,6 +398,54 @@ function renderConversation() {
   $("resolve").disabled = !mayAct;
   $("send-csat").disabled = !mayAct || optedOut;
   updateCounter();
+}
+
+// ---- feedback on the bot's answers -------------------------------------------------------
+
+// An agent's verdict on a bot text feeds the gaps report (GET /api/v1/admin/gaps) and the
+// bot-answer quality figure; a correction is what knowledge drafts may be made from.
+const feedbackDrafts = new Map(); // bot message id → correction being typed
+const FEEDBACK_LABELS = { wrong_answer: "Wrong answer", should_have_handed_over: "Should have handed over" };
+
+function feedbackControls(m) {
+  if (m.feedback) {
+    return el("span", { className: "feedback-given", textContent: `Marked: ${FEEDBACK_LABELS[m.feedback] ?? m.feedback}` });
+  }
+  // The thread is redrawn on every live event: what the agent is typing survives it.
+  const draft = feedbackDrafts.get(m.id);
+  const correction = el("input", {
+    className: "correction",
+    placeholder: "What should it have said? (optional)",
+    title: "What the bot should have said (optional)",
+    maxLength: 1600,
+    value: draft ?? "",
+  });
+  correction.setAttribute("aria-label", "What the bot should have said (optional)");
+  correction.addEventListener("input", () => feedbackDrafts.set(m.id, correction.value));
+  const buttons = Object.entries(FEEDBACK_LABELS).map(([kind, label]) => {
+    const button = el("button", { type: "button", className: "mark", textContent: label });
+    // Named for screen readers even while the closed <details> hides its text.
+    button.setAttribute("aria-label", `${label}: mark this bot answer`);
+    button.dataset.feedback = kind;
+    button.addEventListener("click", async () => {
+      const conversationId = state.conversation.id;
+      try {
+        await api("POST", `/api/v1/messages/${m.id}/feedback`, { kind, correction: correction.value.trim() || null });
+        $("action-error").textContent = "";
+        feedbackDrafts.delete(m.id);
+        await loadConversation(conversationId);
+      } catch (err) {
+        $("action-error").textContent = `Could not mark the answer: ${err.message}`;
+      }
+    });
+    return button;
+  });
+  const box = el("details", { className: "feedback", open: draft !== undefined }, el("summary", { textContent: "Flag this answer" }), correction, ...buttons);
+  box.addEventListener("toggle", () => {
+    if (box.open && !feedbackDrafts.has(m.id)) feedbackDrafts.set(m.id, correction.value);
+    if (!box.open) feedbackDrafts.delete(m.id);
+  });
+  return box;
 }
 
 // ---- search ---------------------------------------------------------------------------

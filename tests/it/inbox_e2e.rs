@@ -7,6 +7,7 @@
 //! - The working day around it: j/k/c/r keys, GSM look-alikes, a refused send that
 //!   keeps the draft, private notes, the team's clock, a colleague's claim, transfer,
 //!   and a customer who opts out mid-conversation.
+//! - Feedback: an agent marks a bot answer wrong, with a correction; it becomes a gap.
 //! - The reply counter (inbox/segments.js) against the server's arithmetic
 //!   (src/sms/segments) on boundary cases and a few hundred random texts.
 //!
@@ -652,6 +653,113 @@ async fn a_missed_sla_shows_on_the_card_in_the_browser() {
         )
         .await;
     inbox.screenshot("queue-sla-1280.png").await;
+    inbox.close().await;
+}
+
+#[tokio::test]
+async fn an_agent_marks_a_bot_answer_wrong_in_the_browser() {
+    let clock = ManualClock::at(WEDNESDAY_11AM);
+    let app = TestApp::spawn_with_clock(clock.clone(), |_| {}).await;
+    app.wait_for_knowledge().await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    let boss = app.add_agent("boss", Role::Admin).await;
+    let Some(inbox) = Inbox::open(&app).await else {
+        return;
+    };
+    inbox.sign_in(&ana.token).await;
+    // The bot answers a question, then the customer asks for a person.
+    let phone = "+13035550251";
+    let question = "what time do you open on sunday";
+    app.text(phone, question, &sid()).await;
+    app.settle().await;
+    app.text(phone, "I want to talk to a person", &sid()).await;
+    app.settle().await;
+    let handoff = waiting_handoff_of(&app, &ana.token, phone).await;
+    let (handoff_id, conversation) = (
+        handoff["id"].as_i64().unwrap(),
+        handoff["conversation_id"].as_i64().unwrap(),
+    );
+    // The bot's answer, not its later "someone will text you" (a bot text too).
+    let detail = app
+        .api_json(&ana.token, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    let answer = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["author"] == "bot")
+        .expect("the bot answered")
+        .clone();
+    assert!(
+        answer["body"].as_str().unwrap().contains("10am"),
+        "{answer:#}"
+    );
+    let bot_answer = format!("#thread li[data-message-id=\"{}\"]", answer["id"]);
+    let bot_answer = bot_answer.as_str();
+    inbox.click(&card("waiting", handoff_id)).await;
+    inbox.wait_for(bot_answer).await;
+    assert!(
+        !inbox
+            .exists("#thread li[data-author=customer] details.feedback")
+            .await,
+        "only the bot's texts can be marked"
+    );
+
+    // She opens the flag, says what it should have said, and marks it wrong.
+    inbox
+        .click(&format!("{bot_answer} details.feedback summary"))
+        .await;
+    inbox
+        .script(
+            "const f = document.querySelector(arguments[0]); f.value = arguments[1]; \
+             f.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![
+                json!(format!("{bot_answer} input.correction")),
+                json!("Sundays we open at 10am in every store."),
+            ],
+        )
+        .await;
+    inbox
+        .click(&format!("{bot_answer} button[data-feedback=wrong_answer]"))
+        .await;
+    inbox
+        .wait_text(
+            "the verdict on the answer",
+            bot_answer,
+            "Marked: Wrong answer",
+        )
+        .await;
+    assert!(
+        !inbox
+            .exists(&format!("{bot_answer} details.feedback"))
+            .await
+    );
+
+    // Stored, on the thread and in the audit log; the question is now a gap.
+    let detail = app
+        .api_json(&ana.token, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    let marked: Vec<&Value> = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["feedback"] == "wrong_answer")
+        .collect();
+    assert_eq!(marked.len(), 1, "{detail:#}");
+    assert_eq!(marked[0]["author"], "bot");
+    let audit = app
+        .api_json(&boss.token, "/api/v1/admin/audit?action=bot.feedback")
+        .await;
+    assert_eq!(audit["entries"][0]["actor"], "ana", "{audit:#}");
+    let gaps = app
+        .api_json(&boss.token, "/api/v1/admin/gaps?since=1d")
+        .await;
+    let cluster = &gaps["clusters"][0];
+    assert_eq!(cluster["kinds"]["wrong_answer"], 1, "{gaps:#}");
+    assert_eq!(cluster["examples"], json!([question]));
+    clock.advance(60_000);
+    let analytics = app.api_json(&boss.token, "/api/v1/analytics").await;
+    assert_eq!(analytics["bot_answers"]["marked_wrong"], 1, "{analytics:#}");
     inbox.close().await;
 }
 
