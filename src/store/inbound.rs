@@ -1,16 +1,17 @@
-//! The inbound queue: claiming its rows one conversation at a time and committing the
-//! engine's outcome. (Storing a webhook's text and queueing it is in [`super::receive`].)
+//! The inbound queue: claiming its rows one conversation at a time, reading what the
+//! engine needs for a turn, and retrying or setting aside a text that failed. (Storing
+//! a webhook's text and queueing it is in [`super::receive`]; committing the engine's
+//! outcome in [`super::completion`].)
 
 use serde_json::json;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use super::csat::{PENDING_SURVEY_COLUMNS, pending_survey_from, pending_survey_join};
 use super::events::NewEvent;
 use super::handoffs::{OPEN_HANDOFF_COLUMNS, open_handoff_from};
 use super::{
-    ClaimedInbound, Completion, Consent, Dialect, Direction, FollowingText, HandoffChange,
-    HistoryEntry, InboundContext, InboundOutcome, NewHandoff, NewOutbound, Result, Store,
-    StoreError, model::Author,
+    ClaimedInbound, Consent, Direction, FollowingText, HistoryEntry, InboundContext, NewHandoff,
+    NewOutbound, Result, Store, StoreError, model::Author,
 };
 use crate::sms::PhoneNumber;
 
@@ -203,205 +204,6 @@ impl Store {
             })
         })
         .collect()
-    }
-
-    /// Commits the engine's outcome: marks the queue row done, applies a consent change
-    /// and queues the replies — all or nothing. Fails with [`StoreError::LeaseLost`] if
-    /// another worker took the row over meanwhile (its outcome wins, ours is dropped).
-    pub async fn complete_inbound(
-        &self,
-        claim: &ClaimedInbound,
-        ctx: &InboundContext,
-        outcome: &InboundOutcome,
-        now: i64,
-    ) -> Result<Vec<i64>> {
-        let (_writing, mut tx) = self.begin_write().await?;
-        match self
-            .write_completion(&mut tx, claim, ctx, outcome, now)
-            .await?
-        {
-            Some(outbox_ids) => {
-                tx.commit().await?;
-                Ok(outbox_ids)
-            }
-            None => {
-                tx.rollback().await?;
-                Err(StoreError::LeaseLost(claim.queue_id))
-            }
-        }
-    }
-
-    /// [`Self::complete_inbound`] for several texts in one transaction (the workers'
-    /// group commit: one turn at SQLite's writer and one commit for all of them).
-    /// A text whose lease was lost is [`StoreError::LeaseLost`] in the answer and
-    /// nothing of it is written; the others are. Any other error fails them all, and
-    /// the caller may then commit them one by one. For SQLite: on PostgreSQL the texts
-    /// would take their contacts' locks in no set order, and transactions run side by
-    /// side there anyway.
-    pub async fn complete_inbound_all(
-        &self,
-        texts: &[Completion],
-    ) -> Result<Vec<Result<Vec<i64>>>> {
-        let (_writing, mut tx) = self.begin_write().await?;
-        let mut results = Vec::with_capacity(texts.len());
-        for text in texts {
-            let written = self
-                .write_completion(&mut tx, &text.claim, &text.ctx, &text.outcome, text.now)
-                .await?;
-            results.push(written.ok_or(StoreError::LeaseLost(text.claim.queue_id)));
-        }
-        tx.commit().await?;
-        Ok(results)
-    }
-
-    /// Writes one text's outcome in `tx`; `None`, with nothing written, when the
-    /// claim's lease is no longer ours.
-    async fn write_completion(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        claim: &ClaimedInbound,
-        ctx: &InboundContext,
-        outcome: &InboundOutcome,
-        now: i64,
-    ) -> Result<Option<Vec<i64>>> {
-        // The contact's row lock first, the order `receive_inbound` takes them in
-        // (contact, then the conversation's pending queue rows): on PostgreSQL the
-        // opposite order deadlocks against a new text from the same contact arriving
-        // meanwhile, and the loser is that text's webhook. SQLite has one writer, so
-        // no order to keep.
-        if self.dialect == Dialect::Postgres {
-            sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1")
-                .bind(ctx.contact_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        let done = sqlx::query(
-            "UPDATE inbound_queue SET status = 'done', done_at = $3, lease_owner = NULL, lease_until = NULL
-             WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
-        )
-        .bind(claim.queue_id)
-        .bind(&claim.lease_owner)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Ok(None);
-        }
-        // The rest of the burst was read with it. Nobody else can hold these rows: a
-        // conversation's later texts are not claimable while an earlier one is pending.
-        for text in &ctx.folded {
-            sqlx::query(
-                "UPDATE inbound_queue SET status = 'done', done_at = $3
-                 WHERE id = $1 AND conversation_id = $2 AND status = 'pending'",
-            )
-            .bind(text.queue_id)
-            .bind(ctx.conversation_id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-        }
-
-        if let Some(understood) = &outcome.understanding {
-            sqlx::query(
-                "UPDATE messages SET intent = $2, confidence = $3, sentiment = $4,
-                     understood_by = $5, llm_fallback = $6 WHERE id = $1",
-            )
-            .bind(ctx.message_id)
-            .bind(&understood.intent)
-            .bind(understood.confidence)
-            .bind(understood.sentiment)
-            .bind(outcome.understood_by)
-            .bind(i64::from(outcome.llm_fallback))
-            .execute(&mut **tx)
-            .await?;
-        }
-        if let Some(gap) = &outcome.gap {
-            sqlx::query("UPDATE messages SET gap = $2, gap_intents = $3 WHERE id = $1")
-                .bind(ctx.message_id)
-                .bind(gap.kind.as_str())
-                .bind(serde_json::to_string(&gap.intents).unwrap_or_else(|_| "[]".into()))
-                .execute(&mut **tx)
-                .await?;
-        }
-        if let Some(change) = &outcome.consent_change {
-            Self::record_consent(tx, ctx.contact_id, change, Some(ctx.message_id), now).await?;
-        }
-        if let Some(state) = &outcome.state_json {
-            sqlx::query("UPDATE conversations SET state = $2, updated_at = $3 WHERE id = $1")
-                .bind(ctx.conversation_id)
-                .bind(state)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-        }
-
-        match &outcome.handoff {
-            Some(HandoffChange::Open(new)) => {
-                Self::open_handoff(
-                    tx,
-                    ctx.conversation_id,
-                    ctx.contact_id,
-                    ctx.message_id,
-                    new,
-                    now,
-                )
-                .await?;
-            }
-            Some(HandoffChange::Refresh {
-                handoff_id,
-                summary,
-                summary_by,
-                headline,
-            }) => {
-                Self::refresh_summary(
-                    tx,
-                    *handoff_id,
-                    ctx.conversation_id,
-                    summary,
-                    summary_by,
-                    headline,
-                    now,
-                )
-                .await?;
-            }
-            None => {}
-        }
-        if let Some(done) = &outcome.flow_completed {
-            Self::complete_flow(tx, ctx, done, now).await?;
-        }
-        // Agents see every customer text of a conversation they own, as it arrives.
-        if let Some(handoff) = &ctx.handoff {
-            Self::append_event(
-                tx,
-                NewEvent {
-                    kind: "message.inbound",
-                    handoff_id: Some(handoff.id),
-                    conversation_id: Some(ctx.conversation_id),
-                    payload: json!({
-                        "message_id": ctx.message_id,
-                        "body": ctx.body,
-                        "intent": outcome.understanding.as_ref().and_then(|u| u.intent.as_ref()),
-                        "sentiment": outcome.understanding.as_ref().and_then(|u| u.sentiment),
-                        "consent": outcome.consent_change.as_ref().map(|c| c.to.as_str()),
-                    }),
-                },
-                now,
-            )
-            .await?;
-        }
-
-        if let Some(answer) = &outcome.csat {
-            Self::record_csat(tx, ctx, answer, now).await?;
-        }
-
-        let mut outbox_ids = Vec::with_capacity(outcome.replies.len());
-        for reply in &outcome.replies {
-            let queued =
-                Self::queue_outbound(tx, ctx.conversation_id, ctx.contact_id, reply, None, now)
-                    .await?;
-            outbox_ids.push(queued.outbox_id);
-        }
-        Ok(Some(outbox_ids))
     }
 
     /// Gives up on an inbound message that failed too often: it stays stored (with

@@ -28,6 +28,7 @@ pub use agents::{Agent, AgentCredential, Role};
 mod audit;
 pub use audit::{AuditAction, AuditBy, AuditEntry, AuditFilter, COMMAND_LINE};
 pub mod analytics;
+mod completion;
 mod consent;
 mod contacts;
 mod csat;
@@ -60,6 +61,7 @@ pub use outbox::{DeliveryResult, QueuedOutbound};
 pub use retention::{ERASED, Erased, Pruned, RetentionCutoffs};
 pub use search::{HitKind, SearchHit, SearchQuery};
 mod sla;
+mod sql;
 pub use sla::{SlaScope, SlaTimes};
 #[cfg(test)]
 mod tests;

@@ -1,11 +1,14 @@
 //! The outbox: outbound texts waiting for (or retrying) delivery through a provider,
 //! and delivery-status updates from the provider's callbacks.
 
+use std::collections::HashSet;
+
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::events::NewEvent;
+use super::sql::value_rows;
 use super::{ClaimedOutbound, Consent, NewOutbound, OutboundKind, Result, Store, StoreError};
 use crate::sms::PhoneNumber;
 
@@ -182,14 +185,81 @@ impl Store {
         now: i64,
     ) -> Result<Vec<i64>> {
         let (_writing, mut tx) = self.begin_write().await?;
-        let mut lost = Vec::new();
+        // Nearly every result is a text sent: those are recorded with two multi-row
+        // statements (on SQLite each statement is a hand-off to the connection's
+        // thread and back, under the one write lock); the rest one by one.
+        let mut sent = Vec::with_capacity(results.len());
+        let mut others = Vec::new();
         for (claim, result) in results {
+            match result {
+                DeliveryResult::Sent {
+                    provider_message_id,
+                } => sent.push((claim, provider_message_id.as_str())),
+                _ => others.push((claim, result)),
+            }
+        }
+        let mut lost = Self::record_sent(&mut tx, &sent, now).await?;
+        for (claim, result) in others {
             if !Self::record_delivery(&mut tx, claim, result, now).await? {
                 lost.push(claim.outbox_id);
             }
         }
         tx.commit().await?;
+        lost.sort_unstable();
         Ok(lost)
+    }
+
+    /// Records texts the provider took, as [`Self::record_delivery`] does one; the
+    /// outbox ids whose lease was no longer the claim's (nothing written for them).
+    async fn record_sent(
+        tx: &mut Transaction<'static, Any>,
+        sent: &[(&ClaimedOutbound, &str)],
+        now: i64,
+    ) -> Result<Vec<i64>> {
+        if sent.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "UPDATE outbox SET status = 'sent', last_error = NULL, lease_owner = NULL,
+                 lease_until = NULL, updated_at = b.column3, in_flight_since = NULL
+             FROM (VALUES {}) AS b
+             WHERE outbox.id = b.column1 AND outbox.lease_owner = b.column2
+             RETURNING outbox.id",
+            value_rows(sent.len(), "?, ?, ?")
+        );
+        let mut update = sqlx::query(&sql);
+        for (claim, _) in sent {
+            update = update
+                .bind(claim.outbox_id)
+                .bind(&claim.lease_owner)
+                .bind(now);
+        }
+        let recorded: HashSet<i64> = update
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|row| row.get::<i64, _>(0))
+            .collect();
+        let (ours, lost): (Vec<_>, Vec<_>) = sent
+            .iter()
+            .partition(|(claim, _)| recorded.contains(&claim.outbox_id));
+        if !ours.is_empty() {
+            let sql = format!(
+                "UPDATE messages SET provider_message_id = b.column2, delivery_status = 'sent',
+                     updated_at = b.column3
+                 FROM (VALUES {}) AS b WHERE messages.id = b.column1",
+                value_rows(ours.len(), "?, ?, ?")
+            );
+            let mut update = sqlx::query(&sql);
+            for (claim, provider_message_id) in ours {
+                update = update
+                    .bind(claim.message_id)
+                    .bind(provider_message_id)
+                    .bind(now);
+            }
+            update.execute(&mut **tx).await?;
+        }
+        Ok(lost.into_iter().map(|(claim, _)| claim.outbox_id).collect())
     }
 
     /// Writes one attempt's result; false (and nothing written) when the lease on the

@@ -10,10 +10,10 @@
 //! the same contact twice (PostgreSQL refuses that).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use sqlx::Row;
 
+use super::sql::{placeholders, value_rows};
 use super::{ConversationStatus, NewInbound, Received, Result, Store, StoreError};
 
 /// A burst is read at most this many burst windows after its first text, however
@@ -387,46 +387,4 @@ fn ids_by_key(rows: &[sqlx::any::AnyRow], key: usize, id: usize) -> HashMap<Stri
     rows.iter()
         .map(|row| (row.get::<String, _>(key), row.get::<i64, _>(id)))
         .collect()
-}
-
-/// `$1, $2, … $n`.
-fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `(…), (…)`: `rows` copies of `row`, whose `?`s become `$1, $2, …` numbered across
-/// the rows (sqlx's `Any` driver takes `$n` on both engines).
-fn value_rows(rows: usize, row: &str) -> String {
-    let mut out = String::new();
-    let mut n = 0;
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for ch in row.chars() {
-            if ch == '?' {
-                n += 1;
-                let _ = write!(out, "${n}");
-            } else {
-                out.push(ch);
-            }
-        }
-        out.push(')');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn value_rows_number_placeholders_across_rows() {
-        assert_eq!(value_rows(2, "?, 'x', ?"), "($1, 'x', $2), ($3, 'x', $4)");
-        assert_eq!(placeholders(3), "$1, $2, $3");
-    }
 }
