@@ -8,7 +8,12 @@ use textdesk::cli::{Cli, Command};
 use textdesk::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+/// See Cargo.toml: glibc's allocator cost a fifth of the server's CPU under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
+    one_thread_per_model_pass();
     let cli = Cli::parse();
     let mut config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
@@ -209,5 +214,23 @@ fn init_logging(format: LogFormat, default_level: &str) {
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// The local model runs one forward pass per core side by side
+/// (`knowledge::embed`), each on one thread. Left to their defaults, candle and the
+/// tokenizer would each fan a pass out over every core, and a pass would spin-wait for
+/// a helper thread the other pass keeps busy: on two cores that spinning was 40 % of
+/// the model's CPU, and texts answered per second rose from 42 to 61 without it. Both
+/// read these variables when they first run; an operator's own setting wins.
+fn one_thread_per_model_pass() {
+    for (name, value) in [
+        ("CANDLE_NUM_THREADS", "1"),
+        ("TOKENIZERS_PARALLELISM", "false"),
+    ] {
+        if std::env::var_os(name).is_none() {
+            // SAFETY: called first thing in `main`, before any other thread exists.
+            unsafe { std::env::set_var(name, value) };
+        }
     }
 }
