@@ -128,11 +128,26 @@ impl Embedder for LocalEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let model = Arc::clone(&self.model);
-        let texts = texts.to_vec();
-        tokio::task::spawn_blocking(move || model.embed(&texts))
-            .await
-            .map_err(|e| EmbedError::Inference(format!("embedding task did not finish: {e}")))?
+        // A pass runs on one thread (see `one_thread_per_model_pass` in main.rs), so a
+        // long list (a knowledge base being indexed) is cut into one part per core,
+        // embedded side by side.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let part = texts.len().div_ceil(cores).max(BATCH_SIZE);
+        let passes: Vec<_> = texts
+            .chunks(part)
+            .map(|part| {
+                let model = Arc::clone(&self.model);
+                let part = part.to_vec();
+                tokio::task::spawn_blocking(move || model.embed(&part))
+            })
+            .collect();
+        let mut vectors = Vec::with_capacity(texts.len());
+        for pass in passes {
+            vectors.extend(pass.await.map_err(|e| {
+                EmbedError::Inference(format!("embedding task did not finish: {e}"))
+            })??);
+        }
+        Ok(vectors)
     }
 }
 
