@@ -64,6 +64,8 @@ async function signIn(token) {
   $("app-view").hidden = false;
   $("signout").hidden = false;
   $("whoami").textContent = `Signed in as ${state.me.name}${state.me.role === "admin" ? " (admin)" : ""}`;
+  // Reviewing suggestions is an admin's job; the API refuses anyone else anyway.
+  $("review-open").hidden = state.me.role !== "admin";
   $("send-csat").checked = state.me.team.csat_on_resolve;
   await Promise.all([loadQueue(), loadColleagues(), loadLabelsInUse()]);
   connectEvents();
@@ -276,6 +278,7 @@ async function openHandoff(id) {
   if (!h) return;
   $("app-view").classList.add("open");
   $("no-conversation").hidden = true;
+  $("review-pane").hidden = true;
   $("conversation-pane").hidden = false;
   $("action-error").textContent = "";
   $("send-error").textContent = "";
@@ -448,6 +451,112 @@ function feedbackControls(m) {
   return box;
 }
 
+// ---- suggestions to review (admins) ------------------------------------------------------
+
+// Knowledge drafted from agents' answers to what the bot could not handle, and texts
+// agents re-labelled, proposed as intent examples (GET /api/v1/admin/suggestions).
+// Accepting publishes the file into the knowledge base or adds the example to
+// intents.toml; the list shows only what still waits for a decision.
+async function openReview() {
+  $("conversation-pane").hidden = true;
+  $("no-conversation").hidden = true;
+  $("review-pane").hidden = false;
+  $("app-view").classList.add("open");
+  state.selected = null;
+  state.conversation = null;
+  renderQueue();
+  await loadSuggestions();
+}
+
+async function loadSuggestions() {
+  $("review-error").textContent = "";
+  let all;
+  try {
+    all = await api("GET", "/api/v1/admin/suggestions");
+  } catch (e) {
+    $("review-error").textContent = `Could not load suggestions: ${e.message}`;
+    return;
+  }
+  const pending = all.filter((s) => s.status === "pending");
+  const list = $("suggestion-list");
+  if (pending.length === 0) {
+    list.replaceChildren(el("li", { className: "empty", textContent: "Nothing waits for review." }));
+    return;
+  }
+  list.replaceChildren(...pending.map(suggestionItem));
+}
+
+function suggestionItem(s) {
+  const customers = `${s.customers} customer${s.customers === 1 ? "" : "s"}`;
+  const sources = el(
+    "div",
+    { className: "sources" },
+    el("span", { className: "muted", textContent: "Answered in:" }),
+    ...s.sources.map((conversationId) => {
+      const link = el("button", { type: "button", className: "source", textContent: `conversation ${conversationId}` });
+      link.dataset.conversationId = conversationId;
+      link.setAttribute("aria-label", `Open conversation ${conversationId}, one this was drafted from`);
+      link.addEventListener("click", () => openConversation(conversationId));
+      return link;
+    }),
+  );
+  const decide = (action, label, className) => {
+    const button = el("button", { type: "button", className, textContent: label });
+    button.dataset.decide = action;
+    button.setAttribute("aria-label", `${label}: ${s.title}`);
+    button.addEventListener("click", async () => {
+      $("review-error").textContent = "";
+      try {
+        const decided = await api("POST", `/api/v1/admin/suggestions/${s.id}/${action}`, {});
+        $("review-status").textContent =
+          action !== "accept"
+            ? `Rejected "${s.title}".`
+            : s.kind === "intent_example"
+              ? `Added to ${decided.intent} in ${decided.file}.`
+              : `Published as ${decided.file}.`;
+      } catch (e) {
+        $("review-error").textContent = `Could not ${action} "${s.title}": ${e.message}`;
+      }
+      await loadSuggestions();
+    });
+    return button;
+  };
+  const item = el(
+    "li",
+    { className: "suggestion" },
+    el("div", { className: "top" }, el("strong", { className: "title", textContent: s.title }), el("span", { className: "muted customers", textContent: customers })),
+    s.kind === "intent_example"
+      ? el("div", { className: "example", textContent: `"${s.example}" is ${s.intent}, not what the bot took it for.` })
+      : el("div", { className: "sms", textContent: s.sms ?? "(no sms answer in the draft)" }),
+    sources,
+    ...(s.draft ? [el("details", {}, el("summary", { textContent: `The whole file: ${s.file}` }), el("pre", { textContent: s.draft }))] : []),
+    el("div", { className: "decide" }, decide("accept", "Accept", "accept"), decide("reject", "Reject", "reject")),
+  );
+  item.dataset.suggestionId = s.id;
+  return item;
+}
+
+$("review-open").addEventListener("click", () => openReview());
+$("review-close").addEventListener("click", () => {
+  $("app-view").classList.remove("open");
+  $("review-pane").hidden = true;
+  $("no-conversation").hidden = false;
+});
+$("review-draft").addEventListener("click", async () => {
+  $("review-error").textContent = "";
+  $("review-draft").disabled = true;
+  try {
+    const drafted = await api("POST", "/api/v1/admin/suggestions", {});
+    $("review-status").textContent =
+      drafted.length === 0 ? "No new suggestions." : `${drafted.length} new suggestion${drafted.length === 1 ? "" : "s"}.`;
+  } catch (e) {
+    $("review-error").textContent = `Could not look for suggestions: ${e.message}`;
+  } finally {
+    $("review-draft").disabled = false;
+  }
+  await loadSuggestions();
+});
+
 // ---- search ---------------------------------------------------------------------------
 
 $("search-form").addEventListener("submit", async (ev) => {
@@ -506,6 +615,7 @@ async function openConversation(conversationId) {
   renderQueue();
   $("app-view").classList.add("open");
   $("no-conversation").hidden = true;
+  $("review-pane").hidden = true;
   $("conversation-pane").hidden = false;
   $("action-error").textContent = "";
   $("send-error").textContent = "";

@@ -33,6 +33,8 @@ pub struct Suggestion {
     pub file: String,
     /// The file's text while it is pending (what accepting publishes).
     pub draft: Option<String>,
+    /// The draft's `sms` answer while it is pending (what the bot would text).
+    pub sms: Option<String>,
 }
 
 /// Drafts a knowledge file for each group of the report that agents answered and no
@@ -184,7 +186,19 @@ pub fn view(knowledge_dir: &Path, row: SuggestionRow) -> Suggestion {
         ),
         _ => (format!("{SUGGESTED_DIR}/{}.md", row.slug), None),
     };
-    Suggestion { row, file, draft }
+    // An operator may have edited the draft into something that no longer parses:
+    // the review then shows its text without an answer.
+    let sms = draft.as_deref().and_then(|text| {
+        crate::knowledge::document::parse(&file, text)
+            .ok()
+            .and_then(|d| d.meta.sms)
+    });
+    Suggestion {
+        row,
+        file,
+        draft,
+        sms,
+    }
 }
 
 /// Publishes a pending draft: its file moves to `learned/` (the watcher indexes it),

@@ -8,6 +8,8 @@
 //!   keeps the draft, private notes, the team's clock, a colleague's claim, transfer,
 //!   and a customer who opts out mid-conversation.
 //! - Feedback: an agent marks a bot answer wrong, with a correction; it becomes a gap.
+//! - Suggestions: an admin reviews the knowledge drafted from agents' answers, opens a
+//!   source thread, accepts one (published and indexed) and rejects another.
 //! - The reply counter (inbox/segments.js) against the server's arithmetic
 //!   (src/sms/segments) on boundary cases and a few hundred random texts.
 //!
@@ -760,6 +762,241 @@ async fn an_agent_marks_a_bot_answer_wrong_in_the_browser() {
     clock.advance(60_000);
     let analytics = app.api_json(&boss.token, "/api/v1/analytics").await;
     assert_eq!(analytics["bot_answers"]["marked_wrong"], 1, "{analytics:#}");
+    inbox.close().await;
+}
+
+/// A customer asks, then asks for a person, and `agent` answers: the lesson a
+/// suggestion is drafted from.
+async fn asked_and_answered(app: &TestApp, agent: &str, phone: &str, question: &str, answer: &str) {
+    app.text(phone, question, &sid()).await;
+    app.settle().await;
+    app.text(phone, "can I talk to a person", &sid()).await;
+    app.settle().await;
+    let handoff = waiting_handoff_of(app, agent, phone).await;
+    let (id, conversation) = (
+        handoff["id"].as_i64().unwrap(),
+        handoff["conversation_id"].as_i64().unwrap(),
+    );
+    let claimed = app
+        .api_post(agent, &format!("/api/v1/handoffs/{id}/claim"), json!({}))
+        .await;
+    assert_eq!(claimed.status(), 200);
+    let sent = app
+        .api_post(
+            agent,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({ "body": answer }),
+        )
+        .await;
+    assert_eq!(sent.status(), 201);
+    app.settle().await;
+}
+
+#[tokio::test]
+async fn an_admin_publishes_one_suggestion_and_rejects_another_in_the_browser() {
+    let clock = ManualClock::at(WEDNESDAY_11AM);
+    let knowledge = crate::support::copy_knowledge();
+    let dir = knowledge.path().to_path_buf();
+    let app =
+        TestApp::spawn_with_clock(clock.clone(), move |config| config.knowledge_dir = dir).await;
+    app.wait_for_knowledge().await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    let boss = app.add_agent("boss", Role::Admin).await;
+    // Three customers ask about recycling and two about a paper catalog; nothing in
+    // the knowledge base says, so agents answer.
+    let recycling = [
+        ("+13035553201", "do you recycle old jackets"),
+        (
+            "+13035553202",
+            "can i drop off my worn out jacket for recycling",
+        ),
+        (
+            "+13035553203",
+            "where can i recycle a jacket that is worn out",
+        ),
+    ];
+    for (phone, question) in recycling {
+        asked_and_answered(
+            &app,
+            &ana.token,
+            phone,
+            question,
+            "Yes! Bring worn-out jackets to any store and we recycle them.",
+        )
+        .await;
+    }
+    for (phone, question) in [
+        ("+13035553204", "do you mail out a paper catalog"),
+        ("+13035553205", "can i get your catalog in the mail"),
+    ] {
+        asked_and_answered(
+            &app,
+            &ana.token,
+            phone,
+            question,
+            "We no longer print a catalog; every product is on our website.",
+        )
+        .await;
+    }
+    clock.advance(60_000);
+    let Some(inbox) = Inbox::open(&app).await else {
+        return;
+    };
+
+    // An agent is not shown the review, and the API turns her away.
+    inbox.sign_in(&ana.token).await;
+    assert!(
+        !inbox
+            .find("#review-open")
+            .await
+            .is_displayed()
+            .await
+            .unwrap(),
+        "only admins review suggestions"
+    );
+    let refused = app
+        .api_post(&ana.token, "/api/v1/admin/suggestions", json!({}))
+        .await;
+    assert_eq!(refused.status(), 403);
+    inbox.click("#signout").await;
+
+    // The admin opens the review and asks for drafts.
+    inbox.sign_in(&boss.token).await;
+    inbox.click("#review-open").await;
+    inbox
+        .wait_text(
+            "an empty review",
+            "#suggestion-list",
+            "Nothing waits for review",
+        )
+        .await;
+    inbox.click("#review-draft").await;
+    inbox
+        .wait_text("two drafts", "#review-status", "2 new suggestions")
+        .await;
+    let listed = app.api_json(&boss.token, "/api/v1/admin/suggestions").await;
+    let by_text = |needle: &str| -> Value {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["draft"].as_str().unwrap().contains(needle))
+            .unwrap_or_else(|| panic!("a draft saying {needle:?}: {listed:#}"))
+            .clone()
+    };
+    let recycle = by_text("recycle them");
+    let catalog = by_text("catalog");
+    let card = |s: &Value| format!("#suggestion-list li[data-suggestion-id=\"{}\"]", s["id"]);
+    let (recycle_card, catalog_card) = (card(&recycle), card(&catalog));
+    let shown = inbox
+        .wait_text("the recycling draft", &recycle_card, "3 customers")
+        .await;
+    assert!(
+        shown.contains(recycle["title"].as_str().unwrap()),
+        "{shown}"
+    );
+    let sms = recycle["sms"].as_str().expect("the draft's sms answer");
+    assert!(sms.contains("recycle them"), "{recycle:#}");
+    assert!(shown.contains(sms), "the sms answer is shown: {shown}");
+    assert!(inbox.text(&catalog_card).await.contains("2 customers"));
+    // Each source conversation links to its thread.
+    let sources = recycle["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 3);
+    let source = sources[0].as_i64().unwrap();
+    inbox
+        .click(&format!(
+            "{recycle_card} button.source[data-conversation-id=\"{source}\"]"
+        ))
+        .await;
+    inbox
+        .wait_text("the source thread", "#thread", "do you recycle old jackets")
+        .await;
+    assert!(
+        inbox
+            .find("#review-pane")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+            == false
+    );
+
+    // Back to the review: accept one, reject the other.
+    let documents_before = app.api_json(&boss.token, "/api/v1/admin/knowledge").await["documents"]
+        .as_i64()
+        .unwrap();
+    inbox.click("#review-open").await;
+    inbox.wait_for(&recycle_card).await;
+    inbox
+        .click(&format!("{recycle_card} button[data-decide=accept]"))
+        .await;
+    inbox
+        .wait_text("published", "#review-status", "Published as learned/")
+        .await;
+    inbox
+        .wait_gone("the accepted draft leaves the list", &recycle_card)
+        .await;
+    inbox
+        .click(&format!("{catalog_card} button[data-decide=reject]"))
+        .await;
+    inbox
+        .wait_gone("the rejected draft leaves the list", &catalog_card)
+        .await;
+    inbox
+        .wait_text(
+            "nothing left to review",
+            "#suggestion-list",
+            "Nothing waits for review",
+        )
+        .await;
+
+    // Stored, published and audited as the API would have done it.
+    let decided = app.api_json(&boss.token, "/api/v1/admin/suggestions").await;
+    let status_of = |id: &Value| {
+        decided
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| &s["id"] == id)
+            .map(|s| {
+                (
+                    s["status"].clone(),
+                    s["decided_by"].clone(),
+                    s["file"].clone(),
+                )
+            })
+            .unwrap()
+    };
+    let (status, by, file) = status_of(&recycle["id"]);
+    assert_eq!((status, by), (json!("accepted"), json!("boss")));
+    let published = knowledge.path().join(file.as_str().unwrap());
+    assert!(published.starts_with(knowledge.path().join("learned")));
+    assert_eq!(
+        std::fs::read_to_string(&published).unwrap(),
+        recycle["draft"].as_str().unwrap()
+    );
+    assert_eq!(status_of(&catalog["id"]).0, "rejected");
+    assert!(
+        !knowledge
+            .path()
+            .join(catalog["file"].as_str().unwrap())
+            .exists()
+    );
+    for action in ["suggestion.accepted", "suggestion.rejected"] {
+        let audit = app
+            .api_json(&boss.token, &format!("/api/v1/admin/audit?action={action}"))
+            .await;
+        assert_eq!(audit["entries"][0]["actor"], "boss", "{audit:#}");
+    }
+
+    // Published means indexed: one more document in the knowledge base. (That the bot
+    // then answers with it is core::gaps' story, with the local model.)
+    let knowledge_now = app.api_json(&boss.token, "/api/v1/admin/knowledge").await;
+    assert_eq!(
+        knowledge_now["documents"].as_i64().unwrap(),
+        documents_before + 1,
+        "{knowledge_now:#}"
+    );
     inbox.close().await;
 }
 

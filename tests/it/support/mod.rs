@@ -54,6 +54,25 @@ pub fn copy_prompts() -> tempfile::TempDir {
     dir
 }
 
+/// A copy of the shipped `knowledge/` folder, for a test that publishes into it.
+pub fn copy_knowledge() -> tempfile::TempDir {
+    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo_path("knowledge"), dir.path());
+    dir
+}
+
 /// A configuration for tests: temp data dir, repo prompts, port 0, fast polling.
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut config = Config::default();
