@@ -7,7 +7,8 @@
 //! - The working day around it: j/k/c/r keys, GSM look-alikes, a refused send that
 //!   keeps the draft, private notes, the team's clock, a colleague's claim, transfer,
 //!   and a customer who opts out mid-conversation.
-//! - Feedback: an agent marks a bot answer wrong, with a correction; it becomes a gap.
+//! - Feedback: an agent marks a bot answer wrong, with a correction, and another as
+//!   one a person should have given; each becomes a gap and counts in analytics.
 //! - Suggestions: an admin reviews the knowledge drafted from agents' answers, opens a
 //!   source thread, accepts one (published and indexed) and rejects another.
 //! - The reply counter (inbox/segments.js) against the server's arithmetic
@@ -762,6 +763,117 @@ async fn an_agent_marks_a_bot_answer_wrong_in_the_browser() {
     clock.advance(60_000);
     let analytics = app.api_json(&boss.token, "/api/v1/analytics").await;
     assert_eq!(analytics["bot_answers"]["marked_wrong"], 1, "{analytics:#}");
+    inbox.close().await;
+}
+
+#[tokio::test]
+async fn an_agent_marks_that_a_person_should_have_answered_in_the_browser() {
+    let clock = ManualClock::at(WEDNESDAY_11AM);
+    let app = TestApp::spawn_with_clock(clock.clone(), |_| {}).await;
+    app.wait_for_knowledge().await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    let boss = app.add_agent("boss", Role::Admin).await;
+    let Some(inbox) = Inbox::open(&app).await else {
+        return;
+    };
+    inbox.sign_in(&ana.token).await;
+    // The bot answers a customer whose gift went wrong; she then asks for a person.
+    let phone = "+13035550252";
+    let question = "can i return a gift without the receipt";
+    app.text(phone, question, &sid()).await;
+    app.settle().await;
+    app.text(phone, "I want to talk to a person", &sid()).await;
+    app.settle().await;
+    let handoff = waiting_handoff_of(&app, &ana.token, phone).await;
+    let (handoff_id, conversation) = (
+        handoff["id"].as_i64().unwrap(),
+        handoff["conversation_id"].as_i64().unwrap(),
+    );
+    let detail = app
+        .api_json(&ana.token, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    let answer = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["author"] == "bot")
+        .expect("the bot answered")
+        .clone();
+    let bot_answer = format!("#thread li[data-message-id=\"{}\"]", answer["id"]);
+    let bot_answer = bot_answer.as_str();
+    inbox.click(&card("waiting", handoff_id)).await;
+    inbox.wait_for(bot_answer).await;
+
+    // She flags it: a person should have taken this one. No correction.
+    inbox
+        .click(&format!("{bot_answer} details.feedback summary"))
+        .await;
+    inbox
+        .click(&format!(
+            "{bot_answer} button[data-feedback=should_have_handed_over]"
+        ))
+        .await;
+    inbox
+        .wait_text(
+            "the verdict on the answer",
+            bot_answer,
+            "Marked: Should have handed over",
+        )
+        .await;
+    assert!(
+        !inbox
+            .exists(&format!("{bot_answer} details.feedback"))
+            .await,
+        "a marked answer cannot be marked again from the thread"
+    );
+
+    // Stored on the bot's text, and nowhere else.
+    let detail = app
+        .api_json(&ana.token, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    let marked: Vec<(&Value, &Value)> = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m.get("feedback").is_some())
+        .map(|m| (&m["id"], &m["feedback"]))
+        .collect();
+    assert_eq!(
+        marked,
+        [(&answer["id"], &json!("should_have_handed_over"))],
+        "{detail:#}"
+    );
+    let audit = app
+        .api_json(&boss.token, "/api/v1/admin/audit?action=bot.feedback")
+        .await;
+    assert_eq!(audit["entries"][0]["actor"], "ana", "{audit:#}");
+    assert_eq!(
+        audit["entries"][0]["detail"]["kind"], "should_have_handed_over",
+        "{audit:#}"
+    );
+    // The question is a gap of that kind, and the quality figure counts it.
+    let gaps = app
+        .api_json(&boss.token, "/api/v1/admin/gaps?since=1d")
+        .await;
+    assert_eq!(
+        gaps["clusters"][0]["kinds"]["should_have_handed_over"], 1,
+        "{gaps:#}"
+    );
+    assert_eq!(gaps["clusters"][0]["examples"], json!([question]));
+    clock.advance(60_000);
+    let analytics = app.api_json(&boss.token, "/api/v1/analytics").await;
+    let bot_answers = &analytics["bot_answers"];
+    assert_eq!(
+        bot_answers["marked_should_have_handed_over"], 1,
+        "{analytics:#}"
+    );
+    assert_eq!(bot_answers["marked_wrong"], 0, "{analytics:#}");
+    let sent = bot_answers["sent"].as_f64().unwrap();
+    let quality = bot_answers["quality"].as_f64().unwrap();
+    assert!(
+        (quality - (sent - 1.0) / sent).abs() < 1e-9,
+        "{analytics:#}"
+    );
     inbox.close().await;
 }
 
