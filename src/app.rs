@@ -124,6 +124,7 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         insecure_skip_signature: config.webhook.insecure_skip_signature,
         max_body_bytes: config.webhook.max_body_bytes,
         knowledge,
+        prompts_dir: config.prompts_dir.clone(),
         failed_attempts: Default::default(),
         webhooks: Arc::new(config.webhook_endpoints()),
         csat: config.csat.clone(),

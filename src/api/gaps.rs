@@ -8,8 +8,11 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::brain::intents::IntentName;
 use crate::gaps::suggest::{self, Suggestion};
-use crate::gaps::{self, ClusterSettings, FeedbackKind, GapReport, GapsError};
+use crate::gaps::{
+    self, ClusterSettings, FeedbackKind, GapReport, GapsError, SuggestionKind, examples,
+};
 use crate::store::SuggestionRow;
 
 use super::auth::{AdminAgent, CurrentAgent};
@@ -39,7 +42,9 @@ impl From<GapsError> for ApiError {
     fn from(e: GapsError) -> Self {
         match e {
             GapsError::Store(e) => e.into(),
-            GapsError::DraftMissing(_) | GapsError::Exists(_) => ApiError::Conflict(e.to_string()),
+            GapsError::DraftMissing(_) | GapsError::Exists(_) | GapsError::Intents(_) => {
+                ApiError::Conflict(e.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "knowledge suggestion failed");
                 ApiError::Unavailable(other.to_string())
@@ -125,7 +130,8 @@ pub async fn list_suggestions(
     request_body = Since,
     responses(
         (status = 201, description = "Drafts written to knowledge/_suggested/ for the groups of \
-            gaps agents answered (none twice from the same conversations)", body = [Suggestion]),
+            gaps agents answered (none twice from the same conversations), and intent examples \
+            proposed from the texts agents re-labelled (each text once)", body = [Suggestion]),
         (status = 403, description = "Not an admin"),
     ),
     security(("bearer" = []))
@@ -146,7 +152,16 @@ pub async fn draft_suggestions(
         state.engine.now_ms(),
     )
     .await?;
-    let drafted = rows.into_iter().map(|r| suggest::view(&dir, r)).collect();
+    let mut drafted: Vec<Suggestion> = rows.into_iter().map(|r| suggest::view(&dir, r)).collect();
+    if let Some(brain) = &state.engine.brain {
+        let proposed = examples::suggest(
+            &state.engine.store,
+            &brain.model().set,
+            state.engine.now_ms(),
+        )
+        .await?;
+        drafted.extend(proposed.into_iter().map(|r| suggest::view(&dir, r)));
+    }
     Ok((StatusCode::CREATED, Json(drafted)))
 }
 
@@ -164,11 +179,12 @@ async fn pending(state: &AppState, id: i64) -> Result<SuggestionRow, ApiError> {
     params(("id" = i64, Path, description = "Suggestion id")),
     responses(
         (status = 200, description = "Published as knowledge/learned/<name>.md; the knowledge \
-            base indexes it within seconds", body = Suggestion),
+            base indexes it within seconds. An intent example is added to its intent in \
+            intents.toml, and the classifier is retrained when the file is reloaded", body = Suggestion),
         (status = 403, description = "Not an admin"),
         (status = 404, description = "No such suggestion"),
-        (status = 409, description = "Already decided, its draft file is gone, or a file by its \
-            name is published already"),
+        (status = 409, description = "Already decided, its draft file is gone, a file by its \
+            name is published already, or intents.toml would not load with the example"),
     ),
     security(("bearer" = []))
 )]
@@ -179,6 +195,17 @@ pub async fn accept(
 ) -> Result<Json<Suggestion>, ApiError> {
     let dir = knowledge_dir(&state)?;
     let row = pending(&state, id).await?;
+    if row.kind == SuggestionKind::IntentExample {
+        let accepted = examples::accept(
+            &state.engine.store,
+            &state.prompts_dir,
+            &row,
+            (admin.id, &admin.name),
+            state.engine.now_ms(),
+        )
+        .await?;
+        return Ok(Json(suggest::view(&dir, accepted)));
+    }
     let accepted = suggest::accept(
         &state.engine.store,
         &dir,
@@ -214,6 +241,16 @@ pub async fn reject(
 ) -> Result<Json<Suggestion>, ApiError> {
     let dir = knowledge_dir(&state)?;
     let row = pending(&state, id).await?;
+    if row.kind == SuggestionKind::IntentExample {
+        let rejected = examples::reject(
+            &state.engine.store,
+            &row,
+            (admin.id, &admin.name),
+            state.engine.now_ms(),
+        )
+        .await?;
+        return Ok(Json(suggest::view(&dir, rejected)));
+    }
     Ok(Json(
         suggest::reject(
             &state.engine.store,
@@ -232,6 +269,9 @@ pub struct FeedbackRequest {
     pub kind: FeedbackKind,
     /// What the bot should have said (optional); drafts of knowledge use it.
     pub correction: Option<String>,
+    /// The intent the customer's text (the one the bot answered) really was, if the
+    /// bot took it for another; proposed as an example of it for intents.toml.
+    pub intent: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -239,6 +279,26 @@ pub struct FeedbackRecorded {
     pub message_id: i64,
     pub conversation_id: i64,
     pub kind: FeedbackKind,
+}
+
+/// `name` when it is one of the intents loaded now (not `out_of_scope`).
+fn known_intent(state: &AppState, name: &str) -> Result<IntentName, ApiError> {
+    let Some(brain) = &state.engine.brain else {
+        return Err(ApiError::Unavailable(
+            "the intent classifier is not running; see the server log".into(),
+        ));
+    };
+    let model = brain.model();
+    let known = IntentName::parse(name.trim())
+        .ok()
+        .filter(|n| model.set.get(n.as_str()).is_some());
+    known.ok_or_else(|| {
+        let names: Vec<&str> = model.set.names().map(IntentName::as_str).collect();
+        ApiError::Unprocessable(format!(
+            "intent {name:?} is not in intents.toml; use one of: {}",
+            names.join(", ")
+        ))
+    })
 }
 
 /// The longest correction, in characters.
@@ -253,6 +313,8 @@ const MAX_CORRECTION_CHARS: usize = 1600;
             first); the customer's text counts as a gap", body = FeedbackRecorded),
         (status = 400, description = "Unknown kind, or a correction that is too long"),
         (status = 404, description = "No bot message with this id"),
+        (status = 422, description = "An intent that intents.toml does not have (the error \
+            lists the ones it has)"),
     ),
     security(("bearer" = []))
 )]
@@ -272,6 +334,11 @@ pub async fn feedback(
             "the correction is longer than {MAX_CORRECTION_CHARS} characters; shorten it"
         )));
     }
+    let intent = request
+        .intent
+        .as_deref()
+        .map(|name| known_intent(&state, name))
+        .transpose()?;
     let conversation_id = state
         .engine
         .store
@@ -280,6 +347,7 @@ pub async fn feedback(
             agent.id,
             request.kind,
             correction,
+            intent.as_ref().map(IntentName::as_str),
             state.engine.now_ms(),
         )
         .await?;

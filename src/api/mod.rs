@@ -49,6 +49,9 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// The knowledge base, when it opened.
     pub knowledge: Option<Arc<Knowledge>>,
+    /// The operator's prompt files (`intents.toml`, which accepted intent examples
+    /// are added to).
+    pub prompts_dir: std::path::PathBuf,
     /// Failed sign-ins per client address, for rate limiting.
     pub failed_attempts: Arc<auth::FailedAttempts>,
     /// Outbound webhook endpoints, for the admin view of their deliveries.

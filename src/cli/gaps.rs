@@ -29,8 +29,9 @@ pub struct GapsArgs {
     /// The report as JSON (the same document as GET /api/v1/admin/gaps).
     #[arg(long)]
     pub json: bool,
-    /// Also draft knowledge files from the agents' answers into knowledge/_suggested/
-    /// (review them with GET /api/v1/admin/suggestions).
+    /// Also draft knowledge files from the agents' answers into knowledge/_suggested/,
+    /// and propose the texts agents re-labelled as intent examples (review them with
+    /// GET /api/v1/admin/suggestions or the inbox).
     #[arg(long)]
     pub suggest: bool,
 }
@@ -112,6 +113,16 @@ pub async fn run(
             writeln!(
                 out,
                 "no new drafts: no group of gaps has answers from agents that were not drafted before"
+            )?;
+        }
+        let intents = crate::brain::intents::IntentSet::load(&config.prompts_dir)?;
+        for row in gaps::examples::suggest(&store, &intents, now).await? {
+            writeln!(
+                out,
+                "proposed intent_example for {}: {:?} from conversations {:?}",
+                row.intent.as_deref().unwrap_or_default(),
+                row.example.as_deref().unwrap_or_default(),
+                row.sources
             )?;
         }
     }

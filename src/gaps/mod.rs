@@ -17,6 +17,7 @@
 
 pub mod cluster;
 pub mod draft;
+pub mod examples;
 mod kind;
 pub mod quality;
 pub mod report;
@@ -55,6 +56,33 @@ impl FeedbackKind {
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
+    }
+}
+
+/// What a suggestion would change once accepted.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SuggestionKind {
+    /// A knowledge file drafted from agents' answers, published into `knowledge/learned/`.
+    Knowledge,
+    /// A customer's text (redacted) that an agent said was another intent, added to
+    /// that intent's `examples` in `intents.toml`.
+    IntentExample,
+}
+
+impl SuggestionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuggestionKind::Knowledge => "knowledge",
+            SuggestionKind::IntentExample => "intent_example",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Knowledge, Self::IntentExample]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -103,6 +131,8 @@ pub enum GapsError {
     Exists(String),
     #[error("the drafted file does not parse ({0}); this is a bug in the drafter")]
     Invalid(String),
+    #[error("{0}")]
+    Intents(String),
 }
 
 /// Texts grouped at most (of both periods, the most recent).

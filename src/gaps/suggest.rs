@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::draft::{self, Draft};
-use super::{GapReport, GapsError, SuggestionStatus};
+use super::{GapReport, GapsError, SuggestionKind, SuggestionStatus};
 use crate::store::{Store, SuggestionRow};
 
 /// Drafts wait here; a name starting with `_` is never indexed.
@@ -29,7 +29,8 @@ pub const MIN_CUSTOMERS: usize = 2;
 pub struct Suggestion {
     #[serde(flatten)]
     pub row: SuggestionRow,
-    /// Where the file is, relative to the knowledge folder.
+    /// Where the file is, relative to the knowledge folder; for an intent example,
+    /// `intents.toml` in the prompts folder.
     pub file: String,
     /// The file's text while it is pending (what accepting publishes).
     pub draft: Option<String>,
@@ -50,6 +51,7 @@ pub async fn suggest(
         .suggestions()
         .await?
         .into_iter()
+        .filter(|s| s.kind == SuggestionKind::Knowledge)
         .flat_map(|s| s.sources)
         .collect();
     let agents = store.agent_names().await?;
@@ -152,7 +154,7 @@ fn write_draft(knowledge_dir: &Path, draft: &Draft) -> Result<(), GapsError> {
 
 /// Writes through a hidden temporary file and a rename, so the watcher never reads
 /// half a file.
-fn write_new(path: &Path, text: &str) -> Result<(), GapsError> {
+pub(super) fn write_new(path: &Path, text: &str) -> Result<(), GapsError> {
     let error = |source| GapsError::Write {
         path: path.display().to_string(),
         source,
@@ -178,6 +180,15 @@ pub async fn list(store: &Store, knowledge_dir: &Path) -> Result<Vec<Suggestion>
 }
 
 pub fn view(knowledge_dir: &Path, row: SuggestionRow) -> Suggestion {
+    if row.kind == SuggestionKind::IntentExample {
+        // Not a knowledge file: the example goes into the prompts folder's intents.toml.
+        return Suggestion {
+            row,
+            file: super::examples::INTENTS_FILE.to_string(),
+            draft: None,
+            sms: None,
+        };
+    }
     let (file, draft) = match (&row.status, &row.published_as) {
         (SuggestionStatus::Accepted, Some(published)) => (published.clone(), None),
         (SuggestionStatus::Pending, _) => (
@@ -263,6 +274,12 @@ pub async fn reject(
 }
 
 fn decided_already(row: &SuggestionRow) -> Result<(), GapsError> {
+    if row.kind != SuggestionKind::Knowledge {
+        return Err(GapsError::Invalid(format!(
+            "suggestion {} is not a knowledge draft",
+            row.id
+        )));
+    }
     match row.status {
         SuggestionStatus::Pending => Ok(()),
         status => Err(GapsError::Store(crate::store::StoreError::Conflict(

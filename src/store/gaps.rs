@@ -10,7 +10,7 @@ use sqlx::Row;
 
 use super::audit::NewAudit;
 use super::{AuditAction, AuditBy, Result, Store, StoreError};
-use crate::gaps::{FeedbackKind, GapKind, SuggestionStatus};
+use crate::gaps::{FeedbackKind, GapKind, SuggestionKind, SuggestionStatus};
 
 /// A customer text the bot could not handle, as stored (not yet redacted).
 #[derive(Debug, Clone)]
@@ -35,10 +35,26 @@ pub struct AgentAnswer {
     pub body: String,
 }
 
-/// A knowledge draft's row: its review status and where it came from.
+/// A customer text an agent said was another intent than the bot took it for.
+#[derive(Debug, Clone)]
+pub struct RelabelledText {
+    /// The customer's text.
+    pub message_id: i64,
+    pub conversation_id: i64,
+    pub body: String,
+    /// What the bot took it for.
+    pub classified: Option<String>,
+    /// What the agent said it is.
+    pub intent: String,
+    /// Names the contact is known by: redacted.
+    pub names: Vec<String>,
+}
+
+/// A suggestion's row: what it would change, its review status and where it came from.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct SuggestionRow {
     pub id: i64,
+    pub kind: SuggestionKind,
     pub slug: String,
     pub title: String,
     pub status: SuggestionStatus,
@@ -51,6 +67,12 @@ pub struct SuggestionRow {
     pub decided_by: Option<String>,
     pub created_at: i64,
     pub decided_at: Option<i64>,
+    /// For an intent example: the intent it is an example of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    /// For an intent example: the customer's text, redacted, as it would be added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
 }
 
 /// Bot texts in a period, and how many of them agents marked.
@@ -203,6 +225,7 @@ impl Store {
         agent_id: i64,
         kind: FeedbackKind,
         correction: Option<&str>,
+        intent: Option<&str>,
         now: i64,
     ) -> Result<i64> {
         let (_writing, mut tx) = self.begin_write().await?;
@@ -220,17 +243,19 @@ impl Store {
             });
         };
         sqlx::query(
-            "INSERT INTO bot_feedback (message_id, conversation_id, agent_id, kind, correction, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO bot_feedback
+                 (message_id, conversation_id, agent_id, kind, correction, intent, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (message_id, agent_id)
              DO UPDATE SET kind = excluded.kind, correction = excluded.correction,
-                           created_at = excluded.created_at",
+                           intent = excluded.intent, created_at = excluded.created_at",
         )
         .bind(message_id)
         .bind(conversation_id)
         .bind(agent_id)
         .bind(kind.as_str())
         .bind(correction)
+        .bind(intent)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -241,7 +266,11 @@ impl Store {
                 action: AuditAction::BotFeedback,
                 target: format!("message {message_id}"),
                 conversation_id: Some(conversation_id),
-                detail: json!({ "kind": kind.as_str(), "correction": correction.is_some() }),
+                detail: json!({
+                    "kind": kind.as_str(),
+                    "correction": correction.is_some(),
+                    "intent": intent,
+                }),
             },
             now,
         )
@@ -307,6 +336,77 @@ impl Store {
             }
         }
         Ok(counts)
+    }
+
+    /// The customer texts agents re-labelled (the text the bot answered before the
+    /// marked bot text), oldest verdict first; erased texts are left out.
+    pub async fn relabelled_texts(&self) -> Result<Vec<RelabelledText>> {
+        let rows = sqlx::query(
+            "SELECT f.intent AS corrected, q.id, q.conversation_id, q.body, q.intent,
+                    c.display_name, c.attributes
+             FROM bot_feedback f
+             JOIN messages b ON b.id = f.message_id
+             JOIN messages q ON q.id = (
+                 SELECT MAX(p.id) FROM messages p
+                 WHERE p.conversation_id = b.conversation_id AND p.author = 'customer'
+                   AND p.id < b.id)
+             JOIN contacts c ON c.id = q.contact_id
+             WHERE f.intent IS NOT NULL AND q.body <> $1
+             ORDER BY f.id",
+        )
+        .bind(super::ERASED)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(RelabelledText {
+                    message_id: row.try_get("id")?,
+                    conversation_id: row.try_get("conversation_id")?,
+                    body: row.try_get("body")?,
+                    classified: row.try_get("intent")?,
+                    intent: row.try_get("corrected")?,
+                    names: known_names(row.try_get("display_name")?, row.try_get("attributes")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Records a proposed intent example; `None` when one by that name exists (the
+    /// text was proposed before, whatever became of it).
+    pub async fn add_intent_example(
+        &self,
+        slug: &str,
+        intent: &str,
+        example: &str,
+        conversation_id: i64,
+        now: i64,
+    ) -> Result<Option<SuggestionRow>> {
+        let (_writing, mut tx) = self.begin_write().await?;
+        let taken = sqlx::query("SELECT id FROM knowledge_suggestions WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if taken {
+            return Ok(None);
+        }
+        let row = sqlx::query(&format!(
+            "INSERT INTO knowledge_suggestions
+                 (kind, slug, title, status, sources, customers, intent, example, created_at)
+             VALUES ($1, $2, $3, 'pending', $4, 1, $5, $6, $7) RETURNING {SUGGESTION_COLUMNS}"
+        ))
+        .bind(SuggestionKind::IntentExample.as_str())
+        .bind(slug)
+        .bind(format!("An example of {intent}"))
+        .bind(json!([conversation_id]).to_string())
+        .bind(intent)
+        .bind(example)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let suggestion = suggestion_row(&row)?;
+        tx.commit().await?;
+        Ok(Some(suggestion))
     }
 
     /// Records a new draft. `Conflict` when a draft by that name exists.
@@ -405,7 +505,12 @@ impl Store {
                 action,
                 target: format!("suggestion {id}"),
                 conversation_id: None,
-                detail: json!({ "slug": suggestion.slug, "published_as": published_as }),
+                detail: json!({
+                    "kind": suggestion.kind.as_str(),
+                    "slug": suggestion.slug,
+                    "intent": suggestion.intent,
+                    "published_as": published_as,
+                }),
             },
             now,
         )
@@ -415,14 +520,17 @@ impl Store {
     }
 }
 
-const SUGGESTION_COLUMNS: &str =
-    "id, slug, title, status, sources, customers, published_as, decided_by, created_at, decided_at";
+const SUGGESTION_COLUMNS: &str = "id, kind, slug, title, status, sources, customers, published_as, \
+     decided_by, created_at, decided_at, intent, example";
 
 fn suggestion_row(row: &sqlx::any::AnyRow) -> Result<SuggestionRow> {
     let status: String = row.try_get("status")?;
     let sources: String = row.try_get("sources")?;
+    let kind: String = row.try_get("kind")?;
     Ok(SuggestionRow {
         id: row.try_get("id")?,
+        kind: SuggestionKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown suggestion kind {kind:?}")))?,
         slug: row.try_get("slug")?,
         title: row.try_get("title")?,
         status: SuggestionStatus::parse(&status)
@@ -434,6 +542,8 @@ fn suggestion_row(row: &sqlx::any::AnyRow) -> Result<SuggestionRow> {
         decided_by: row.try_get("decided_by")?,
         created_at: row.try_get("created_at")?,
         decided_at: row.try_get("decided_at")?,
+        intent: row.try_get("intent")?,
+        example: row.try_get("example")?,
     })
 }
 

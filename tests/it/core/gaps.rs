@@ -558,3 +558,186 @@ async fn without_the_model_gaps_group_by_words_and_a_rejected_draft_stays_reject
     assert_eq!(clusters[0]["previous_customers"], 3);
     assert_eq!(clusters[0]["trend"], "falling");
 }
+
+/// What the classifier makes of `text` now, from the admin preview.
+async fn intent_of(app: &TestApp, admin: &str, text: &str) -> String {
+    let preview: Value = app
+        .api_post(admin, "/api/v1/admin/preview", json!({ "text": text }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    preview["thought"]["understanding"]["intent"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no intent in {preview:#}"))
+        .to_string()
+}
+
+/// The messages of `phone`'s latest conversation, through the agent API.
+async fn thread_of(app: &TestApp, agent: &str, phone: &str) -> Vec<Value> {
+    let phone = phone.replace('+', "%2B");
+    let conversations = app
+        .api_json(agent, &format!("/api/v1/conversations?phone={phone}"))
+        .await;
+    let id = conversations[0]["id"].as_i64().expect("a conversation");
+    let detail = app
+        .api_json(agent, &format!("/api/v1/conversations/{id}"))
+        .await;
+    detail["messages"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn an_agent_relabels_a_misread_text_and_the_accepted_example_teaches_the_classifier() {
+    let prompts = crate::support::copy_prompts();
+    let dir = prompts.path().to_path_buf();
+    let app = TestApp::spawn_with(move |config| config.prompts_dir = dir).await;
+    app.wait_for_knowledge().await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    let boss = app.add_agent("boss", Role::Admin).await;
+    let later = "can my son use my member discount";
+    // The shipped intents do not read a question about the members' discount as one
+    // about the rewards membership (they take it for promotions).
+    assert_ne!(intent_of(&app, &boss.token, later).await, "rewards");
+
+    // A customer asks; the bot takes it for a promotions question and answers that.
+    let phone = "+13035553301";
+    app.text(
+        phone,
+        "can my daughter use my member discount? text me at 303-555-0199",
+        &sid(),
+    )
+    .await;
+    app.settle().await;
+    let thread = thread_of(&app, &ana.token, phone).await;
+    assert_eq!(thread[0]["author"], "customer");
+    assert_ne!(thread[0]["intent"], "rewards", "{thread:#?}");
+    let bot = thread
+        .iter()
+        .find(|m| m["author"] == "bot")
+        .expect("the bot answered");
+    let feedback = format!("/api/v1/messages/{}/feedback", bot["id"]);
+
+    // The agent says what it really was; an intent the file does not have is refused
+    // with the ones it has.
+    let unknown = app
+        .api_post(
+            &ana.token,
+            &feedback,
+            json!({ "kind": "wrong_answer", "intent": "loyalty" }),
+        )
+        .await;
+    assert_eq!(unknown.status(), 422);
+    let unknown: Value = unknown.json().await.unwrap();
+    let error = unknown["error"].as_str().unwrap();
+    assert!(
+        error.contains("loyalty") && error.contains("rewards"),
+        "{error}"
+    );
+    let relabelled = app
+        .api_post(
+            &ana.token,
+            &feedback,
+            json!({ "kind": "wrong_answer", "intent": "rewards" }),
+        )
+        .await;
+    assert_eq!(relabelled.status(), 200);
+    let audit = app
+        .api_json(&boss.token, "/api/v1/admin/audit?action=bot.feedback")
+        .await;
+    assert_eq!(
+        audit["entries"][0]["detail"]["intent"], "rewards",
+        "{audit:#}"
+    );
+
+    // Proposed as an example of rewards, redacted, once.
+    let proposed = app
+        .api_post(&boss.token, "/api/v1/admin/suggestions", json!({}))
+        .await;
+    assert_eq!(proposed.status(), 201);
+    let proposed: Value = proposed.json().await.unwrap();
+    let examples: Vec<&Value> = proposed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "intent_example")
+        .collect();
+    assert_eq!(examples.len(), 1, "{proposed:#}");
+    let suggestion = examples[0];
+    assert_eq!(suggestion["intent"], "rewards");
+    assert_eq!(suggestion["status"], "pending");
+    assert_eq!(suggestion["file"], "intents.toml");
+    let example = suggestion["example"].as_str().unwrap().to_string();
+    assert!(example.contains("member discount"), "{example}");
+    assert!(
+        !example.contains("0199"),
+        "the phone number leaked: {example}"
+    );
+    let again: Value = app
+        .api_post(&boss.token, "/api/v1/admin/suggestions", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, json!([]), "a text is proposed once");
+    let listed = app.api_json(&boss.token, "/api/v1/admin/suggestions").await;
+    assert_eq!(listed[0]["kind"], "intent_example", "{listed:#}");
+
+    // Accepted by an admin: added to rewards in intents.toml, nothing else touched.
+    let id = suggestion["id"].as_i64().unwrap();
+    let accept = format!("/api/v1/admin/suggestions/{id}/accept");
+    assert_eq!(
+        app.api_post(&ana.token, &accept, json!({})).await.status(),
+        403
+    );
+    let before = std::fs::read_to_string(prompts.path().join("intents.toml")).unwrap();
+    let accepted = app.api_post(&boss.token, &accept, json!({})).await;
+    assert_eq!(accepted.status(), 200);
+    let accepted: Value = accepted.json().await.unwrap();
+    assert_eq!(accepted["status"], "accepted");
+    assert_eq!(accepted["decided_by"], "boss");
+    let after = std::fs::read_to_string(prompts.path().join("intents.toml")).unwrap();
+    let added: Vec<&str> = after
+        .lines()
+        .filter(|l| !before.lines().any(|b| b == *l))
+        .collect();
+    assert_eq!(
+        added,
+        [format!("  {},", json!(example)).as_str()],
+        "{after}"
+    );
+    assert_eq!(after.lines().count(), before.lines().count() + 1);
+    let rewards = after.find("[intents.rewards]").unwrap();
+    let next_intent = rewards + after[rewards + 1..].find("[intents.").unwrap();
+    let at = after.find(added[0]).unwrap();
+    assert!(rewards < at && at < next_intent, "added under rewards");
+    assert_eq!(
+        app.api_post(&boss.token, &accept, json!({})).await.status(),
+        409
+    );
+
+    // intents.toml reloads and the classifier learns: the next customer's question in
+    // other words is a rewards question.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while intent_of(&app, &boss.token, later).await != "rewards" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the classifier did not learn the accepted example"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let next = "+13035553302";
+    app.text(next, later, &sid()).await;
+    app.settle().await;
+    let thread = thread_of(&app, &ana.token, next).await;
+    assert_eq!(thread[0]["intent"], "rewards", "{thread:#?}");
+    let audit = app
+        .api_json(
+            &boss.token,
+            "/api/v1/admin/audit?action=suggestion.accepted",
+        )
+        .await;
+    assert_eq!(
+        audit["entries"][0]["detail"]["intent"], "rewards",
+        "{audit:#}"
+    );
+}
