@@ -143,12 +143,14 @@ pub async fn draft_suggestions(
 ) -> Result<(StatusCode, Json<Vec<Suggestion>>), ApiError> {
     let dir = knowledge_dir(&state)?;
     let report = report(&state, request.since.as_deref()).await?;
-    let max_segments = state.engine.policy().replies.max_segments;
+    let policy = state.engine.policy();
+    let llm = state.engine.brain.as_ref().and_then(|b| b.llm().cloned());
     let rows = suggest::suggest(
         &state.engine.store,
         &dir,
         &report,
-        max_segments,
+        policy.replies.max_segments,
+        llm.as_deref().map(|l| (l, policy.business.name.as_str())),
         state.engine.now_ms(),
     )
     .await?;

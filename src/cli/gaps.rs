@@ -90,11 +90,13 @@ pub async fn run(
     }
     if args.suggest {
         let policy = crate::engine::policy::Policy::load(&config.prompts_dir)?;
+        let llm = crate::app::open_llm(config, Arc::new(crate::clock::SystemClock))?;
         let drafted = suggest::suggest(
             &store,
             &config.knowledge_dir,
             &report,
             policy.replies.max_segments,
+            llm.as_deref().map(|l| (l, policy.business.name.as_str())),
             now,
         )
         .await?;

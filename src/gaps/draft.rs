@@ -3,11 +3,16 @@
 //! body; the customers' own questions go in a section of their own, so the next
 //! customer who asks in other words finds the file. Nothing is invented: every
 //! sentence is an agent's or a customer's, redacted before it gets here.
+//!
+//! With a language model configured, [`written`] has it write the answer from the
+//! agents' (redacted) answers alone; the extractive draft stays whenever the model
+//! fails, finds no answer in them, or writes more than the segment budget.
 
 use std::collections::BTreeMap;
 
 use super::text::{lexical_vectors, plain_words, stem_of, words};
 use crate::knowledge::document;
+use crate::llm::{LlmClient, Passage};
 use crate::sms::segments;
 
 /// Agents' sentences kept in the body besides the chosen answer.
@@ -30,6 +35,19 @@ pub struct Draft {
     pub sms: String,
     /// The Markdown after the front matter.
     pub body: String,
+    /// The answer the body opens with (under the title).
+    pub answer: String,
+    /// Who wrote the answer.
+    pub writer: Writer,
+}
+
+/// Who wrote a draft's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    /// Chosen from the agents' own sentences.
+    Extractive,
+    /// Written by the language model from the agents' answers.
+    Llm,
 }
 
 impl Draft {
@@ -104,7 +122,71 @@ pub fn draft(questions: &[String], answers: &[String], max_segments: u32) -> Opt
         title,
         sms,
         body,
+        answer: answer.clone(),
+        writer: Writer::Extractive,
     })
+}
+
+/// The language model's answer to `question` from the agents' `answers` (redacted
+/// before they get here; the question is redacted again by the client), written into
+/// `draft`; `draft` unchanged when the model fails, says the answers do not answer
+/// it, or writes more than `max_segments` segments. The prompt is the operator's
+/// `answer.md`: answer only from the passages given.
+pub async fn written(
+    llm: &LlmClient,
+    draft: Draft,
+    question: &str,
+    answers: &[String],
+    max_segments: u32,
+    business: &str,
+) -> Draft {
+    let passages: Vec<Passage> = answers
+        .iter()
+        .map(|a| substance(a))
+        .filter(|a| !a.is_empty())
+        .map(|text| Passage {
+            title: "What an agent told a customer who asked this".to_string(),
+            text,
+            url: None,
+        })
+        .collect();
+    let max_chars = (max_segments as usize) * 153;
+    let text = match llm
+        .answer(question, &passages, &[], max_chars, business)
+        .await
+    {
+        Ok(Some(text)) => segments::smart_encode(text.trim()).into_owned(),
+        Ok(None) => {
+            tracing::info!(
+                "the language model found no answer in the agents' answers; the draft stays extractive"
+            );
+            return draft;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the language model could not write a draft; it stays extractive");
+            return draft;
+        }
+    };
+    let fits = segments::count(&text).segments <= max_segments;
+    if text.is_empty() || !fits {
+        tracing::warn!(
+            chars = text.chars().count(),
+            max_segments,
+            "the language model's draft is over the segment budget; it stays extractive"
+        );
+        return draft;
+    }
+    let lead = format!("# {}\n\n{}\n", draft.title, draft.answer);
+    let body = draft
+        .body
+        .replacen(&lead, &format!("# {}\n\n{text}\n", draft.title), 1);
+    Draft {
+        sms: text.clone(),
+        body,
+        answer: text,
+        writer: Writer::Llm,
+        ..draft
+    }
 }
 
 /// An agent's text without what is not the answer: greetings, thanks, sign-offs,

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::draft::{self, Draft};
 use super::{GapReport, GapsError, SuggestionKind, SuggestionStatus};
+use crate::llm::LlmClient;
 use crate::store::{Store, SuggestionRow};
 
 /// Drafts wait here; a name starting with `_` is never indexed.
@@ -40,11 +41,14 @@ pub struct Suggestion {
 
 /// Drafts a knowledge file for each group of the report that agents answered and no
 /// earlier suggestion came from, writes it under `_suggested/`, and records it.
+/// With `llm`, the language model writes each draft's answer from the agents' answers
+/// ([`draft::written`]); the extractive answer stays on any failure.
 pub async fn suggest(
     store: &Store,
     knowledge_dir: &Path,
     report: &GapReport,
     max_segments: u32,
+    llm: Option<(&LlmClient, &str)>,
     now: i64,
 ) -> Result<Vec<SuggestionRow>, GapsError> {
     let drafted_from: BTreeSet<i64> = store
@@ -89,6 +93,9 @@ pub async fn suggest(
         let Some(mut draft) = draft::draft(&questions, &texts, max_segments) else {
             continue;
         };
+        if let Some((llm, business)) = llm {
+            draft = draft::written(llm, draft, &questions[0], &texts, max_segments, business).await;
+        }
         draft.check().map_err(GapsError::Invalid)?;
         draft.slug = free_slug(store, knowledge_dir, &draft.slug).await?;
         write_draft(knowledge_dir, &draft)?;

@@ -741,3 +741,184 @@ async fn an_agent_relabels_a_misread_text_and_the_accepted_example_teaches_the_c
         "{audit:#}"
     );
 }
+
+/// A chat completion whose assistant message is `content`.
+fn completion(content: &str) -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_json(json!({
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": "test-model",
+        "choices": [{
+            "index": 0,
+            "message": { "role": "assistant", "content": content },
+            "finish_reason": "stop"
+        }],
+        "usage": { "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15 }
+    }))
+}
+
+#[tokio::test]
+async fn with_a_language_model_drafts_are_written_from_the_agents_answers_or_stay_extractive() {
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, MockServer};
+
+    // The fake model answers only the drafting calls, which carry the agents' answers:
+    // recycling gets a short answer, the catalog one that is far too long for two
+    // texts, and donations none (an error). The bot's own calls fail too, and it
+    // answers customers locally.
+    let server = MockServer::start().await;
+    let written = "Yes, bring your worn-out jackets to any of our stores and we will recycle them.";
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_string_contains("we recycle them"))
+        .respond_with(completion(written))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_string_contains("no longer print a catalog"))
+        .respond_with(completion(&"We no longer print a catalog. ".repeat(12)))
+        .mount(&server)
+        .await;
+
+    let knowledge = tempfile::tempdir().unwrap();
+    copy_dir(&repo_path("knowledge"), knowledge.path());
+    let dir = knowledge.path().to_path_buf();
+    let base_url = format!("{}/v1", server.uri());
+    let clock = ManualClock::at(t0());
+    let app = TestApp::spawn_with_clock(clock.clone(), move |config| {
+        config.knowledge_dir = dir;
+        config.llm.base_url = Some(base_url);
+        config.llm.api_key = Some("sk-test".into());
+        config.llm.chat_model = "test-model".into();
+        config.llm.timeout_ms = 2_000;
+        // Every call the fake does not answer fails: the breaker must not stop the
+        // drafting calls that come after them.
+        config.llm.failures_to_open = 1_000_000;
+    })
+    .await;
+    app.wait_for_knowledge().await;
+    let ana = app.add_agent("ana", Role::Agent).await;
+    let boss = app.add_agent("boss", Role::Admin).await;
+    for (phone, question) in [
+        ("+13035553211", "do you recycle old jackets"),
+        (
+            "+13035553212",
+            "can i drop off my worn out jacket for recycling",
+        ),
+        (
+            "+13035553213",
+            "where can i recycle a jacket that is worn out",
+        ),
+    ] {
+        asked_and_answered(
+            &app,
+            &ana.token,
+            phone,
+            question,
+            "Yes! Bring worn-out jackets to any store and we recycle them. Questions? Call 303-555-0100. - Ana",
+        )
+        .await;
+    }
+    for (phone, question) in [
+        ("+13035553214", "do you mail out a paper catalog"),
+        ("+13035553215", "can i get your catalog in the mail"),
+    ] {
+        asked_and_answered(
+            &app,
+            &ana.token,
+            phone,
+            question,
+            "We no longer print a catalog; every product is on our website.",
+        )
+        .await;
+    }
+    for (phone, question) in [
+        ("+13035553216", "do you donate gear to school fundraisers"),
+        (
+            "+13035553217",
+            "would you donate a raffle prize for our school",
+        ),
+    ] {
+        asked_and_answered(
+            &app,
+            &ana.token,
+            phone,
+            question,
+            "We donate gear to school fundraisers: email the store manager the details.",
+        )
+        .await;
+    }
+    clock.advance(60_000);
+
+    let drafted = app
+        .api_post(&boss.token, "/api/v1/admin/suggestions", json!({}))
+        .await;
+    assert_eq!(drafted.status(), 201);
+    let drafted: Value = drafted.json().await.unwrap();
+    let by_text = |needle: &str| -> Value {
+        drafted
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["draft"].as_str().unwrap().contains(needle))
+            .unwrap_or_else(|| panic!("a draft saying {needle:?}: {drafted:#}"))
+            .clone()
+    };
+    // Written by the model: its answer is the sms and opens the body.
+    let recycle = by_text("recycl");
+    assert_eq!(recycle["sms"], written, "{recycle:#}");
+    let draft = recycle["draft"].as_str().unwrap();
+    assert!(draft.contains(&format!("\n\n{written}\n")), "{draft}");
+    // Over two texts: the agents' own words instead.
+    let catalog = by_text("catalog");
+    assert_eq!(
+        catalog["sms"], "We no longer print a catalog; every product is on our website.",
+        "{catalog:#}"
+    );
+    // The model failed: the agents' own words.
+    let donations = by_text("fundraisers");
+    assert_eq!(
+        donations["sms"],
+        "We donate gear to school fundraisers: email the store manager the details.",
+        "{donations:#}"
+    );
+
+    // What the model was shown: the agents' answers, redacted.
+    let received = server.received_requests().await.unwrap_or_default();
+    let drafting: Vec<String> = received
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .filter(|b| b.contains("we recycle them"))
+        .collect();
+    assert_eq!(drafting.len(), 1, "one drafting call for recycling");
+    for private in ["303-555-0100", "555-0100", "Ana"] {
+        assert!(
+            !drafting[0].contains(private),
+            "{private} reached the model: {}",
+            drafting[0]
+        );
+    }
+
+    // Accepted, the model's answer is what the bot texts the next customer.
+    let id = recycle["id"].as_i64().unwrap();
+    let accepted = app
+        .api_post(
+            &boss.token,
+            &format!("/api/v1/admin/suggestions/{id}/accept"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
+    let published = knowledge.path().join(
+        accepted.json::<Value>().await.unwrap()["file"]
+            .as_str()
+            .unwrap(),
+    );
+    assert!(
+        std::fs::read_to_string(published)
+            .unwrap()
+            .contains(&format!("sms: {}", json!(written)))
+    );
+}
