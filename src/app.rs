@@ -285,6 +285,7 @@ pub async fn open_brain(
     let llm = open_llm(config, clock)?;
     let settings = BrainSettings {
         max_segments: policy.replies.max_segments,
+        approved_texts: vec![policy.texts.help.clone()],
         ..BrainSettings::default()
     };
     Ok(Brain::new(

@@ -60,6 +60,12 @@ pub const ENV_VARS: &[(&str, &str, EnvKind)] = &[
     ("OPENAI_API_KEY", "llm.api_key", Text),
     ("TEXTDESK_LLM_CHAT_MODEL", "llm.chat_model", Text),
     ("TEXTDESK_LLM_TIMEOUT_MS", "llm.timeout_ms", Number),
+    ("TEXTDESK_LLM_TASKS", "llm.tasks", Text),
+    (
+        "TEXTDESK_LLM_STRUCTURED_OUTPUT",
+        "llm.structured_output",
+        Text,
+    ),
     ("TEXTDESK_BRAIN_THRESHOLD", "brain.threshold", Number),
     ("TEXTDESK_EMBEDDINGS", "embeddings.provider", Text),
     ("TEXTDESK_MODEL_DIR", "embeddings.model_dir", Text),

@@ -19,6 +19,7 @@ pub const SEGMENTS_OUT: &str = "textdesk_segments_sent_total";
 pub const PROCESSING_SECONDS: &str = "textdesk_processing_seconds";
 pub const LLM_SECONDS: &str = "textdesk_llm_request_seconds";
 pub const LLM_FALLBACKS: &str = "textdesk_llm_fallbacks_total";
+pub const LLM_ANSWERS_REFUSED: &str = "textdesk_llm_answers_refused_total";
 pub const LOOKUP_SECONDS: &str = "textdesk_lookup_seconds";
 pub const OUTBOX_RETRIES: &str = "textdesk_outbox_retries_total";
 pub const INBOUND_SPOOLED: &str = "textdesk_inbound_spooled_total";
@@ -94,6 +95,10 @@ fn describe() {
         "Texts the local brain understood because the LLM failed."
     );
     describe_counter!(
+        LLM_ANSWERS_REFUSED,
+        "LLM answers the output guards refused (markdown-only, foreign link, number, price or promise); the local composer answered."
+    );
+    describe_counter!(
         OUTBOX_RETRIES,
         "Send attempts that failed transiently and were rescheduled."
     );
@@ -162,6 +167,11 @@ pub fn llm_request(seconds: f64, ok: bool) {
 
 pub fn llm_fallback() {
     counter!(LLM_FALLBACKS).increment(1);
+}
+
+/// An LLM answer the output guards refused; the local composer answered instead.
+pub fn llm_answer_refused() {
+    counter!(LLM_ANSWERS_REFUSED).increment(1);
 }
 
 /// A call to the business's own system (`prompts/lookups/`), by lookup and outcome.

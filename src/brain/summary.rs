@@ -89,7 +89,7 @@ impl Brain {
             ..*input
         };
         let headline = input.headline();
-        if let Some(llm) = self.llm() {
+        if let Some(llm) = self.llm_for(crate::llm::LlmTask::Summaries) {
             let transcript: Vec<Turn> = input
                 .turns
                 .iter()

@@ -21,20 +21,22 @@ use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
     ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
-    ChatCompletionRequestUserMessage, CreateChatCompletionRequest, ResponseFormat,
+    ChatCompletionRequestUserMessage, CreateChatCompletionRequest,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::AtomicU8;
 
 use super::LlmError;
 use super::budget::{count_tokens, take_recent_within, take_within};
 use super::circuit::CircuitBreaker;
-use super::config::LlmSettings;
+use super::config::{LlmSettings, LlmTask, StructuredOutput};
 use super::prompts::{
     AnswerVars, ClassifyVars, IntentVar, NO_ANSWER, PassageVar, Prompt, PromptTemplates,
     SummarizeVars, TurnVar, fence_safe,
 };
 use super::schema::{
-    LlmClassification, OUT_OF_SCOPE, classification_format, intent_names, parse_classification,
+    LlmClassification, OUT_OF_SCOPE, classification_schema, intent_names, json_object_format,
+    parse_classification, schema_format,
 };
 use crate::clock::Clock;
 use crate::redact::redact;
@@ -86,6 +88,10 @@ pub struct LlmStats {
     pub failures: u64,
     pub timeouts: u64,
     pub circuit_open: u64,
+    /// Tokens the model generated in the calls that came back, as the server counted
+    /// them (`usage.completion_tokens`), and how long those calls took: tokens/s.
+    pub completion_tokens: u64,
+    pub replied_ms: u64,
 }
 
 impl LlmStats {
@@ -101,6 +107,8 @@ struct Counters {
     failures: AtomicU64,
     timeouts: AtomicU64,
     circuit_open: AtomicU64,
+    completion_tokens: AtomicU64,
+    replied_ms: AtomicU64,
 }
 
 pub struct LlmClient {
@@ -115,6 +123,68 @@ pub struct LlmClient {
     clock: Arc<dyn Clock>,
     breaker: CircuitBreaker,
     counters: Counters,
+    tasks: Vec<LlmTask>,
+    /// The `response_format` form in use for classifications (a [`StructuredOutput`]
+    /// as u8); `auto` steps it down once per refusal, for the client's lifetime.
+    structured: AtomicU8,
+    step_down: bool,
+}
+
+/// The most tokens asked for per call: a classification is a short JSON object, a
+/// summary about 600 characters. An answer gets its character budget's worth (about 3
+/// characters per token, generously) so a rambling model stops instead of timing out.
+const CLASSIFY_MAX_TOKENS: u32 = 160;
+const SUMMARY_MAX_TOKENS: u32 = 320;
+
+/// What came back from one call: the text, and whether the model was stopped by the
+/// token limit (`finish_reason = "length"`) rather than finishing.
+#[derive(Debug)]
+struct Reply {
+    content: String,
+    truncated: bool,
+}
+
+/// The parts of a chat completion textdesk reads, leniently: local servers differ in
+/// the fields around them.
+#[derive(Deserialize)]
+struct Completion {
+    #[serde(default)]
+    choices: Vec<CompletionChoice>,
+    usage: Option<CompletionUsage>,
+}
+
+#[derive(Deserialize)]
+struct CompletionChoice {
+    message: CompletionMessage,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CompletionMessage {
+    content: Option<String>,
+    refusal: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CompletionUsage {
+    #[serde(default)]
+    completion_tokens: u64,
+}
+
+fn structured_from(v: u8) -> StructuredOutput {
+    match v {
+        0 => StructuredOutput::JsonSchema,
+        1 => StructuredOutput::JsonObject,
+        _ => StructuredOutput::Prompt,
+    }
+}
+
+fn structured_to(s: StructuredOutput) -> u8 {
+    match s {
+        StructuredOutput::Auto | StructuredOutput::JsonSchema => 0,
+        StructuredOutput::JsonObject => 1,
+        StructuredOutput::Prompt => 2,
+    }
 }
 
 impl std::fmt::Debug for LlmClient {
@@ -183,7 +253,21 @@ impl LlmClient {
             clock,
             breaker: CircuitBreaker::new(settings.failures_to_open, open_for_ms),
             counters: Counters::default(),
+            tasks: settings.tasks.clone(),
+            structured: AtomicU8::new(structured_to(settings.structured_output)),
+            step_down: settings.structured_output == StructuredOutput::Auto,
         })
+    }
+
+    /// Whether the operator asked the model to do `task` (`llm.tasks`); callers use
+    /// the local brain for the others.
+    pub fn does(&self, task: LlmTask) -> bool {
+        self.tasks.contains(&task)
+    }
+
+    /// The `response_format` form classifications currently use.
+    pub fn structured_output(&self) -> StructuredOutput {
+        structured_from(self.structured.load(Ordering::Relaxed))
     }
 
     pub fn model(&self) -> &str {
@@ -196,6 +280,8 @@ impl LlmClient {
             failures: self.counters.failures.load(Ordering::Relaxed),
             timeouts: self.counters.timeouts.load(Ordering::Relaxed),
             circuit_open: self.counters.circuit_open.load(Ordering::Relaxed),
+            completion_tokens: self.counters.completion_tokens.load(Ordering::Relaxed),
+            replied_ms: self.counters.replied_ms.load(Ordering::Relaxed),
         }
     }
 
@@ -232,9 +318,14 @@ impl LlmClient {
             message: outbound(text),
         };
         let prompt = self.prompts.render_classify(&vars)?;
-        let format = classification_format(&names);
-        self.complete(prompt, Some(format), |content| {
-            parse_classification(&content, &names)
+        let schema = classification_schema(&names);
+        self.complete(prompt, CLASSIFY_MAX_TOKENS, Some(schema), |reply| {
+            if reply.truncated {
+                return Err(LlmError::InvalidResponse(
+                    "classification cut off at the token limit".to_string(),
+                ));
+            }
+            parse_classification(&reply.content, &names)
         })
         .await
     }
@@ -283,8 +374,21 @@ impl LlmClient {
             no_answer: NO_ANSWER,
         };
         let prompt = self.prompts.render_answer(&vars)?;
-        self.complete(prompt, None, |content| parse_answer(&content))
-            .await
+        let max_tokens = u32::try_from(max_chars / 3 + 16).unwrap_or(u32::MAX);
+        self.complete(prompt, max_tokens, None, |reply| {
+            let content = if reply.truncated {
+                whole_sentences(&reply.content).ok_or_else(|| {
+                    LlmError::InvalidResponse(
+                        "answer cut off at the token limit before its first sentence ended"
+                            .to_string(),
+                    )
+                })?
+            } else {
+                reply.content
+            };
+            parse_answer(&content)
+        })
+        .await
     }
 
     /// A handoff note of at most about 600 characters for the agent taking over.
@@ -304,8 +408,8 @@ impl LlmClient {
             max_chars: SUMMARY_MAX_CHARS,
         };
         let prompt = self.prompts.render_summarize(&vars)?;
-        self.complete(prompt, None, |content| {
-            let summary = content.trim();
+        self.complete(prompt, SUMMARY_MAX_TOKENS, None, |reply| {
+            let summary = reply.content.trim();
             if summary.is_empty() {
                 Err(LlmError::InvalidResponse("empty summary".to_string()))
             } else {
@@ -315,26 +419,15 @@ impl LlmClient {
         .await
     }
 
-    /// Redacts `turns` and keeps the most recent ones within `budget` tokens.
-    fn history_vars(&self, turns: &[Turn], budget: usize) -> Vec<TurnVar> {
-        let redacted: Vec<TurnVar> = turns
-            .iter()
-            .map(|t| TurnVar {
-                role: t.role.as_str(),
-                text: outbound(&t.text),
-            })
-            .collect();
-        let kept = take_recent_within(&redacted, budget, |t| &t.text).len();
-        redacted.into_iter().skip(turns.len() - kept).collect()
-    }
-
     /// The guarded round trip shared by every call: breaker, timeout, reply check,
-    /// breaker bookkeeping and counters.
+    /// breaker bookkeeping and counters. `schema`, for structured replies, is sent in
+    /// the `response_format` form the server takes (see [`StructuredOutput`]).
     async fn complete<T>(
         &self,
         prompt: Prompt,
-        response_format: Option<ResponseFormat>,
-        parse: impl FnOnce(String) -> Result<T, LlmError>,
+        max_tokens: u32,
+        schema: Option<serde_json::Value>,
+        parse: impl FnOnce(Reply) -> Result<T, LlmError>,
     ) -> Result<T, LlmError> {
         if !self.breaker.allows(self.clock.now_ms()) {
             self.counters.circuit_open.fetch_add(1, Ordering::Relaxed);
@@ -359,32 +452,48 @@ impl LlmClient {
                     prompt.user,
                 )),
             ],
-            response_format,
+            // The same text gets the same reply: a support desk wants no creativity.
+            temperature: Some(0.0),
             ..Default::default()
         };
         let started = std::time::Instant::now();
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let outcome =
-            match tokio::time::timeout(self.timeout, self.client.chat().create(request)).await {
+            match tokio::time::timeout_at(deadline, self.send(request, max_tokens, schema)).await {
                 Err(_elapsed) => {
                     self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
                     Err(LlmError::Timeout)
                 }
-                Ok(Err(e)) => Err(from_openai(e)),
-                Ok(Ok(response)) => match response.choices.into_iter().next() {
-                    None => Err(LlmError::InvalidResponse(
-                        "no choices in the reply".to_string(),
-                    )),
-                    Some(choice) => match (choice.message.content, choice.message.refusal) {
-                        (_, Some(_refusal)) => {
-                            Err(LlmError::InvalidResponse("the model refused".to_string()))
-                        }
-                        (Some(content), None) if !content.trim().is_empty() => {
-                            tracing::trace!(reply = %content, "reply");
-                            parse(content)
-                        }
-                        _ => Err(LlmError::InvalidResponse("empty reply".to_string())),
-                    },
-                },
+                Ok(Err(e)) => Err(e),
+                Ok(Ok(completion)) => {
+                    let elapsed_ms = started.elapsed().as_millis() as u64;
+                    if let Some(usage) = &completion.usage {
+                        self.counters
+                            .completion_tokens
+                            .fetch_add(usage.completion_tokens, Ordering::Relaxed);
+                        self.counters
+                            .replied_ms
+                            .fetch_add(elapsed_ms, Ordering::Relaxed);
+                    }
+                    match completion.choices.into_iter().next() {
+                        None => Err(LlmError::InvalidResponse(
+                            "no choices in the reply".to_string(),
+                        )),
+                        Some(choice) => match (choice.message.content, choice.message.refusal) {
+                            (_, Some(_refusal)) => {
+                                Err(LlmError::InvalidResponse("the model refused".to_string()))
+                            }
+                            (Some(content), None) if !content.trim().is_empty() => {
+                                tracing::trace!(reply = %content, "reply");
+                                parse(Reply {
+                                    content,
+                                    truncated: choice.finish_reason.as_deref() == Some("length"),
+                                })
+                            }
+                            _ => Err(LlmError::InvalidResponse("empty reply".to_string())),
+                        },
+                    }
+                }
             };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         crate::telemetry::llm_request(started.elapsed().as_secs_f64(), outcome.is_ok());
@@ -408,6 +517,87 @@ impl LlmClient {
         }
         outcome
     }
+
+    /// Sends `request` with `schema` in the current `response_format` form; when the
+    /// server refuses that form (and `structured_output` is `auto`), steps down to the
+    /// next one and sends again. The caller's timeout covers every attempt.
+    async fn send(
+        &self,
+        request: CreateChatCompletionRequest,
+        max_tokens: u32,
+        schema: Option<serde_json::Value>,
+    ) -> Result<Completion, LlmError> {
+        let mut body = serde_json::to_value(&request)
+            .map_err(|e| LlmError::Config(format!("cannot encode the request: {e}")))?;
+        // `max_tokens`, which every OpenAI-compatible server reads (async-openai marks
+        // it deprecated in favour of `max_completion_tokens`, which local servers ignore).
+        body["max_tokens"] = serde_json::json!(max_tokens);
+        loop {
+            let form = self.structured_output();
+            match (&schema, form) {
+                (None, _) | (Some(_), StructuredOutput::Prompt) => {
+                    if let Some(fields) = body.as_object_mut() {
+                        fields.remove("response_format");
+                    }
+                }
+                (Some(schema), StructuredOutput::Auto | StructuredOutput::JsonSchema) => {
+                    body["response_format"] = serde_json::to_value(schema_format(schema.clone()))
+                        .map_err(|e| {
+                        LlmError::Config(format!("cannot encode the schema: {e}"))
+                    })?;
+                }
+                (Some(schema), StructuredOutput::JsonObject) => {
+                    body["response_format"] = json_object_format(schema.clone());
+                }
+            }
+            let result = self
+                .client
+                .chat()
+                .create_byot::<_, Completion>(body.clone())
+                .await;
+            match result {
+                Err(e) if schema.is_some() && self.step_down && refuses_format(&e) => {
+                    let next = match form {
+                        StructuredOutput::Auto | StructuredOutput::JsonSchema => {
+                            StructuredOutput::JsonObject
+                        }
+                        StructuredOutput::JsonObject | StructuredOutput::Prompt => {
+                            StructuredOutput::Prompt
+                        }
+                    };
+                    if form == StructuredOutput::Prompt {
+                        return Err(from_openai(e));
+                    }
+                    // Another call may have stepped down already; only go further down.
+                    let _ = self.structured.compare_exchange(
+                        structured_to(form),
+                        structured_to(next),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                    tracing::info!(
+                        refused = ?form,
+                        now = ?next,
+                        "the language model server refused this response_format; classifications use the next form from now on"
+                    );
+                }
+                other => return other.map_err(from_openai),
+            }
+        }
+    }
+
+    /// Redacts `turns` and keeps the most recent ones within `budget` tokens.
+    fn history_vars(&self, turns: &[Turn], budget: usize) -> Vec<TurnVar> {
+        let redacted: Vec<TurnVar> = turns
+            .iter()
+            .map(|t| TurnVar {
+                role: t.role.as_str(),
+                text: outbound(&t.text),
+            })
+            .collect();
+        let kept = take_recent_within(&redacted, budget, |t| &t.text).len();
+        redacted.into_iter().skip(turns.len() - kept).collect()
+    }
 }
 
 /// Every customer-originated text goes through here before it can reach a prompt.
@@ -423,6 +613,33 @@ fn parse_answer(content: &str) -> Result<Option<String>, LlmError> {
         return Ok(None);
     }
     Ok(Some(text.to_string()))
+}
+
+/// The text up to the end of its last whole sentence (`.`, `!` or `?`), for a reply
+/// cut off by the token limit; `None` when not even one sentence ended.
+fn whole_sentences(text: &str) -> Option<String> {
+    let end = text.rfind(['.', '!', '?'])?;
+    let kept = text[..=end].trim();
+    (!kept.is_empty()).then(|| kept.to_string())
+}
+
+/// Whether the server refused the request's `response_format` (an unknown type, a
+/// schema it cannot take): a 400, 422 or 500 naming it. llama-cpp-python answers
+/// `json_schema` with a 500 whose message is its validation error; FastAPI's own 422
+/// body is not an OpenAI error, so async-openai reports it as undecodable.
+fn refuses_format(e: &OpenAIError) -> bool {
+    let names_format = |text: &str| {
+        let text = text.to_ascii_lowercase();
+        text.contains("response_format") || text.contains("json_schema")
+    };
+    match e {
+        OpenAIError::ApiError(api) => {
+            matches!(api.status_code.as_u16(), 400 | 422 | 500)
+                && names_format(&api.api_error.message)
+        }
+        OpenAIError::JSONDeserialize(_, body) => names_format(body),
+        _ => false,
+    }
 }
 
 /// Maps async-openai errors without copying response bodies (which may echo data).
@@ -452,6 +669,15 @@ mod tests {
             parse_answer(" We open at 9. ").unwrap(),
             Some("We open at 9.".to_string())
         );
+    }
+
+    #[test]
+    fn a_cut_off_answer_keeps_its_whole_sentences() {
+        assert_eq!(
+            whole_sentences("We open at 9. On Sundays we open at").as_deref(),
+            Some("We open at 9.")
+        );
+        assert_eq!(whole_sentences("We open at"), None);
     }
 
     #[test]

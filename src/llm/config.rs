@@ -24,6 +24,87 @@ pub struct LlmSettings {
     pub context_tokens: usize,
     /// Token budget for conversation history in a prompt.
     pub history_tokens: usize,
+    /// What the model is asked to do (`TEXTDESK_LLM_TASKS`, comma-separated); the local
+    /// brain does the rest. A small local model may be worth it for summaries only.
+    #[serde(deserialize_with = "tasks_from_list_or_text")]
+    pub tasks: Vec<LlmTask>,
+    /// How a classification's JSON shape is asked for; `auto` starts with a strict
+    /// `json_schema` and steps down when the server refuses it.
+    pub structured_output: StructuredOutput,
+}
+
+/// One job the language model can take over from the local brain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmTask {
+    /// Pick the intent, sentiment and whether a person is needed.
+    Classify,
+    /// Write answers from the retrieved knowledge passages.
+    Answer,
+    /// Write the handoff note an agent reads.
+    Summaries,
+}
+
+impl LlmTask {
+    pub const ALL: [LlmTask; 3] = [LlmTask::Classify, LlmTask::Answer, LlmTask::Summaries];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LlmTask::Classify => "classify",
+            LlmTask::Answer => "answer",
+            LlmTask::Summaries => "summaries",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// How `classify` asks for its JSON. Servers differ: OpenAI, vLLM, Ollama and
+/// llama.cpp's `llama-server` take `json_schema`; llama-cpp-python's server only
+/// `json_object` with a `schema` (which it turns into a grammar). The reply is checked
+/// against the schema whichever is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StructuredOutput {
+    /// `json_schema` first; on a 400/422 refusal `json_object` with the schema, then
+    /// the prompt alone, remembered for the client's lifetime.
+    Auto,
+    JsonSchema,
+    JsonObject,
+    /// No `response_format`: the prompt asks for the JSON, the parser checks it.
+    Prompt,
+}
+
+/// `tasks = ["classify", "answer"]` in the file, `TEXTDESK_LLM_TASKS=classify,answer`
+/// in the environment; an unknown name is refused with the ones allowed.
+fn tasks_from_list_or_text<'de, D>(deserializer: D) -> Result<Vec<LlmTask>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    let names: Vec<String> = match Raw::deserialize(deserializer)? {
+        Raw::List(list) => list,
+        Raw::Text(text) => text.split(',').map(str::to_string).collect(),
+    };
+    let mut tasks = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let task = LlmTask::parse(name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown LLM task `{name}`; use any of classify, answer, summaries"
+            ))
+        })?;
+        if !tasks.contains(&task) {
+            tasks.push(task);
+        }
+    }
+    Ok(tasks)
 }
 
 impl std::fmt::Debug for LlmSettings {
@@ -37,6 +118,8 @@ impl std::fmt::Debug for LlmSettings {
             .field("open_secs", &self.open_secs)
             .field("context_tokens", &self.context_tokens)
             .field("history_tokens", &self.history_tokens)
+            .field("tasks", &self.tasks)
+            .field("structured_output", &self.structured_output)
             .finish()
     }
 }
@@ -52,6 +135,10 @@ impl Default for LlmSettings {
             open_secs: 60,
             context_tokens: 1_200,
             history_tokens: 400,
+            // Every task: the default model (gpt-4o-mini) beats the local brain at each.
+            // For a small local model, README's measurements say `["summaries"]`.
+            tasks: LlmTask::ALL.to_vec(),
+            structured_output: StructuredOutput::Auto,
         }
     }
 }
@@ -62,6 +149,11 @@ impl LlmSettings {
     pub fn enabled(&self) -> bool {
         let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
         set(&self.base_url) || set(&self.api_key)
+    }
+
+    /// Whether the model is configured and asked to do `task`.
+    pub fn does(&self, task: LlmTask) -> bool {
+        self.enabled() && self.tasks.contains(&task)
     }
 }
 
@@ -86,5 +178,26 @@ mod tests {
         let ok: LlmSettings = toml::from_str("chat_model = \"llama3.2\"").unwrap();
         assert_eq!(ok.chat_model, "llama3.2");
         assert_eq!(ok.timeout_ms, 8_000);
+    }
+
+    #[test]
+    fn tasks_come_as_a_list_or_comma_separated_and_unknown_ones_are_refused() {
+        let all: LlmSettings = toml::from_str("").unwrap();
+        assert_eq!(all.tasks, LlmTask::ALL);
+        let list: LlmSettings = toml::from_str("tasks = [\"summaries\"]").unwrap();
+        assert_eq!(list.tasks, [LlmTask::Summaries]);
+        let text: LlmSettings = toml::from_str("tasks = \"classify, summaries\"").unwrap();
+        assert_eq!(text.tasks, [LlmTask::Classify, LlmTask::Summaries]);
+        let err = toml::from_str::<LlmSettings>("tasks = [\"replies\"]").unwrap_err();
+        assert!(
+            err.to_string().contains("classify, answer, summaries"),
+            "{err}"
+        );
+
+        let mut settings = list;
+        assert!(!settings.does(LlmTask::Summaries), "no endpoint, no task");
+        settings.base_url = Some("http://127.0.0.1:8080/v1".into());
+        assert!(settings.does(LlmTask::Summaries));
+        assert!(!settings.does(LlmTask::Answer));
     }
 }

@@ -7,6 +7,8 @@
 //! - [`client`]: [`LlmClient`] — `classify`, `answer`, `summarize`, each guarded by the
 //!   breaker and a timeout, with counters for metrics.
 //! - [`prompts`]: the operator's templates in `prompts/` (minijinja), checked at load.
+//! - [`guard`]: what an answer must be before a customer reads it (plain text, only
+//!   the passages' links, numbers and promises).
 //! - [`schema`]: the JSON schema of a classification and the parser that enforces it.
 //! - [`redact`]: card numbers (Luhn-checked), SSNs, IBANs, security codes.
 //! - [`budget`]: token counting (o200k_base) and budget cuts.
@@ -18,11 +20,12 @@ pub mod budget;
 pub mod circuit;
 pub mod client;
 pub mod config;
+pub mod guard;
 pub mod prompts;
 pub mod schema;
 
 pub use client::{LlmClient, LlmStats, Passage, Turn, TurnRole};
-pub use config::LlmSettings;
+pub use config::{LlmSettings, LlmTask, StructuredOutput};
 pub use prompts::PromptTemplates;
 pub use schema::LlmClassification;
 

@@ -36,9 +36,9 @@ pub fn intent_names(intents: &[(String, String)]) -> Vec<String> {
     names
 }
 
-/// `response_format` for a classification: strict JSON schema, intent as an enum.
-pub fn classification_format(names: &[String]) -> ResponseFormat {
-    let schema = json!({
+/// The JSON schema of a classification, intent as an enum of `names`.
+pub fn classification_schema(names: &[String]) -> serde_json::Value {
+    json!({
         "type": "object",
         "properties": {
             "intent": {
@@ -61,7 +61,16 @@ pub fn classification_format(names: &[String]) -> ResponseFormat {
         },
         "required": ["intent", "sentiment", "needs_human", "reason"],
         "additionalProperties": false
-    });
+    })
+}
+
+/// `response_format` for a classification: strict JSON schema, intent as an enum.
+pub fn classification_format(names: &[String]) -> ResponseFormat {
+    schema_format(classification_schema(names))
+}
+
+/// `schema` as OpenAI's strict `json_schema` response format.
+pub fn schema_format(schema: serde_json::Value) -> ResponseFormat {
     ResponseFormat::JsonSchema {
         json_schema: ResponseFormatJsonSchema {
             description: Some("Classification of one customer text message.".to_string()),
@@ -71,6 +80,20 @@ pub fn classification_format(names: &[String]) -> ResponseFormat {
         },
     }
 }
+
+/// `schema` as a `json_object` response format carrying the schema, the form
+/// llama-cpp-python's server (and llama.cpp's) turns into a grammar. The grammar also
+/// bounds the `reason`, so a small model cannot ramble past the token limit (OpenAI's
+/// strict mode does not take `maxLength`, hence only here).
+pub fn json_object_format(mut schema: serde_json::Value) -> serde_json::Value {
+    if let Some(reason) = schema.pointer_mut("/properties/reason") {
+        reason["maxLength"] = json!(REASON_MAX_CHARS);
+    }
+    json!({ "type": "json_object", "schema": schema })
+}
+
+/// The longest `reason` a grammar-constrained server may write.
+pub const REASON_MAX_CHARS: usize = 160;
 
 #[derive(Deserialize)]
 struct RawClassification {
@@ -87,8 +110,11 @@ pub fn parse_classification(
     content: &str,
     names: &[String],
 ) -> Result<LlmClassification, LlmError> {
-    let json = strip_code_fence(content);
-    let raw: RawClassification = serde_json::from_str(json).map_err(|e| {
+    // Raw line breaks and tabs are whitespace between JSON tokens and invalid inside
+    // strings, where llama-cpp-python's grammar lets a small model write them: as
+    // spaces they change nothing valid and rescue those replies.
+    let json = strip_code_fence(content).replace(['\n', '\r', '\t'], " ");
+    let raw: RawClassification = serde_json::from_str(&json).map_err(|e| {
         LlmError::InvalidResponse(format!("classification is not the expected JSON: {e}"))
     })?;
     if !names.iter().any(|n| *n == raw.intent) {
@@ -162,6 +188,15 @@ mod tests {
         .unwrap();
         assert_eq!(c.intent, OUT_OF_SCOPE);
         assert_eq!(c.sentiment, 1.0);
+    }
+
+    #[test]
+    fn a_line_break_inside_a_string_is_read_as_a_space() {
+        // Recorded from Gemma 3 270M under llama-cpp-python's json_object grammar.
+        let recorded = "{ \"intent\": \"refund\", \"sentiment\": 0, \"needs_human\": false, \"reason\": \"},\nclassify.\n<</class>> where is my order\n\" } ";
+        let c = parse_classification(recorded, &names()).unwrap();
+        assert_eq!(c.intent, "refund");
+        assert_eq!(c.reason, "}, classify. <</class>> where is my order");
     }
 
     #[test]

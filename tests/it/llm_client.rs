@@ -413,3 +413,73 @@ async fn server_errors_are_http_errors() {
         "{result:?}"
     );
 }
+
+/// llama-cpp-python's server answers `json_schema` with a 500 naming the field; the
+/// client sends the schema as `json_object` instead, and keeps doing so.
+#[tokio::test]
+async fn a_server_without_json_schema_gets_the_schema_as_json_object() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .and(wiremock::matchers::body_string_contains("json_schema"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {
+            "message": "1 validation error: {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\"}",
+            "type": "internal_server_error", "param": null, "code": null
+        }})))
+        .mount(&server)
+        .await;
+    mock_reply(
+        &server,
+        completion(
+            r#"{"intent":"refund","sentiment":0,"needs_human":false,"reason":"money back"}"#,
+        ),
+    )
+    .await;
+    let llm = client(&server);
+
+    for _ in 0..2 {
+        let c = llm
+            .classify("I want my money back", &intents(), &[])
+            .await
+            .unwrap();
+        assert_eq!(c.intent, "refund");
+    }
+    let sent = requests(&server).await;
+    assert_eq!(sent.len(), 3, "one refusal, then json_object twice");
+    assert_eq!(sent[0]["response_format"]["type"], "json_schema");
+    for later in &sent[1..] {
+        assert_eq!(later["response_format"]["type"], "json_object");
+        assert_eq!(
+            later["response_format"]["schema"]["properties"]["intent"]["enum"],
+            json!(["order_status", "refund", "out_of_scope"])
+        );
+    }
+    assert_eq!(
+        llm.structured_output(),
+        textdesk::llm::StructuredOutput::JsonObject
+    );
+    assert_eq!(llm.stats().failures, 0, "a refused form is no failure");
+}
+
+/// A refusal that is not about the format (here: the context is too long) is a plain
+/// failure: the client does not step down for it.
+#[tokio::test]
+async fn other_refusals_do_not_change_the_format() {
+    let server = MockServer::start().await;
+    mock_reply(
+        &server,
+        ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "message": "This model's maximum context length is 4096 tokens",
+            "type": "invalid_request_error", "param": "messages", "code": null
+        }})),
+    )
+    .await;
+    let llm = client(&server);
+    let result = llm.classify("where is my order", &intents(), &[]).await;
+    assert!(matches!(result, Err(LlmError::Http(_))), "{result:?}");
+    assert_eq!(requests(&server).await.len(), 1);
+    assert_eq!(
+        llm.structured_output(),
+        textdesk::llm::StructuredOutput::JsonSchema
+    );
+}

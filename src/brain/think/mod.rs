@@ -30,7 +30,7 @@ use super::intents::{Action, IntentName, IntentSet};
 use super::sentiment::{self, Mood};
 use super::state::{ConversationState, Menu};
 use crate::knowledge::{Hit, Knowledge, SearchMode};
-use crate::llm::{LlmClient, Passage, Turn};
+use crate::llm::{LlmClient, LlmTask, Passage, Turn};
 use crate::sms::segments;
 
 mod retrieve;
@@ -50,6 +50,10 @@ pub struct BrainSettings {
     pub strong_retrieval: f32,
     /// Misunderstandings in a row before the conversation goes to a human.
     pub misses_before_escalation: u32,
+    /// Texts the operator approved besides the knowledge base (policy.toml's help
+    /// text): a link, phone number or price in an LLM answer must come from the
+    /// retrieved passages or these ([`crate::llm::guard`]).
+    pub approved_texts: Vec<String>,
 }
 
 impl Default for BrainSettings {
@@ -58,6 +62,7 @@ impl Default for BrainSettings {
             max_segments: 2,
             strong_retrieval: 0.55,
             misses_before_escalation: 2,
+            approved_texts: Vec::new(),
         }
     }
 }
@@ -222,6 +227,11 @@ impl Brain {
 
     pub fn llm(&self) -> Option<&Arc<LlmClient>> {
         self.llm.as_ref()
+    }
+
+    /// The LLM when it is configured and the operator gave it `task` (`llm.tasks`).
+    pub fn llm_for(&self, task: LlmTask) -> Option<&Arc<LlmClient>> {
+        self.llm.as_ref().filter(|llm| llm.does(task))
     }
 
     pub fn settings(&self) -> &BrainSettings {
@@ -458,7 +468,7 @@ impl Brain {
         }
 
         let mut llm_fallback = false;
-        if let Some(llm) = self.llm.as_ref().filter(|_| use_llm) {
+        if let Some(llm) = self.llm_for(LlmTask::Classify).filter(|_| use_llm) {
             let intents: Vec<(String, String)> = model
                 .set
                 .intents
@@ -690,7 +700,7 @@ impl Brain {
         let budget_chars = (self.settings.max_segments as usize) * 153;
         // An LLM that already failed on this message is not asked again: the whole
         // message falls back to the local brain.
-        if let Some(llm) = self.llm.as_ref().filter(|_| !llm_failed) {
+        if let Some(llm) = self.llm_for(LlmTask::Answer).filter(|_| !llm_failed) {
             let passages: Vec<Passage> = hits
                 .iter()
                 .map(|h| Passage {
@@ -718,7 +728,21 @@ impl Brain {
                 )
                 .await
             {
-                Ok(Some(answer)) => return (Some(answer), "llm"),
+                Ok(Some(answer)) => {
+                    let mut allowed: Vec<&str> = Vec::new();
+                    for passage in &passages {
+                        allowed.extend([passage.title.as_str(), passage.text.as_str()]);
+                        allowed.extend(passage.url.as_deref());
+                    }
+                    allowed.extend(self.settings.approved_texts.iter().map(String::as_str));
+                    match crate::llm::guard::check_answer(&answer, &allowed) {
+                        Ok(plain) => return (Some(plain), "llm"),
+                        Err(rejection) => {
+                            crate::telemetry::llm_answer_refused();
+                            tracing::info!(%rejection, "LLM answer refused by the output guards; composing locally");
+                        }
+                    }
+                }
                 Ok(None) => return (None, "llm"),
                 Err(e) => tracing::warn!(error = %e, "LLM answer failed; composing locally"),
             }

@@ -66,7 +66,7 @@ impl Brain {
     ) -> Option<(Option<(&'static str, String)>, Vec<Retrieved>)> {
         let asked = self.retrieve_each(text, 3).await?;
         let retrieved: Vec<Retrieved> = asked.iter().flat_map(|a| describe(&a.hits)).collect();
-        if self.llm.is_some() && !understanding.llm_fallback {
+        if self.llm_for(crate::llm::LlmTask::Answer).is_some() && !understanding.llm_fallback {
             // The model reads every question's passages and answers them in its own
             // words within the budget; it falls back to the local composer itself.
             let hits = interleave(&asked);
