@@ -67,12 +67,50 @@ echo "== conversation tests"
 # Background servers of the passes below, stopped however the script ends.
 qdrant_pid=""
 pg_started=0
+llm_started=0
 cleanup() {
     if [[ -n "$qdrant_pid" ]]; then kill "$qdrant_pid" 2>/dev/null || true; fi
     if (( pg_started )); then scripts/postgres.sh stop; fi
+    if (( llm_started )); then scripts/llm-server.sh stop; fi
     return 0
 }
 trap cleanup EXIT
+
+# The real-model stories (tests/it/llm_real.rs) against a local OpenAI-compatible
+# server: llama.cpp (llama-cpp-python) serving Gemma 3 270M, installed by
+# scripts/llm-server.sh into models/llm/ on first use (the llama.cpp build is cached
+# there as a wheel) and started on a free loopback port.
+# - TEXTDESK_TEST_LLM_URL set: a server of your own (any OpenAI-compatible one that
+#   serves the model `gemma-3-270m`);
+# - TEXTDESK_LLM=1 (.ci/run sets it): start the local server; a failure fails the run;
+# - else: start it when python3 is there, otherwise SKIPPED, saying why.
+llm_pass=0
+if [[ -n "${TEXTDESK_TEST_LLM_URL:-}" ]]; then
+    echo "== real LLM pass against your server $TEXTDESK_TEST_LLM_URL"
+    llm_pass=1
+elif [[ "${TEXTDESK_LLM:-}" == 1 ]] || command -v python3 >/dev/null; then
+    TEXTDESK_LLM_DIR=$(mktemp -d /tmp/textdesk-llm.XXXXXX)
+    export TEXTDESK_LLM_DIR
+    llm_started=1
+    started=$SECONDS
+    if TEXTDESK_TEST_LLM_URL=$(scripts/llm-server.sh start); then
+        export TEXTDESK_TEST_LLM_URL
+        echo "== real LLM pass against llama.cpp + Gemma 3 270M at $TEXTDESK_TEST_LLM_URL (ready in $((SECONDS - started)) s)"
+        llm_pass=1
+    elif [[ "${TEXTDESK_LLM:-}" == 1 ]]; then
+        echo "scripts/llm-server.sh could not start the local model server (see above)" >&2
+        exit 1
+    else
+        echo "== real LLM pass SKIPPED: scripts/llm-server.sh could not start the server (see above)" >&2
+    fi
+else
+    echo "== real LLM pass SKIPPED: python3 is missing (scripts/llm-server.sh needs it)," \
+        "or set TEXTDESK_TEST_LLM_URL to an OpenAI-compatible server" >&2
+fi
+if (( llm_pass )); then
+    cargo test --locked --test it -- llm_real::
+    echo "== real LLM pass passed"
+fi
 
 # The Qdrant server stories (tests/it/qdrant_server.rs) against a real server:
 # - QDRANT_URL (and QDRANT_API_KEY) set: a server of your own;

@@ -12,6 +12,7 @@
 //! - `knowledge_index`, `qdrant_server`: the knowledge index, embedded and on a server.
 //! - `embeddings_reference`, `quality`: the real local model against references and gates.
 //! - `llm_client`, `twilio_provider`: the outbound clients against fakes on loopback.
+//! - `llm_real`: the LLM path against a real local model server (scripts/llm-server.sh).
 //! - `segments_table`: segment arithmetic, case by case.
 //! - `startup`: a fresh data directory starts from the shipped `seed/`.
 //! - `edge_properties`: the edge's parsers under thousands of generated inputs.
@@ -28,6 +29,7 @@ mod faults;
 mod inbox_e2e;
 mod knowledge_index;
 mod llm_client;
+mod llm_real;
 mod qdrant_server;
 mod quality;
 mod scale;
