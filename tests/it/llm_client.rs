@@ -445,9 +445,14 @@ async fn a_server_without_json_schema_gets_the_schema_as_json_object() {
         assert_eq!(c.intent, "refund");
     }
     let sent = requests(&server).await;
-    assert_eq!(sent.len(), 3, "one refusal, then json_object twice");
-    assert_eq!(sent[0]["response_format"]["type"], "json_schema");
-    for later in &sent[1..] {
+    // async-openai may retry the 500 itself before the client sees it: the refusals
+    // come first, then one json_object request per classification.
+    let (refused, later) = sent.split_at(sent.len() - 2);
+    assert!(!refused.is_empty());
+    for first in refused {
+        assert_eq!(first["response_format"]["type"], "json_schema");
+    }
+    for later in later {
         assert_eq!(later["response_format"]["type"], "json_object");
         assert_eq!(
             later["response_format"]["schema"]["properties"]["intent"]["enum"],
