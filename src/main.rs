@@ -221,8 +221,9 @@ fn init_logging(format: LogFormat, default_level: &str) {
 /// (`knowledge::embed`), each on one thread. Left to their defaults, candle and the
 /// tokenizer would each fan a pass out over every core, and a pass would spin-wait for
 /// a helper thread the other pass keeps busy: on two cores that spinning was 40 % of
-/// the model's CPU, and texts answered per second rose from 42 to 61 without it. Both
-/// read these variables when they first run; an operator's own setting wins.
+/// the model's CPU. Without it a 1,500-text bench answered 60 texts/s instead of 42
+/// (scripts/bench.sh's long backlog still drains at about 40/s). Both read these
+/// variables when they first run; an operator's own setting wins.
 fn one_thread_per_model_pass() {
     for (name, value) in [
         ("CANDLE_NUM_THREADS", "1"),
