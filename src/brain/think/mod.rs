@@ -675,6 +675,26 @@ impl Brain {
         }
     }
 
+    /// [`Brain::search_in`] with the question read as being about `topic`
+    /// ([`Knowledge::search_about`]), hybrid.
+    pub(super) async fn search_about(&self, question: &str, topic: &str, k: usize) -> Vec<Hit> {
+        let Some(knowledge) = &self.knowledge else {
+            return Vec::new();
+        };
+        let mode = if knowledge.has_dense() {
+            SearchMode::Hybrid
+        } else {
+            SearchMode::Bm25
+        };
+        match knowledge.search_about(question, topic, k, mode).await {
+            Ok(hits) => hits,
+            Err(e) => {
+                tracing::error!(error = %e, "knowledge search failed");
+                Vec::new()
+            }
+        }
+    }
+
     /// The best passage when dense retrieval is confident about it.
     async fn strong_hit(&self, question: &str) -> Option<Hit> {
         let knowledge = self.knowledge.as_ref()?;

@@ -37,13 +37,7 @@ impl Brain {
         else {
             return fuse_rankings(&[(own, OWN_WORDS_WEIGHT)], k);
         };
-        let steered = self
-            .search_in(
-                &format!("{question} {description}"),
-                FUSION_DEPTH,
-                SearchMode::Hybrid,
-            )
-            .await;
+        let steered = self.search_about(question, description, FUSION_DEPTH).await;
         fuse_rankings(&[(own, OWN_WORDS_WEIGHT), (steered, 1.0)], k)
     }
 

@@ -152,10 +152,18 @@ impl Embedder for LocalEmbedder {
 }
 
 impl Model {
+    /// Embeds in passes of texts of similar length: a pass costs its number of texts
+    /// times its longest text's tokens, so a short text batched with a long one is
+    /// paid for at the long one's length.
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut out = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(BATCH_SIZE) {
-            out.extend(self.embed_batch(batch)?);
+        let mut by_length: Vec<usize> = (0..texts.len()).collect();
+        by_length.sort_by_key(|&i| texts[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        for batch in by_length.chunks(BATCH_SIZE) {
+            let batch_texts: Vec<String> = batch.iter().map(|&i| texts[i].clone()).collect();
+            for (&i, vector) in batch.iter().zip(self.embed_batch(&batch_texts)?) {
+                out[i] = vector;
+            }
         }
         Ok(out)
     }
