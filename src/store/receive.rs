@@ -13,8 +13,8 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::sql::{placeholders, value_rows};
-use super::{ConversationStatus, NewInbound, Received, Result, Store, StoreError};
+use super::sql::{Column, json_param, json_rows};
+use super::{ConversationStatus, Dialect, NewInbound, Received, Result, Store, StoreError};
 
 /// A burst is read at most this many burst windows after its first text, however
 /// many texts keep arriving: a chatty customer is answered, not postponed forever.
@@ -44,7 +44,7 @@ impl Store {
         let mut received = vec![None; msgs.len()];
         for round in rounds(msgs) {
             let texts: Vec<&NewInbound> = round.iter().map(|&i| &msgs[i]).collect();
-            let stored = receive_round(&mut tx, &texts).await?;
+            let stored = receive_round(&mut tx, self.dialect, &texts).await?;
             for (i, one) in round.into_iter().zip(stored) {
                 received[i] = Some(one);
             }
@@ -101,14 +101,22 @@ struct Queueing<'a> {
 }
 
 /// Stores one round (distinct phone numbers); the results are in the round's order.
-async fn receive_round(tx: &mut Tx, round: &[&NewInbound]) -> Result<Vec<Received>> {
+async fn receive_round(
+    tx: &mut Tx,
+    dialect: Dialect,
+    round: &[&NewInbound],
+) -> Result<Vec<Received>> {
     // Touching the contact rows takes their locks on PostgreSQL, so two texts from one
     // new contact cannot open two conversations at once.
-    let contacts = upsert_contacts(tx, round).await?;
+    let contacts = upsert_contacts(tx, dialect, round).await?;
     let contact_of = |msg: &NewInbound| contacts[msg.from.as_str()];
 
     let mut received: Vec<Option<Received>> = vec![None; round.len()];
-    let known = stored_messages(tx, round.iter().map(|m| m.provider_message_id.as_str())).await?;
+    let sids: Vec<&str> = round
+        .iter()
+        .map(|m| m.provider_message_id.as_str())
+        .collect();
+    let known = stored_messages(tx, dialect, &sids).await?;
     let mut fresh = Vec::new();
     for (slot, msg) in round.iter().enumerate() {
         match known.get(msg.provider_message_id.as_str()) {
@@ -121,14 +129,14 @@ async fn receive_round(tx: &mut Tx, round: &[&NewInbound]) -> Result<Vec<Receive
     }
 
     let contact_ids: Vec<i64> = fresh.iter().map(|&s| contact_of(round[s])).collect();
-    let mut destinations = open_conversations(tx, &contact_ids).await?;
+    let mut destinations = open_conversations(tx, dialect, &contact_ids).await?;
     let unopened: Vec<&NewInbound> = fresh
         .iter()
         .map(|&s| round[s])
         .filter(|m| !destinations.contains_key(&contact_of(m)))
         .collect();
     if !unopened.is_empty() {
-        let opened = open_conversations_for(tx, &unopened, &contact_of).await?;
+        let opened = open_conversations_for(tx, dialect, &unopened, &contact_of).await?;
         destinations.extend(opened);
     }
 
@@ -139,7 +147,7 @@ async fn receive_round(tx: &mut Tx, round: &[&NewInbound]) -> Result<Vec<Receive
             (round[s], contact_id, destinations[&contact_id])
         })
         .collect();
-    let inserted = insert_messages(tx, &texts).await?;
+    let inserted = insert_messages(tx, dialect, &texts).await?;
 
     // Texts whose id another text of this round (or a concurrent transaction) stored
     // first are duplicates; the rest are queued.
@@ -181,51 +189,75 @@ async fn receive_round(tx: &mut Tx, round: &[&NewInbound]) -> Result<Vec<Receive
     if !continuing.is_empty() {
         let sql = format!(
             "UPDATE inbound_queue SET ready_at =
-                 CASE WHEN inbound_queue.created_at + b.column3 < b.column2
-                      THEN inbound_queue.created_at + b.column3 ELSE b.column2 END
-             FROM (VALUES {}) AS b
-             WHERE inbound_queue.conversation_id = b.column1
-               AND inbound_queue.status = 'pending' AND inbound_queue.ready_at <> b.column2",
-            value_rows(continuing.len(), "?, ?, ?")
+                 CASE WHEN inbound_queue.created_at + b.longest < b.ready_at
+                      THEN inbound_queue.created_at + b.longest ELSE b.ready_at END
+             FROM {} AS b
+             WHERE inbound_queue.conversation_id = b.conversation_id
+               AND inbound_queue.status = 'pending' AND inbound_queue.ready_at <> b.ready_at",
+            json_rows(
+                dialect,
+                &[
+                    ("conversation_id", Column::Int),
+                    ("ready_at", Column::Int),
+                    ("longest", Column::Int),
+                ]
+            )
         );
-        let mut update = sqlx::query(&sql);
-        for text in &continuing {
-            update = update
-                .bind(text.to.conversation_id)
-                .bind(text.ready_at)
-                .bind(text.wait_ms * LONGEST_BURST_WINDOWS);
-        }
-        update.execute(&mut **tx).await?;
+        let rows: Vec<(i64, i64, i64)> = continuing
+            .iter()
+            .map(|t| {
+                let longest = t.wait_ms * LONGEST_BURST_WINDOWS;
+                (t.to.conversation_id, t.ready_at, longest)
+            })
+            .collect();
+        sqlx::query(&sql)
+            .bind(json_param(&rows)?)
+            .execute(&mut **tx)
+            .await?;
     }
 
     let sql = format!(
         "INSERT INTO inbound_queue (message_id, conversation_id, status, created_at, ready_at)
-         VALUES {}",
-        value_rows(queued.len(), "?, ?, 'pending', ?, ?")
+         SELECT b.message_id, b.conversation_id, 'pending', b.created_at, b.ready_at FROM {} AS b",
+        json_rows(
+            dialect,
+            &[
+                ("message_id", Column::Int),
+                ("conversation_id", Column::Int),
+                ("created_at", Column::Int),
+                ("ready_at", Column::Int),
+            ]
+        )
     );
-    let mut insert = sqlx::query(&sql);
-    for text in &queued {
-        insert = insert
-            .bind(text.message_id)
-            .bind(text.to.conversation_id)
-            .bind(text.msg.received_at)
-            .bind(text.ready_at);
-    }
-    insert.execute(&mut **tx).await?;
+    let rows: Vec<(i64, i64, i64, i64)> = queued
+        .iter()
+        .map(|t| {
+            let at = t.msg.received_at;
+            (t.message_id, t.to.conversation_id, at, t.ready_at)
+        })
+        .collect();
+    sqlx::query(&sql)
+        .bind(json_param(&rows)?)
+        .execute(&mut **tx)
+        .await?;
 
     if !continuing.is_empty() {
         let sql = format!(
-            "UPDATE conversations SET last_inbound_at = b.column2, updated_at = b.column2
-             FROM (VALUES {}) AS b WHERE conversations.id = b.column1",
-            value_rows(continuing.len(), "?, ?")
+            "UPDATE conversations SET last_inbound_at = b.at, updated_at = b.at
+             FROM {} AS b WHERE conversations.id = b.conversation_id",
+            json_rows(
+                dialect,
+                &[("conversation_id", Column::Int), ("at", Column::Int)]
+            )
         );
-        let mut update = sqlx::query(&sql);
-        for text in &continuing {
-            update = update
-                .bind(text.to.conversation_id)
-                .bind(text.msg.received_at);
-        }
-        update.execute(&mut **tx).await?;
+        let rows: Vec<(i64, i64)> = continuing
+            .iter()
+            .map(|t| (t.to.conversation_id, t.msg.received_at))
+            .collect();
+        sqlx::query(&sql)
+            .bind(json_param(&rows)?)
+            .execute(&mut **tx)
+            .await?;
     }
 
     for text in queued {
@@ -246,53 +278,69 @@ fn collect(received: Vec<Option<Received>>) -> Result<Vec<Received>> {
 }
 
 /// Creates the round's contacts that are new and touches the others; their ids by phone.
-async fn upsert_contacts(tx: &mut Tx, round: &[&NewInbound]) -> Result<HashMap<String, i64>> {
+async fn upsert_contacts(
+    tx: &mut Tx,
+    dialect: Dialect,
+    round: &[&NewInbound],
+) -> Result<HashMap<String, i64>> {
+    // `WHERE true`: SQLite reads `ON CONFLICT` after a bare `SELECT … FROM` as a join.
     let sql = format!(
-        "INSERT INTO contacts (phone, consent, created_at, updated_at) VALUES {}
+        "INSERT INTO contacts (phone, consent, created_at, updated_at)
+         SELECT b.phone, 'implied', b.at, b.at FROM {} AS b WHERE true
          ON CONFLICT (phone) DO UPDATE SET updated_at = excluded.updated_at
          RETURNING id, phone",
-        value_rows(round.len(), "?, 'implied', ?, ?")
+        json_rows(dialect, &[("phone", Column::Text), ("at", Column::Int)])
     );
-    let mut upsert = sqlx::query(&sql);
-    for msg in round {
-        upsert = upsert
-            .bind(msg.from.as_str())
-            .bind(msg.received_at)
-            .bind(msg.received_at);
-    }
-    Ok(ids_by_key(&upsert.fetch_all(&mut **tx).await?, 1, 0))
+    let rows: Vec<(&str, i64)> = round
+        .iter()
+        .map(|m| (m.from.as_str(), m.received_at))
+        .collect();
+    let found = sqlx::query(&sql)
+        .bind(json_param(&rows)?)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(ids_by_key(&found, 1, 0))
 }
 
 /// The ids of messages already stored under these provider ids.
-async fn stored_messages<'a>(
+async fn stored_messages(
     tx: &mut Tx,
-    provider_ids: impl ExactSizeIterator<Item = &'a str>,
+    dialect: Dialect,
+    provider_ids: &[&str],
 ) -> Result<HashMap<String, i64>> {
     let sql = format!(
-        "SELECT provider_message_id, id FROM messages WHERE provider_message_id IN ({})",
-        placeholders(provider_ids.len())
+        "SELECT provider_message_id, id FROM messages
+         WHERE provider_message_id IN (SELECT b.sid FROM {} AS b)",
+        json_rows(dialect, &[("sid", Column::Text)])
     );
-    let mut select = sqlx::query(&sql);
-    for id in provider_ids {
-        select = select.bind(id);
-    }
-    Ok(ids_by_key(&select.fetch_all(&mut **tx).await?, 0, 1))
+    let rows: Vec<(&str,)> = provider_ids.iter().map(|&id| (id,)).collect();
+    let found = sqlx::query(&sql)
+        .bind(json_param(&rows)?)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(ids_by_key(&found, 0, 1))
 }
 
 /// The newest unresolved conversation of each of these contacts that has one.
-async fn open_conversations(tx: &mut Tx, contact_ids: &[i64]) -> Result<HashMap<i64, Destination>> {
+async fn open_conversations(
+    tx: &mut Tx,
+    dialect: Dialect,
+    contact_ids: &[i64],
+) -> Result<HashMap<i64, Destination>> {
     let sql = format!(
         "SELECT contact_id, id, status FROM conversations
-         WHERE contact_id IN ({}) AND status <> 'resolved' ORDER BY id",
-        placeholders(contact_ids.len())
+         WHERE contact_id IN (SELECT b.contact_id FROM {} AS b) AND status <> 'resolved'
+         ORDER BY id",
+        json_rows(dialect, &[("contact_id", Column::Int)])
     );
-    let mut select = sqlx::query(&sql);
-    for &id in contact_ids {
-        select = select.bind(id);
-    }
+    let rows: Vec<(i64,)> = contact_ids.iter().map(|&id| (id,)).collect();
+    let found = sqlx::query(&sql)
+        .bind(json_param(&rows)?)
+        .fetch_all(&mut **tx)
+        .await?;
     let mut open = HashMap::new();
     // Ordered by id, so the newest of a contact's conversations is the one kept.
-    for row in select.fetch_all(&mut **tx).await? {
+    for row in found {
         open.insert(
             row.get::<i64, _>(0),
             Destination {
@@ -309,24 +357,25 @@ async fn open_conversations(tx: &mut Tx, contact_ids: &[i64]) -> Result<HashMap<
 /// Opens a conversation with the bot for each of these texts' contacts.
 async fn open_conversations_for(
     tx: &mut Tx,
+    dialect: Dialect,
     texts: &[&NewInbound],
     contact_of: &impl Fn(&NewInbound) -> i64,
 ) -> Result<HashMap<i64, Destination>> {
     let sql = format!(
         "INSERT INTO conversations (contact_id, status, created_at, updated_at, last_inbound_at)
-         VALUES {} RETURNING contact_id, id",
-        value_rows(texts.len(), "?, 'bot', ?, ?, ?")
+         SELECT b.contact_id, 'bot', b.at, b.at, b.at FROM {} AS b
+         RETURNING contact_id, id",
+        json_rows(dialect, &[("contact_id", Column::Int), ("at", Column::Int)])
     );
-    let mut insert = sqlx::query(&sql);
-    for &msg in texts {
-        insert = insert
-            .bind(contact_of(msg))
-            .bind(msg.received_at)
-            .bind(msg.received_at)
-            .bind(msg.received_at);
-    }
-    let rows = insert.fetch_all(&mut **tx).await?;
-    Ok(rows
+    let rows: Vec<(i64, i64)> = texts
+        .iter()
+        .map(|&msg| (contact_of(msg), msg.received_at))
+        .collect();
+    let opened = sqlx::query(&sql)
+        .bind(json_param(&rows)?)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(opened
         .iter()
         .map(|row| {
             let destination = Destination {
@@ -343,43 +392,58 @@ async fn open_conversations_for(
 /// id already taken inserts nothing).
 async fn insert_messages(
     tx: &mut Tx,
+    dialect: Dialect,
     texts: &[(&NewInbound, i64, Destination)],
 ) -> Result<HashMap<String, i64>> {
     let sql = format!(
         "INSERT INTO messages (conversation_id, contact_id, direction, author, body,
              provider_message_id, encoding, segments, units, media_urls, delivery_status,
              created_at, updated_at)
-         VALUES {}
+         SELECT b.conversation_id, b.contact_id, 'inbound', 'customer', b.body, b.sid,
+             b.encoding, b.segments, b.units, b.media_urls, 'received', b.at, b.at
+         FROM {} AS b WHERE true
          ON CONFLICT (provider_message_id) DO NOTHING
          RETURNING provider_message_id, id",
-        value_rows(
-            texts.len(),
-            "?, ?, 'inbound', 'customer', ?, ?, ?, ?, ?, ?, 'received', ?, ?"
+        json_rows(
+            dialect,
+            &[
+                ("conversation_id", Column::Int),
+                ("contact_id", Column::Int),
+                ("body", Column::Text),
+                ("sid", Column::Text),
+                ("encoding", Column::Text),
+                ("segments", Column::Int),
+                ("units", Column::Int),
+                ("media_urls", Column::Text),
+                ("at", Column::Int),
+            ]
         )
     );
-    let mut insert = sqlx::query(&sql);
+    let mut rows = Vec::with_capacity(texts.len());
     for &(msg, contact_id, to) in texts {
+        // The media URLs as a JSON text inside the JSON row, as the column keeps them.
         let media = if msg.media_urls.is_empty() {
             None
         } else {
-            Some(
-                serde_json::to_string(&msg.media_urls)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            )
+            Some(json_param(&msg.media_urls)?)
         };
-        insert = insert
-            .bind(to.conversation_id)
-            .bind(contact_id)
-            .bind(msg.body.as_str())
-            .bind(msg.provider_message_id.as_str())
-            .bind(msg.encoding)
-            .bind(i64::from(msg.segments))
-            .bind(i64::from(msg.units))
-            .bind(media)
-            .bind(msg.received_at)
-            .bind(msg.received_at);
+        rows.push((
+            to.conversation_id,
+            contact_id,
+            msg.body.as_str(),
+            msg.provider_message_id.as_str(),
+            msg.encoding,
+            i64::from(msg.segments),
+            i64::from(msg.units),
+            media,
+            msg.received_at,
+        ));
     }
-    Ok(ids_by_key(&insert.fetch_all(&mut **tx).await?, 0, 1))
+    let inserted = sqlx::query(&sql)
+        .bind(json_param(&rows)?)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(ids_by_key(&inserted, 0, 1))
 }
 
 /// Rows of a text key (a phone, a provider message id) and an id, as a map.
