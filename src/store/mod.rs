@@ -133,6 +133,19 @@ pub struct Store {
     /// The usual wait for a person and the time it was read for
     /// ([`Store::median_first_response_ms`]).
     usual_wait: Arc<std::sync::Mutex<Option<(i64, Option<i64>)>>>,
+    /// SQLite's checkpointer ([`checkpoint_wal`]), stopped with the last clone: it
+    /// holds the pool, which would otherwise outlive every handle to it.
+    _checkpointer: Option<Arc<AbortOnDrop>>,
+}
+
+/// Stops a task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Held while this process writes to SQLite; `None` on PostgreSQL. Drops the turn
@@ -170,9 +183,13 @@ impl Store {
             // run on a thread of its own, started by whoever opens it, and it must not
             // be the background runtime, whose threads run at a lower priority
             // (crate::engine::background), or a webhook's commit would run at theirs.
+            //
+            // No ping before each use: a connection to a file in this process cannot go
+            // stale, and the ping was one more hand-off to its thread per transaction.
             Dialect::Sqlite => pool
                 .max_connections(SQLITE_CONNECTIONS)
                 .min_connections(SQLITE_CONNECTIONS)
+                .test_before_acquire(false)
                 .idle_timeout(None)
                 .max_lifetime(None),
             Dialect::Postgres => pool.max_connections(16),
@@ -189,22 +206,37 @@ impl Store {
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                        // Statement journals and sorts in memory, not in temp files
+                        // opened, written and unlinked during a webhook's commit.
+                        conn.execute("PRAGMA temp_store = MEMORY").await?;
+                        // Checkpoints run beside the writers ([`checkpoint_wal`]), not
+                        // inside whichever commit crosses SQLite's 1,000-page mark: that
+                        // commit was often a webhook's, which then waited for the copy.
+                        conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                     }
                     Ok(())
                 })
             })
             .connect_with(options)
             .await?;
-        match dialect {
-            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Dialect::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
-        }
+        let checkpointer = match dialect {
+            Dialect::Sqlite => {
+                SQLITE_MIGRATIONS.run(&pool).await?;
+                let task = tokio::spawn(checkpoint_wal(pool.clone()));
+                Some(Arc::new(AbortOnDrop(task)))
+            }
+            Dialect::Postgres => {
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                None
+            }
+        };
         Ok(Self {
             pool,
             dialect,
             writer: Arc::default(),
             background: Arc::default(),
             usual_wait: Arc::default(),
+            _checkpointer: checkpointer,
         })
     }
 
@@ -286,6 +318,28 @@ impl Store {
         match self.dialect {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
+        }
+    }
+}
+
+/// How often [`checkpoint_wal`] copies the WAL into the database file.
+const CHECKPOINT_PERIOD: Duration = Duration::from_millis(250);
+
+/// Copies committed pages from SQLite's WAL into the database file, every
+/// [`CHECKPOINT_PERIOD`], until the pool closes. Passive: it never waits for a
+/// writer or a reader, and copies what they leave it; the WAL starts over once all
+/// of it has been copied. (Connections have `wal_autocheckpoint = 0`.)
+async fn checkpoint_wal(pool: sqlx::AnyPool) {
+    let mut every = tokio::time::interval(CHECKPOINT_PERIOD);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !pool.is_closed() {
+        every.tick().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_all(&pool)
+            .await
+            && !pool.is_closed()
+        {
+            tracing::warn!(error = %e, "checkpointing the SQLite WAL failed; trying again");
         }
     }
 }
