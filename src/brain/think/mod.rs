@@ -661,18 +661,8 @@ impl Brain {
         let Some(knowledge) = &self.knowledge else {
             return Vec::new();
         };
-        let mode = if mode != SearchMode::Bm25 && !knowledge.has_dense() {
-            SearchMode::Bm25
-        } else {
-            mode
-        };
-        match knowledge.search(question, k, mode, &[]).await {
-            Ok(hits) => hits,
-            Err(e) => {
-                tracing::error!(error = %e, "knowledge search failed");
-                Vec::new()
-            }
-        }
+        let mode = usable_mode(knowledge, mode);
+        hits_or_none(knowledge.search(question, k, mode, &[]).await)
     }
 
     /// [`Brain::search_in`] with the question read as being about `topic`
@@ -681,18 +671,8 @@ impl Brain {
         let Some(knowledge) = &self.knowledge else {
             return Vec::new();
         };
-        let mode = if knowledge.has_dense() {
-            SearchMode::Hybrid
-        } else {
-            SearchMode::Bm25
-        };
-        match knowledge.search_about(question, topic, k, mode).await {
-            Ok(hits) => hits,
-            Err(e) => {
-                tracing::error!(error = %e, "knowledge search failed");
-                Vec::new()
-            }
-        }
+        let mode = usable_mode(knowledge, SearchMode::Hybrid);
+        hits_or_none(knowledge.search_about(question, topic, k, mode).await)
     }
 
     /// The best passage when dense retrieval is confident about it.
@@ -946,6 +926,24 @@ pub fn clarifying_question(options: &[String]) -> String {
         "Sorry, I didn't quite get that. Reply {}, or AGENT for a person.",
         numbered.join(", ")
     )
+}
+
+/// `mode`, or BM25 when the knowledge base has no dense vectors to search.
+fn usable_mode(knowledge: &Knowledge, mode: SearchMode) -> SearchMode {
+    if mode != SearchMode::Bm25 && !knowledge.has_dense() {
+        SearchMode::Bm25
+    } else {
+        mode
+    }
+}
+
+/// A search's hits, or none when it failed (logged): the turn goes on without
+/// passages, and the customer still gets an answer or a person.
+fn hits_or_none(found: Result<Vec<Hit>, crate::knowledge::KnowledgeError>) -> Vec<Hit> {
+    found.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "knowledge search failed");
+        Vec::new()
+    })
 }
 
 #[cfg(test)]
