@@ -209,9 +209,10 @@ impl Store {
                         // Statement journals and sorts in memory, not in temp files
                         // opened, written and unlinked during a webhook's commit.
                         conn.execute("PRAGMA temp_store = MEMORY").await?;
-                        // Checkpoints run beside the writers ([`checkpoint_wal`]), not
-                        // inside whichever commit crosses SQLite's 1,000-page mark: that
-                        // commit was often a webhook's, which then waited for the copy.
+                        // Checkpoints take a writer's turn of their own
+                        // ([`checkpoint_wal`]), not the end of whichever commit crosses
+                        // SQLite's 1,000-page mark: that commit was often a webhook's,
+                        // which then waited for the copy.
                         conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                     }
                     Ok(())
