@@ -123,6 +123,12 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write transactions run ([`Store::begin_write`]). On SQLite, one
+    /// connection of its own: a connection's page cache survives only as long as no
+    /// other connection writes, so one writer keeps the pages a webhook's commit
+    /// touches in memory instead of reading them again through the kernel each
+    /// time the turn moves to another connection. On PostgreSQL, the pool.
+    writes: AnyPool,
     dialect: Dialect,
     /// SQLite's one writer, taken in this process before SQLite is asked for its
     /// write lock ([`Store::writing`]).
@@ -177,56 +183,24 @@ impl Store {
         let options = AnyConnectOptions::from_str(url)?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
-        let mut pool = AnyPoolOptions::new();
-        pool = match dialect {
-            // Every connection opened now and kept: a SQLite connection's statements
-            // run on a thread of its own, started by whoever opens it, and it must not
-            // be the background runtime, whose threads run at a lower priority
-            // (crate::engine::background), or a webhook's commit would run at theirs.
-            //
-            // No ping before each use: a connection to a file in this process cannot go
-            // stale, and the ping was one more hand-off to its thread per transaction.
-            Dialect::Sqlite => pool
-                .max_connections(SQLITE_CONNECTIONS)
-                .min_connections(SQLITE_CONNECTIONS)
-                .test_before_acquire(false)
-                .idle_timeout(None)
-                .max_lifetime(None),
-            Dialect::Postgres => pool.max_connections(16),
+        let (pool, writes) = match dialect {
+            Dialect::Sqlite => {
+                let pool = connect(&options, dialect, SQLITE_CONNECTIONS).await?;
+                let writes = connect(&options, dialect, 1).await?;
+                (pool, writes)
+            }
+            Dialect::Postgres => {
+                let pool = connect(&options, dialect, 16).await?;
+                (pool.clone(), pool)
+            }
         };
-        let pool = pool
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        // WAL lets readers (`textdesk transcript`) run beside a writer;
-                        // the busy timeout makes writers from several processes wait for
-                        // each other instead of failing.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        // Statement journals and sorts in memory, not in temp files
-                        // opened, written and unlinked during a webhook's commit.
-                        conn.execute("PRAGMA temp_store = MEMORY").await?;
-                        // Checkpoints take a writer's turn of their own
-                        // ([`checkpoint_wal`]), not the end of whichever commit crosses
-                        // SQLite's 1,000-page mark: that commit was often a webhook's,
-                        // which then waited for the copy.
-                        conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
         let writer: Arc<tokio::sync::Mutex<()>> = Arc::default();
         let background: Arc<tokio::sync::Mutex<()>> = Arc::default();
         let checkpointer = match dialect {
             Dialect::Sqlite => {
-                SQLITE_MIGRATIONS.run(&pool).await?;
+                SQLITE_MIGRATIONS.run(&writes).await?;
                 let task = tokio::spawn(checkpoint_wal(
-                    pool.clone(),
+                    writes.clone(),
                     Arc::clone(&writer),
                     Arc::clone(&background),
                 ));
@@ -239,6 +213,7 @@ impl Store {
         };
         Ok(Self {
             pool,
+            writes,
             dialect,
             writer,
             background,
@@ -266,6 +241,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writes.close().await;
     }
 
     /// Waits for this process's turn to write, on SQLite.
@@ -306,7 +282,7 @@ impl Store {
     /// Bind the guard before the transaction so it is released after it.
     async fn begin_write(&self) -> Result<(Writing, sqlx::Transaction<'static, sqlx::Any>)> {
         let writing = self.writing().await;
-        let tx = self.pool.begin().await?;
+        let tx = self.writes.begin().await?;
         Ok((writing, tx))
     }
 
@@ -314,7 +290,7 @@ impl Store {
     /// Bind the guard before the transaction so it is released after it.
     async fn begin_write_first(&self) -> Result<(Writing, sqlx::Transaction<'static, sqlx::Any>)> {
         let writing = self.writing_first().await;
-        let tx = self.pool.begin().await?;
+        let tx = self.writes.begin().await?;
         Ok((writing, tx))
     }
 
@@ -364,6 +340,54 @@ async fn checkpoint_wal(
             tracing::warn!(error = %e, "checkpointing the SQLite WAL failed; trying again");
         }
     }
+}
+
+/// A pool of `size` connections, each prepared for the engine (WAL and a busy
+/// timeout on SQLite).
+async fn connect(options: &AnyConnectOptions, dialect: Dialect, size: u32) -> Result<AnyPool> {
+    let pool = match dialect {
+        // Every connection opened now and kept: a SQLite connection's statements
+        // run on a thread of its own, started by whoever opens it, and it must not
+        // be the background runtime, whose threads run at a lower priority
+        // (crate::engine::background), or a webhook's commit would run at theirs.
+        //
+        // No ping before each use: a connection to a file in this process cannot go
+        // stale, and the ping was one more hand-off to its thread per transaction.
+        Dialect::Sqlite => AnyPoolOptions::new()
+            .max_connections(size)
+            .min_connections(size)
+            .test_before_acquire(false)
+            .idle_timeout(None)
+            .max_lifetime(None),
+        Dialect::Postgres => AnyPoolOptions::new().max_connections(size),
+    };
+    let pool = pool
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if dialect == Dialect::Sqlite {
+                    // WAL lets readers (`textdesk transcript`) run beside a writer;
+                    // the busy timeout makes writers from several processes wait for
+                    // each other instead of failing.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    // Statement journals and sorts in memory, not in temp files
+                    // opened, written and unlinked during a webhook's commit.
+                    conn.execute("PRAGMA temp_store = MEMORY").await?;
+                    // Checkpoints take a writer's turn of their own
+                    // ([`checkpoint_wal`]), not the end of whichever commit crosses
+                    // SQLite's 1,000-page mark: that commit was often a webhook's,
+                    // which then waited for the copy.
+                    conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await?;
+    Ok(pool)
 }
 
 /// Creates the directory that will hold a SQLite file named by a `sqlite:` URL.
