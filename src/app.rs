@@ -343,6 +343,14 @@ pub fn spawn_engine(
         &background,
     );
     crate::integrations::spawn(tasks, engine, config, shutdown, &background);
+    tasks.spawn_on(
+        crate::engine::arrivals::run(
+            engine.clone(),
+            Duration::from_millis(config.worker.poll_ms),
+            shutdown.clone(),
+        ),
+        &background,
+    );
     // Holding texts, routing, SLA misses and scheduled flows: a pass each, ten polls apart.
     let sweep_period = Duration::from_millis(config.worker.poll_ms.saturating_mul(10));
     tasks.spawn_on(

@@ -15,12 +15,12 @@ use axum::extract::{DefaultBodyLimit, OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, warn};
 
 use super::{ApiError, AppState};
 use crate::sms::segments;
 use crate::sms::twilio::{self, DeliveryStatus, InboundSms, StatusCallback};
-use crate::store::{NewInbound, Received};
+use crate::store::NewInbound;
 
 pub fn router(max_body_bytes: usize) -> Router<AppState> {
     Router::new()
@@ -64,43 +64,26 @@ async fn inbound(
             &state.engine.policy(),
         ),
     };
-    let stored = tokio::time::timeout(
+    let kept = tokio::time::timeout(
         state.webhook_write_timeout,
         state.engine.intake.receive(msg.clone()),
     )
     .await
     .map_err(|_| format!("no answer within {:?}", state.webhook_write_timeout))
-    .and_then(|stored| stored.map_err(|e| e.to_string()));
-    let received = match stored {
-        Ok(received) => received,
-        Err(why) => {
-            // Twilio would not retry a 500: keep the text here rather than lose it.
-            if let Err(e) = state.spool.keep(&msg).await {
-                error!(from = %sms.from, database = %why, spool = %e, "neither the database nor the spool could keep this text");
-                return Err(ApiError::Unavailable(
-                    "the text could not be stored; try again".into(),
-                ));
-            }
-            crate::telemetry::inbound_spooled();
-            warn!(from = %sms.from, database = %why, "database unavailable; text kept in the local spool and acknowledged");
-            return Ok(empty_twiml());
+    .and_then(|kept| kept.map_err(|e| e.to_string()));
+    if let Err(why) = kept {
+        // Twilio would not retry a 500: keep the text here rather than lose it.
+        if let Err(e) = state.spool.keep(&msg).await {
+            error!(from = %sms.from, database = %why, spool = %e, "neither the database nor the spool could keep this text");
+            return Err(ApiError::Unavailable(
+                "the text could not be stored; try again".into(),
+            ));
         }
-    };
-    match received {
-        Received::Queued {
-            message_id,
-            conversation_id,
-            ready_at,
-        } => {
-            crate::telemetry::inbound_received();
-            info!(from = %sms.from, message_id, conversation_id, segments = count.segments, media = msg.media_urls.len(), "inbound text stored");
-            debug!(body = %sms.body, "inbound text body");
-            crate::engine::burst::wake_when_ready(&state.engine, ready_at);
-        }
-        Received::Duplicate { message_id } => {
-            info!(from = %sms.from, message_id, "duplicate webhook for a stored text; acknowledged, not reprocessed");
-        }
+        crate::telemetry::inbound_spooled();
+        warn!(from = %sms.from, database = %why, "database unavailable; text kept in the local spool and acknowledged");
+        return Ok(empty_twiml());
     }
+    debug!(from = %sms.from, "inbound text kept");
     Ok(empty_twiml())
 }
 

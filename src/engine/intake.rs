@@ -1,21 +1,21 @@
 //! Group commit for the webhook: texts that arrive while a commit is in flight are
-//! stored together in the next transaction.
+//! kept together in the next transaction.
 //!
-//! A webhook's `200` must mean its text is stored, so each request waits for a commit.
+//! A webhook's `200` must mean its text is durable, so each request waits for a commit.
 //! One transaction per request makes that commit (and on SQLite, the turn at the one
 //! write lock) the ceiling on acknowledgements per second. Here a request hands its
 //! text to the intake task and waits for the answer; the task takes every text that is
-//! waiting, stores them in one transaction with a few multi-row statements
-//! ([`Store::receive_inbound_batch`]) and answers each. Nothing waits on purpose: a
-//! lone text is committed at once, and a burst shares commits as long as commits are
-//! the bottleneck.
+//! waiting, keeps them in one transaction with one insert ([`Store::keep_arrivals`])
+//! and answers each, then tells [`super::arrivals`] to store them as messages. Nothing
+//! waits on purpose: a lone text is committed at once, and a burst shares commits as
+//! long as commits are the bottleneck.
 
 use std::sync::Arc;
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tracing::warn;
 
-use crate::store::{NewInbound, Received, Store, StoreError};
+use crate::store::{NewInbound, Store, StoreError};
 
 /// The most texts one transaction stores: bounds how long one commit holds the
 /// write lock against the workers.
@@ -25,12 +25,15 @@ const LARGEST_BATCH: usize = 256;
 /// over (and its own timeout decides what happens next).
 const QUEUE: usize = 4096;
 
-type Reply = oneshot::Sender<Result<Received, StoreError>>;
+type Reply = oneshot::Sender<Result<(), StoreError>>;
 
 /// Hands texts to the intake task. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Intake {
     texts: mpsc::Sender<(NewInbound, Reply)>,
+    store: Store,
+    /// Told after each commit: there are kept texts to store.
+    kept: Arc<Notify>,
 }
 
 impl Intake {
@@ -42,13 +45,16 @@ impl Intake {
             crate::store::Dialect::Sqlite => 1,
             crate::store::Dialect::Postgres => 4,
         };
-        tokio::spawn(run(store, waiting, parallel));
-        Self { texts }
+        let kept = Arc::new(Notify::new());
+        tokio::spawn(run(store.clone(), waiting, parallel, Arc::clone(&kept)));
+        Self { texts, store, kept }
     }
 
-    /// Stores and queues one text; returns once the transaction that holds it has
-    /// committed (or failed).
-    pub async fn receive(&self, msg: NewInbound) -> Result<Received, StoreError> {
+    /// Keeps one text; returns once the transaction that holds it has committed (or
+    /// failed).
+    pub async fn receive(&self, msg: NewInbound) -> Result<(), StoreError> {
+        // Background writers wait while it is on its way (Store::text_arriving).
+        let _arriving = self.store.text_arriving();
         let (reply, answer) = oneshot::channel();
         self.texts
             .send((msg, reply))
@@ -56,9 +62,20 @@ impl Intake {
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
+
+    /// Resolves after a commit of kept texts (at once if one happened since the last
+    /// call).
+    pub async fn kept(&self) {
+        self.kept.notified().await;
+    }
 }
 
-async fn run(store: Store, mut waiting: mpsc::Receiver<(NewInbound, Reply)>, parallel: usize) {
+async fn run(
+    store: Store,
+    mut waiting: mpsc::Receiver<(NewInbound, Reply)>,
+    parallel: usize,
+    kept: Arc<Notify>,
+) {
     let commits = Arc::new(Semaphore::new(parallel));
     loop {
         // Take a commit slot first: while every slot is busy, texts pile up and the
@@ -72,27 +89,29 @@ async fn run(store: Store, mut waiting: mpsc::Receiver<(NewInbound, Reply)>, par
             return;
         }
         let store = store.clone();
+        let kept = Arc::clone(&kept);
         tokio::spawn(async move {
             commit(&store, batch).await;
             drop(slot);
+            kept.notify_one();
         });
     }
 }
 
 async fn commit(store: &Store, batch: Vec<(NewInbound, Reply)>) {
     let (msgs, replies): (Vec<NewInbound>, Vec<Reply>) = batch.into_iter().unzip();
-    match store.receive_inbound_batch(&msgs).await {
-        Ok(received) => {
-            for (reply, received) in replies.into_iter().zip(received) {
-                let _ = reply.send(Ok(received));
+    match store.keep_arrivals(&msgs).await {
+        Ok(()) => {
+            for reply in replies {
+                let _ = reply.send(Ok(()));
             }
         }
         Err(e) if msgs.len() > 1 => {
             // One text may be what the database refuses: store them one by one, so
             // the others are not failed with it.
-            warn!(error = %e, texts = msgs.len(), "storing a batch of texts failed; storing them one by one");
+            warn!(error = %e, texts = msgs.len(), "keeping a batch of texts failed; keeping them one by one");
             for (msg, reply) in msgs.iter().zip(replies) {
-                let _ = reply.send(store.receive_inbound(msg).await);
+                let _ = reply.send(store.keep_arrivals(std::slice::from_ref(msg)).await);
             }
         }
         Err(e) => {

@@ -6,6 +6,7 @@
 //! The engine talks to the database only through [`crate::store`] and to carriers only
 //! through [`crate::sms::providers`]; it knows nothing about HTTP.
 
+pub mod arrivals;
 pub mod background;
 pub mod booked;
 pub mod burst;

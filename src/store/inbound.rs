@@ -328,10 +328,14 @@ impl Store {
         Ok(())
     }
 
-    /// Inbound messages not yet processed, and the age in ms of the oldest one.
+    /// Inbound texts not yet processed, and the age in ms of the oldest one: those
+    /// queued, and those the webhook kept that are not stored yet
+    /// ([`Store::keep_arrivals`]).
     pub async fn inbound_backlog(&self, now: i64) -> Result<(i64, Option<i64>)> {
         let row = sqlx::query(
-            "SELECT COUNT(*), MIN(created_at) FROM inbound_queue WHERE status = 'pending'",
+            "SELECT COUNT(*), MIN(at) FROM (
+                 SELECT created_at AS at FROM inbound_queue WHERE status = 'pending'
+                 UNION ALL SELECT received_at FROM arrivals) AS backlog",
         )
         .fetch_one(&self.pool)
         .await?;

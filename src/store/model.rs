@@ -123,7 +123,7 @@ impl OutboundKind {
 }
 
 /// An inbound text as the webhook hands it over, before it has an id.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewInbound {
     pub provider_message_id: String,
     pub from: PhoneNumber,

@@ -41,20 +41,31 @@ impl Store {
     /// caller may then store them one by one to find the one that cannot be stored.
     pub async fn receive_inbound_batch(&self, msgs: &[NewInbound]) -> Result<Vec<Received>> {
         let (_writing, mut tx) = self.begin_write_first().await?;
-        let mut received = vec![None; msgs.len()];
-        for round in rounds(msgs) {
-            let texts: Vec<&NewInbound> = round.iter().map(|&i| &msgs[i]).collect();
-            let stored = receive_round(&mut tx, self.dialect, &texts).await?;
-            for (i, one) in round.into_iter().zip(stored) {
-                received[i] = Some(one);
-            }
-        }
+        let received = receive_in(&mut tx, self.dialect, msgs).await?;
         tx.commit().await?;
-        received
-            .into_iter()
-            .map(|r| r.ok_or_else(|| StoreError::Corrupt("a text was not stored".into())))
-            .collect()
+        Ok(received)
     }
+}
+
+/// Stores and queues texts in a transaction the caller commits; the results are in
+/// the order of `msgs`.
+pub(super) async fn receive_in(
+    tx: &mut Tx,
+    dialect: Dialect,
+    msgs: &[NewInbound],
+) -> Result<Vec<Received>> {
+    let mut received = vec![None; msgs.len()];
+    for round in rounds(msgs) {
+        let texts: Vec<&NewInbound> = round.iter().map(|&i| &msgs[i]).collect();
+        let stored = receive_round(tx, dialect, &texts).await?;
+        for (i, one) in round.into_iter().zip(stored) {
+            received[i] = Some(one);
+        }
+    }
+    received
+        .into_iter()
+        .map(|r| r.ok_or_else(|| StoreError::Corrupt("a text was not stored".into())))
+        .collect()
 }
 
 /// The batch's texts in rounds of distinct phone numbers, each round in phone order:

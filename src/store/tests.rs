@@ -621,6 +621,74 @@ async fn a_batch_stores_a_contacts_texts_as_if_they_came_one_by_one() {
 }
 
 #[tokio::test]
+async fn kept_texts_are_stored_in_arrival_order_once_each_and_then_forgotten() {
+    let (store, _dir) = fresh_store().await;
+    let phone = "+15555550181";
+    let first = inbound(phone, "SMk1", "hi", T0);
+    let batch = [
+        first.clone(),
+        inbound("+15555550182", "SMk2", "hours?", T0 + 1),
+        inbound(phone, "SMk3", "my order", T0 + 2),
+    ];
+    store.keep_arrivals(&batch).await.unwrap();
+    // The provider sends the first one again before it is stored.
+    store.keep_arrivals(&[first.clone()]).await.unwrap();
+    assert!(store.has_arrivals().await.unwrap());
+    assert_eq!(
+        store.inbound_backlog(T0 + 100).await.unwrap(),
+        (4, Some(100)),
+        "kept texts count in the backlog before they are stored"
+    );
+
+    let stored = store.store_arrivals(3).await.unwrap();
+    let sids: Vec<&str> = stored
+        .iter()
+        .map(|(m, _)| m.provider_message_id.as_str())
+        .collect();
+    assert_eq!(
+        sids,
+        ["SMk1", "SMk2", "SMk3"],
+        "oldest first, up to the limit"
+    );
+    assert_eq!(stored[0].0, first, "kept as it arrived");
+    let Received::Queued {
+        message_id,
+        conversation_id,
+        ..
+    } = stored[0].1
+    else {
+        panic!("the first text is queued: {:?}", stored[0].1);
+    };
+    assert!(
+        matches!(stored[2].1, Received::Queued { conversation_id: c, .. } if c == conversation_id),
+        "the contact's second text joins its conversation"
+    );
+    let again = store.store_arrivals(3).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        again[0].1,
+        Received::Duplicate { message_id },
+        "the repeat is the stored text"
+    );
+    assert!(store.store_arrivals(3).await.unwrap().is_empty());
+    assert!(!store.has_arrivals().await.unwrap());
+    assert_eq!(store.inbound_backlog(T0 + 100).await.unwrap().0, 3);
+
+    // A text that cannot be stored is set aside after a few tries, still kept.
+    store
+        .keep_arrivals(&[inbound(phone, "SMk4", "late", T0 + 3)])
+        .await
+        .unwrap();
+    for tries in 1..=MAX_ARRIVAL_ATTEMPTS {
+        let (sid, attempts) = store.count_arrival_failure().await.unwrap().unwrap();
+        assert_eq!((sid.as_str(), attempts), ("SMk4", tries));
+    }
+    assert!(!store.has_arrivals().await.unwrap());
+    assert!(store.store_arrivals(3).await.unwrap().is_empty());
+    assert_eq!(store.inbound_backlog(T0 + 100).await.unwrap().0, 4);
+}
+
+#[tokio::test]
 async fn a_keyword_is_read_at_once_and_so_is_the_burst_before_it() {
     let (store, _dir) = fresh_store().await;
     let phone = "+15555550178";
