@@ -608,7 +608,7 @@ impl Default for WorkerSettings {
         Self {
             lease_secs: 30,
             poll_ms: 500,
-            concurrency: 4,
+            concurrency: 16,
             // Long enough for a second thumb-typed text, short enough not to be felt.
             burst_ms: 2000,
         }
