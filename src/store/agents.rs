@@ -142,7 +142,7 @@ impl Store {
         .bind(agent_id)
         .bind(now)
         .bind(now - 60_000)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }

@@ -211,7 +211,7 @@ impl Store {
         .bind(id)
         .bind(detail)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }

@@ -73,7 +73,7 @@ impl Store {
             .bind(now + lease_ms)
             .bind(now)
             .bind(limit as i64)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writes)
             .await?;
         let mut claims: Vec<ClaimedInbound> = rows
             .iter()
@@ -301,7 +301,7 @@ impl Store {
         .bind(claim.queue_id)
         .bind(&claim.lease_owner)
         .bind(until)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(renewed.rows_affected() == 1)
     }
@@ -323,7 +323,7 @@ impl Store {
         .bind(&claim.lease_owner)
         .bind(error)
         .bind(retry_at)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }

@@ -91,7 +91,7 @@ impl Store {
         .bind(endpoint)
         .bind(before)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }
@@ -230,7 +230,7 @@ impl Store {
             .bind(now + lease_ms)
             .bind(now)
             .bind(endpoint)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writes)
             .await?;
         Ok(row.map(|r| ClaimedDelivery {
             id: r.get(0),
@@ -287,7 +287,7 @@ impl Store {
         .bind(error)
         .bind(delivered_at)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         if updated.rows_affected() != 1 {
             return Err(super::StoreError::LeaseLost(claim.id));
