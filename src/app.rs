@@ -408,7 +408,7 @@ pub fn spawn_engine(
             &background,
         );
     }
-    for _ in 0..config.worker.concurrency {
+    for _ in 0..config.workers() {
         tasks.spawn_on(
             worker::run(engine.clone(), worker_settings.clone(), shutdown.clone()),
             &background,

@@ -528,8 +528,8 @@ pub struct WorkerSettings {
     /// processes sharing the database, expired leases).
     pub poll_ms: u64,
     /// Inbound workers (and outbox dispatchers) per process. Each conversation is still
-    /// handled by one worker at a time.
-    pub concurrency: usize,
+    /// handled by one worker at a time. Unset: by database ([`Config::workers`]).
+    pub concurrency: Option<usize>,
     /// Texts from one customer arriving less than this apart ("hi" / "my order" / "its
     /// late") are read as one turn; 0 reads each text alone. Keywords (STOP, HELP)
     /// and texts to a conversation a person has never wait.
@@ -608,7 +608,7 @@ impl Default for WorkerSettings {
         Self {
             lease_secs: 30,
             poll_ms: 500,
-            concurrency: 16,
+            concurrency: None,
             // Long enough for a second thumb-typed text, short enough not to be felt.
             burst_ms: 2000,
         }
@@ -740,7 +740,11 @@ impl Config {
                 reason: "must be at least 1".into(),
             });
         }
-        if !(1..=64).contains(&self.worker.concurrency) {
+        if self
+            .worker
+            .concurrency
+            .is_some_and(|n| !(1..=64).contains(&n))
+        {
             return Err(ConfigError::Key {
                 key: "worker.concurrency",
                 reason: "must be between 1 and 64".into(),
@@ -865,6 +869,22 @@ impl Config {
     }
 
     /// The database URL in effect: the configured one, or the SQLite file under `data_dir`.
+    /// Inbound workers (and as many outbox dispatchers) per process: `worker.concurrency`,
+    /// or by database. On SQLite 16: each worker mostly waits for its turn at the one
+    /// writer, and with a flood queued 4 workers answered 865 texts/s, 16 workers 1,520
+    /// (BM25, 2 cores). On PostgreSQL 4: its pool has 16 connections per process, and
+    /// 8 or 16 workers beside the webhooks' commits answered fewer texts (57–109/s against
+    /// 240/s with 4).
+    pub fn workers(&self) -> usize {
+        self.worker.concurrency.unwrap_or_else(|| {
+            if self.database_url().starts_with("postgres") {
+                4
+            } else {
+                16
+            }
+        })
+    }
+
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),

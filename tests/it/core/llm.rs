@@ -256,7 +256,7 @@ async fn a_turn_slower_than_the_lease_is_thought_through_once() {
         config.llm.api_key = Some("test-key".into());
         config.llm.timeout_ms = 5_000;
         config.worker.lease_secs = 1;
-        config.worker.concurrency = 3;
+        config.worker.concurrency = Some(3);
     })
     .await;
     app.wait_for_knowledge().await;
