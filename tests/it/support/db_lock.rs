@@ -7,12 +7,12 @@ pub struct WriteLock(sqlx::AnyConnection);
 
 impl WriteLock {
     /// Takes the lock on the database at `url` (SQLite: an exclusive transaction;
-    /// PostgreSQL: the inbound queue locked against writers).
+    /// PostgreSQL: the webhook's journal and the inbound queue locked against writers).
     pub async fn take(url: &str) -> Self {
         sqlx::any::install_default_drivers();
         let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
         let statements: &[&str] = if url.starts_with("postgres") {
-            &["BEGIN", "LOCK TABLE inbound_queue IN EXCLUSIVE MODE"]
+            &["BEGIN", "LOCK TABLE arrivals, inbound_queue IN EXCLUSIVE MODE"]
         } else {
             &["BEGIN EXCLUSIVE"]
         };
