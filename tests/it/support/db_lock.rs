@@ -12,7 +12,10 @@ impl WriteLock {
         sqlx::any::install_default_drivers();
         let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
         let statements: &[&str] = if url.starts_with("postgres") {
-            &["BEGIN", "LOCK TABLE arrivals, inbound_queue IN EXCLUSIVE MODE"]
+            &[
+                "BEGIN",
+                "LOCK TABLE arrivals, inbound_queue IN EXCLUSIVE MODE",
+            ]
         } else {
             &["BEGIN EXCLUSIVE"]
         };
